@@ -1,0 +1,98 @@
+package dev.osd.engine;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayDeque;
+import java.util.Deque;
+
+/**
+ * Preallocated key/value memory for up to {@code slots} sequences of one model: per layer, one key and one
+ * value tensor of shape (slots, positions + 1, kv_heads * head_dim). A sequence owns one slot through a
+ * {@link KvCache}; sequences of one pool can be run together in one batched forward. The extra last
+ * position is scratch space that padded rows of a batch write to and no one reads.
+ */
+public final class KvCachePool implements AutoCloseable {
+
+    private final LlamaModel model;
+    private final NDManager manager;
+    private final int slots;
+    private final int positions;
+    final NDArray[] keys;
+    final NDArray[] values;
+    private final Deque<Integer> free = new ArrayDeque<>();
+    private boolean closed;
+
+    KvCachePool(LlamaModel model, int slots, int positions) {
+        if (slots < 1) {
+            throw new IllegalArgumentException("a cache pool needs at least one slot, got " + slots);
+        }
+        if (positions < 1 || positions > model.config().maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("positions must be in [1, " + model.config().maxPositionEmbeddings()
+                    + "], got " + positions);
+        }
+        this.model = model;
+        this.slots = slots;
+        this.positions = positions;
+        this.manager = model.manager().newSubManager();
+        LlamaConfig c = model.config();
+        int layers = c.numHiddenLayers();
+        Shape shape = new Shape(slots, positions + 1, (long) c.numKeyValueHeads() * c.headDim());
+        keys = new NDArray[layers];
+        values = new NDArray[layers];
+        for (int l = 0; l < layers; l++) {
+            keys[l] = manager.zeros(shape, DataType.FLOAT32);
+            values[l] = manager.zeros(shape, DataType.FLOAT32);
+        }
+        for (int s = 0; s < slots; s++) {
+            free.add(s);
+        }
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    /** Longest sequence that a cache of this pool holds. */
+    public int positions() {
+        return positions;
+    }
+
+    public int slots() {
+        return slots;
+    }
+
+    /** The scratch row that padded batch rows write to. */
+    int scratchPosition() {
+        return positions;
+    }
+
+    public synchronized int freeSlots() {
+        return free.size();
+    }
+
+    /** Takes a free slot for a new sequence; refuses when every slot is in use. */
+    public synchronized KvCache acquire() {
+        if (closed) {
+            throw new IllegalStateException("cache pool is closed");
+        }
+        Integer slot = free.poll();
+        if (slot == null) {
+            throw new IllegalStateException("all " + slots + " cache slots are in use");
+        }
+        return new KvCache(this, slot);
+    }
+
+    synchronized void release(int slot) {
+        if (!closed) {
+            free.add(slot);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        manager.close();
+    }
+}

@@ -1,0 +1,49 @@
+package dev.osd.engine;
+
+import ai.djl.ndarray.NDManager;
+
+/**
+ * JVM-wide fixture: one NDManager and a few small random Llama models, built once and shared by every test
+ * class (and by tests/ through the test jar), so the suite stays fast on two cores.
+ */
+public final class TinyModels {
+
+    private static NDManager manager;
+    private static LlamaModel target;
+    private static LlamaModel draft;
+
+    private TinyModels() {
+    }
+
+    public static synchronized NDManager manager() {
+        if (manager == null) {
+            manager = NDManager.newBaseManager();
+        }
+        return manager;
+    }
+
+    /** A 4-layer target with grouped-query attention (4 query heads over 2 key/value heads). */
+    public static LlamaConfig targetConfig() {
+        return new LlamaConfig(64, 160, 4, 4, 2, 1e-5, 10000.0, 257, 256, false, 1, 0);
+    }
+
+    /** A 1-layer draft of the same vocabulary, tied embeddings, multi-head attention. */
+    public static LlamaConfig draftConfig() {
+        return new LlamaConfig(32, 64, 1, 2, 2, 1e-6, 10000.0, 257, 256, true, 1, 0);
+    }
+
+    /** Random weights scaled so that the output distribution is far from uniform (clear argmaxes). */
+    public static synchronized LlamaModel target() {
+        if (target == null) {
+            target = LlamaModel.of(LlamaWeights.random(targetConfig(), 7, 0.25, manager()));
+        }
+        return target;
+    }
+
+    public static synchronized LlamaModel draft() {
+        if (draft == null) {
+            draft = LlamaModel.of(LlamaWeights.random(draftConfig(), 11, 0.25, manager()));
+        }
+        return draft;
+    }
+}
