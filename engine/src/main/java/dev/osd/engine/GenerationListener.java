@@ -1,0 +1,15 @@
+package dev.osd.engine;
+
+/** Receives a generation's progress as it happens: tokens as they are accepted, and every verification round. */
+public interface GenerationListener {
+
+    GenerationListener NONE = new GenerationListener() { };
+
+    /** New tokens, in order, as soon as they are final. */
+    default void onTokens(int[] tokens) {
+    }
+
+    /** One speculative round, with what distillation needs. */
+    default void onRound(SpeculationRound round) {
+    }
+}
