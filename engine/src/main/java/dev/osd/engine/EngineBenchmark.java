@@ -62,10 +62,15 @@ public final class EngineBenchmark {
             }
             int[] one = {3};
             int[] verify = random.ints(k + 1, 0, vocab).toArray();
-            double decode1 = time(() -> step(model, caches.subList(0, 1), one));
-            double verify1 = time(() -> step(model, caches.subList(0, 1), verify));
-            double decode8 = time(() -> step(model, caches, one));
-            double verify8 = time(() -> step(model, caches, verify));
+            double[] t = timeInterleaved(List.of(
+                    () -> step(model, caches.subList(0, 1), one),
+                    () -> step(model, caches.subList(0, 1), verify),
+                    () -> step(model, caches, one),
+                    () -> step(model, caches, verify)));
+            double decode1 = t[0];
+            double verify1 = t[1];
+            double decode8 = t[2];
+            double verify8 = t[3];
             int ops = opsPerLayer(model);
             caches.forEach(KvCache::close);
             return new Figures(size.name(), size.config().parameterCount(), decode1, verify1, decode8, verify8, ops);
@@ -86,29 +91,41 @@ public final class EngineBenchmark {
         }
     }
 
-    /** Median of repeated timings, each over enough calls to fill a slice of the time budget. */
-    private double time(Runnable work) {
-        for (int i = 0; i < 5; i++) {
-            work.run();
-        }
-        long start = System.nanoTime();
-        int calls = 0;
-        while (System.nanoTime() - start < 0.1e9) {
-            work.run();
-            calls++;
-        }
-        double estimate = (System.nanoTime() - start) / 1e6 / calls;
-        int perRound = Math.max(1, (int) (seconds * 1000 / 9 / estimate));
-        double[] rounds = new double[9];
-        for (int r = 0; r < rounds.length; r++) {
-            long t0 = System.nanoTime();
-            for (int i = 0; i < perRound; i++) {
-                work.run();
+    /**
+     * Medians of interleaved timings: after a second of warm-up (the JIT compiles on the same two cores),
+     * each round times every workload once over a slice of the budget, so that machine noise hits all of
+     * them alike and their ratios stay meaningful.
+     */
+    private double[] timeInterleaved(List<Runnable> work) {
+        int n = work.size();
+        double[] estimate = new double[n];
+        for (int w = 0; w < n; w++) {
+            long start = System.nanoTime();
+            int calls = 0;
+            while (System.nanoTime() - start < 0.5e9 || calls < 5) {
+                work.get(w).run();
+                calls++;
             }
-            rounds[r] = (System.nanoTime() - t0) / 1e6 / perRound;
+            estimate[w] = (System.nanoTime() - start) / 1e6 / calls;
         }
-        Arrays.sort(rounds);
-        return rounds[rounds.length / 2];
+        int rounds = 11;
+        double[][] samples = new double[n][rounds];
+        for (int r = 0; r < rounds; r++) {
+            for (int w = 0; w < n; w++) {
+                int perRound = Math.max(1, (int) (seconds * 1000 / rounds / estimate[w]));
+                long t0 = System.nanoTime();
+                for (int i = 0; i < perRound; i++) {
+                    work.get(w).run();
+                }
+                samples[w][r] = (System.nanoTime() - t0) / 1e6 / perRound;
+            }
+        }
+        double[] medians = new double[n];
+        for (int w = 0; w < n; w++) {
+            Arrays.sort(samples[w]);
+            medians[w] = samples[w][rounds / 2];
+        }
+        return medians;
     }
 
     /**
