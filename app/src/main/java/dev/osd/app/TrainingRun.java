@@ -102,6 +102,7 @@ final class TrainingRun {
             long startStep = step;
             double lossSum = 0;
             int lossCount = 0;
+            int skipped = 0;
             long started = System.nanoTime();
             double secondsAtStart = seconds;
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("train " + plan.role())
@@ -114,12 +115,17 @@ final class TrainingRun {
                         tokens += s.length - 1;
                     }
                     double loss = trainer.step(batch, learningRate(step), 1.0);
-                    if (!Double.isFinite(loss)) {
-                        throw new IllegalStateException("loss became " + loss + " at step " + step
-                                + "; lower the learning rate");
+                    if (!Double.isFinite(loss) || !Double.isFinite(trainer.lastGradientNorm())) {
+                        skipped++;
+                        log.printf("%nstep %d: loss %s, gradient norm %s: update skipped (%d so far)%n", step, loss,
+                                trainer.lastGradientNorm(), skipped);
+                        if (skipped > 20) {
+                            throw new IllegalStateException("more than 20 non-finite steps; lower the learning rate");
+                        }
+                    } else {
+                        lossSum += loss;
+                        lossCount++;
                     }
-                    lossSum += loss;
-                    lossCount++;
                     step++;
                     seconds = secondsAtStart + (System.nanoTime() - started) / 1e9;
                     bar.stepTo(step);
@@ -127,7 +133,7 @@ final class TrainingRun {
                             (tokens) / Math.max(seconds, 1e-9)));
                     boolean last = step == plan.steps() || System.nanoTime() >= deadline;
                     if (step % plan.evalEvery() == 0 || last) {
-                        logLosses(trainer, data, step, tokens, seconds, lossSum / lossCount);
+                        logLosses(trainer, data, step, tokens, seconds, lossSum / Math.max(1, lossCount));
                         lossSum = 0;
                         lossCount = 0;
                     }

@@ -44,7 +44,7 @@ public final class AdamW implements AutoCloseable {
      * Updates every parameter in place from its gradient.
      *
      * @param clipNorm largest global gradient norm; larger gradients are scaled down (0 disables)
-     * @return the global gradient norm before clipping
+     * @return the global gradient norm before clipping; when it is not finite the update is skipped
      */
     public double step(Map<String, NDArray> parameters, double learningRate, double clipNorm) {
         steps++;
@@ -58,6 +58,14 @@ public final class AdamW implements AutoCloseable {
                 squares += g.square().sum().getFloat();
             }
             double norm = Math.sqrt(squares);
+            if (!Double.isFinite(norm)) {
+                // a non-finite gradient would poison the moments and every weight: skip this update
+                for (NDArray w : parameters.values()) {
+                    JniUtils.zeroGrad((PtNDArray) w);
+                }
+                steps--;
+                return norm;
+            }
             double scale = clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1.0;
             double correction1 = 1 - Math.pow(beta1, steps);
             double correction2 = 1 - Math.pow(beta2, steps);

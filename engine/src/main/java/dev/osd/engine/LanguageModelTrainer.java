@@ -20,6 +20,7 @@ public final class LanguageModelTrainer implements AutoCloseable {
     private final LlamaWeights trainable;
     private final AdamW optimizer;
     private final NDManager manager;
+    private double lastGradientNorm = Double.NaN;
 
     /** @param initial the starting weights, copied; the caller keeps ownership of {@code initial} */
     public LanguageModelTrainer(LlamaWeights initial, double weightDecay) {
@@ -50,9 +51,14 @@ public final class LanguageModelTrainer implements AutoCloseable {
                 collector.backward(l);
                 loss = l.getFloat();
             }
-            optimizer.step(trainable.tensors(), learningRate, clipNorm);
+            lastGradientNorm = optimizer.step(trainable.tensors(), learningRate, clipNorm);
         }
         return loss;
+    }
+
+    /** Global gradient norm of the last step, before clipping. */
+    public double lastGradientNorm() {
+        return lastGradientNorm;
     }
 
     /** Mean loss per predicted token, without gradients. */

@@ -3,7 +3,8 @@ package dev.osd.workload;
 /** A one-line description of a function, answered with a short Python function (like Code-search-Python). */
 final class CodeFunctions implements QueryClass {
 
-    private static final String[] ARGS = {"values", "numbers", "items", "xs", "data", "nums", "scores", "prices"};
+    private static final String[] ARGS = {"values", "numbers", "items", "xs", "data", "nums", "scores", "prices",
+        "counts", "sizes", "weights", "ages", "totals", "points", "rows", "amounts"};
 
     @Override
     public String name() {
@@ -15,6 +16,8 @@ final class CodeFunctions implements QueryClass {
         Dice d = new Dice(seed);
         String arg = d.pick(ARGS);
         int n = d.between(1, 99);
+        int m = d.between(1, 99);
+        int k = d.between(2, 9);
         // what is computed of each element
         String[][] transforms = {
             {"", "x", ""},
@@ -22,14 +25,18 @@ final class CodeFunctions implements QueryClass {
             {"the doubles of ", "2 * x", "doubles"},
             {"the absolute values of ", "abs(x)", "abs"},
             {"the elements plus " + n + " of ", "x + " + n, "plus_" + n},
+            {"the elements minus " + n + " of ", "x - " + n, "minus_" + n},
+            {"the elements times " + k + " of ", "x * " + k, "times_" + k},
         };
         String[][] filters = {
             {"", "", ""},
             {" that are even", " if x % 2 == 0", "even"},
             {" that are odd", " if x % 2 == 1", "odd"},
             {" that are positive", " if x > 0", "positive"},
-            {" greater than " + n, " if x > " + n, "above_" + n},
-            {" less than " + n, " if x < " + n, "below_" + n},
+            {" greater than " + m, " if x > " + m, "above_" + m},
+            {" less than " + m, " if x < " + m, "below_" + m},
+            {" divisible by " + k, " if x % " + k + " == 0", "divisible_" + k},
+            {" not equal to " + m, " if x != " + m, "not_" + m},
         };
         String[] t = d.pick(transforms);
         String[] f = d.pick(filters);

@@ -53,9 +53,11 @@ final class SqlQueries implements QueryClass {
         Dice d = new Dice(seed);
         Table t = d.pick(TABLES);
         List<String[]> conditions = new ArrayList<>();
-        int count = d.between(1, 2);
-        for (int i = 0; i < count; i++) {
-            conditions.add(condition(d, t));
+        // one numeric condition, sometimes joined by a second of any kind: the space stays far too large to
+        // memorise (numbers up to 9999 in every question)
+        conditions.add(condition(d, t, d.pick(t.numeric())));
+        if (d.chance(0.7)) {
+            conditions.add(condition(d, t, d.pick(t.columns())));
         }
         String english = String.join(" and ", conditions.stream().map(c -> c[0]).toList());
         String sql = String.join(" AND ", conditions.stream().map(c -> c[1]).toList());
@@ -79,18 +81,19 @@ final class SqlQueries implements QueryClass {
             default -> {
                 int n = d.between(1, 20);
                 boolean highest = d.chance(0.5);
-                question = "show the " + column.name() + " of the " + n + " " + t.name() + " with the "
+                boolean filtered = d.chance(0.5);
+                question = "show the " + column.name() + " of the " + n + " " + t.name()
+                        + (filtered ? " where " + english : "") + " with the "
                         + (highest ? "highest " : "lowest ") + measure.name();
-                answer = "SELECT " + column.name() + " FROM " + t.name() + " ORDER BY " + measure.name()
-                        + (highest ? " DESC" : " ASC") + " LIMIT " + n + ";";
+                answer = "SELECT " + column.name() + " FROM " + t.name() + (filtered ? " WHERE " + sql : "")
+                        + " ORDER BY " + measure.name() + (highest ? " DESC" : " ASC") + " LIMIT " + n + ";";
             }
         }
         String prompt = "Schema: " + t.schema() + "\nQuestion: " + question + ".\nSQL:";
         return new Example(name(), prompt, " " + answer);
     }
 
-    private static String[] condition(Dice d, Table t) {
-        Column c = d.pick(t.columns());
+    private static String[] condition(Dice d, Table t, Column c) {
         if (c.numeric()) {
             int v = d.between(1, c.name().equals("age") || c.name().equals("grade") ? 99 : 9999);
             return switch (d.between(0, 2)) {

@@ -33,8 +33,11 @@ final class SupportAnswers implements QueryClass {
         String product = d.pick(PRODUCTS);
         if (d.chance(0.5)) {
             String[] a = d.pick(ACTIONS);
-            String prompt = "Question: Hi, I am " + name + ". How do I " + a[0] + " my " + product + "?\nAnswer:";
-            String answer = " Hello " + name + ". To " + a[0] + " your " + product + ", open the " + a[1]
+            int ending = d.between(1000, 9999);
+            String prompt = "Question: Hi, I am " + name + ". How do I " + a[0] + " my " + product + " ending in "
+                    + ending + "?\nAnswer:";
+            String answer = " Hello " + name + ". To " + a[0] + " your " + product + " ending in " + ending
+                    + ", open the " + a[1]
                     + " page in the app and select " + a[2] + ". The change takes effect within " + a[3]
                     + (a[3].equals("1") ? " business day." : " business days.");
             return new Example(name(), prompt, answer);
