@@ -145,7 +145,7 @@ final class TrainCommand implements Runnable {
     }
 
     @Command(name = "draft", mixinStandardHelpOptions = true,
-            description = "Train the base draft on general text only (never on the classes' answers).")
+            description = "Train the base draft on general text and the classes' prompts, never their answers.")
     static final class Draft extends ModelTraining {
         String role() {
             return "draft";
@@ -155,8 +155,15 @@ final class TrainCommand implements Runnable {
             return draftConfig();
         }
 
+        /** General text, and the classes' prompts without their answers. */
         List<QueryClass> trainClasses() {
-            return List.of(Workload.GENERAL);
+            List<QueryClass> mix = new ArrayList<>();
+            mix.add(Workload.GENERAL);
+            for (QueryClass c : Workload.CLASSES) {
+                mix.add(Workload.promptsOnly(c));
+            }
+            mix.add(Workload.GENERAL);
+            return mix;
         }
 
         int defaultSteps() {

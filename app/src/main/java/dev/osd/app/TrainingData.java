@@ -5,6 +5,7 @@ import dev.osd.workload.Example;
 import dev.osd.workload.QueryClass;
 import dev.osd.workload.Workload;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -48,9 +49,13 @@ final class TrainingData {
         int[] s = new int[n];
         s[0] = bos;
         System.arraycopy(body, 0, s, 1, Math.min(body.length, n - 1));
-        if (body.length + 2 <= maxLength) {
-            s[n - 1] = eos;
+        if (body.length + 2 > maxLength) {
+            return s;
         }
+        if (e.answer().isEmpty()) {
+            return Arrays.copyOf(s, n - 1); // a bare prompt does not end the text: no EOS after it
+        }
+        s[n - 1] = eos;
         return s;
     }
 

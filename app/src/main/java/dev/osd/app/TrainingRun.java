@@ -71,6 +71,11 @@ final class TrainingRun {
 
     /** Trains until the planned step or the time limit; returns the step reached. */
     long run(double minutes) throws IOException {
+        return run(minutes, Long.MAX_VALUE);
+    }
+
+    /** As {@link #run(double)}, also stopping (with a checkpoint) once {@code stopAt} steps are done. */
+    long run(double minutes, long stopAt) throws IOException {
         Files.createDirectories(runDir);
         Path checkpoint = runDir.resolve("checkpoint");
         try (NDManager manager = NDManager.newBaseManager(); TextTokenizer tokenizer = TextTokenizer.load(tokenizerFile);
@@ -109,7 +114,7 @@ final class TrainingRun {
                     .setInitialMax(plan.steps()).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(2000)
                     .setConsumer(new ConsoleProgressBarConsumer(log, 110)).startsFrom(step, java.time.Duration.ZERO)
                     .build()) {
-                while (step < plan.steps() && System.nanoTime() < deadline) {
+                while (step < plan.steps() && step < stopAt && System.nanoTime() < deadline) {
                     List<int[]> batch = data.batch(step);
                     for (int[] s : batch) {
                         tokens += s.length - 1;
@@ -131,7 +136,7 @@ final class TrainingRun {
                     bar.stepTo(step);
                     bar.setExtraMessage(String.format(Locale.ROOT, " loss %.3f  %.0f tok/s", loss,
                             (tokens) / Math.max(seconds, 1e-9)));
-                    boolean last = step == plan.steps() || System.nanoTime() >= deadline;
+                    boolean last = step == plan.steps() || step == stopAt || System.nanoTime() >= deadline;
                     if (step % plan.evalEvery() == 0 || last) {
                         logLosses(trainer, data, step, tokens, seconds, lossSum / Math.max(1, lossCount));
                         lossSum = 0;

@@ -31,6 +31,25 @@ public final class Workload {
     private Workload() {
     }
 
+    /**
+     * The prompts of a class without their answers: what a base draft may learn from a class without ever
+     * seeing how it is answered. Same seeds and split as the class itself.
+     */
+    public static QueryClass promptsOnly(QueryClass c) {
+        return new QueryClass() {
+            @Override
+            public String name() {
+                return c.name() + "-prompts";
+            }
+
+            @Override
+            public Example generate(long seed) {
+                Example e = c.generate(seed);
+                return new Example(name(), e.prompt(), "");
+            }
+        };
+    }
+
     /** Every class by name, general text included. */
     public static Map<String, QueryClass> byName() {
         Map<String, QueryClass> m = new LinkedHashMap<>();
