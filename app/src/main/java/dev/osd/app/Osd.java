@@ -17,9 +17,9 @@ public final class Osd implements Runnable {
         new CommandLine(this).usage(System.out);
     }
 
-    /** Where the embedded models live: $OSD_HOME/models, else ./models. */
-    static Path modelsHome() {
-        String home = System.getenv("OSD_HOME");
+    /** Where the embedded models live: the osd.home property or $OSD_HOME, then models/; else ./models. */
+    public static Path modelsHome() {
+        String home = System.getProperty("osd.home", System.getenv("OSD_HOME"));
         return (home == null ? Path.of("") : Path.of(home)).toAbsolutePath().resolve("models");
     }
 

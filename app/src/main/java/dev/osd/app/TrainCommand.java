@@ -145,7 +145,8 @@ final class TrainCommand implements Runnable {
     }
 
     @Command(name = "draft", mixinStandardHelpOptions = true,
-            description = "Train the base draft on general text and the classes' prompts, never their answers.")
+            description = "Train the base draft on general text, generic web snippets and the classes' prompts, "
+                    + "never on their answers.")
     static final class Draft extends ModelTraining {
         String role() {
             return "draft";
@@ -155,14 +156,15 @@ final class TrainCommand implements Runnable {
             return draftConfig();
         }
 
-        /** General text, and the classes' prompts without their answers. */
+        /** General text, generic web snippets, and the classes' prompts without their answers. */
         List<QueryClass> trainClasses() {
             List<QueryClass> mix = new ArrayList<>();
             mix.add(Workload.GENERAL);
+            mix.add(Workload.WEB);
             for (QueryClass c : Workload.CLASSES) {
                 mix.add(Workload.promptsOnly(c));
             }
-            mix.add(Workload.GENERAL);
+            mix.add(Workload.WEB);
             return mix;
         }
 

@@ -21,6 +21,9 @@ public final class Workload {
     /** Text that belongs to no class. */
     public static final QueryClass GENERAL = new GeneralText();
 
+    /** Generic snippets of SQL, code, arithmetic and service phrases: the base draft's "pretraining web". */
+    public static final QueryClass WEB = new WebSnippets();
+
     private static final long HELD_OUT_SEEDS = 1L << 40;
 
     /** Which examples are used. */
