@@ -68,6 +68,24 @@ class GenerateCommandTest {
     }
 
     @Test
+    void stopStringsCutTheTextAndEndGeneration() {
+        String[] base = {"generate", "--prompt", "Hello", "--model", target.toString(), "--draft", draft.toString(),
+            "--max-tokens", "40", "--ignore-eos"};
+        Run free = run(base);
+        String text = free.out().substring(0, free.out().lastIndexOf("\ntokens="));
+        assertTrue(text.length() > 12, "enough text to cut: " + text);
+        String stop = text.substring(8, 11);
+        int cut = text.indexOf(stop);
+        String[] withStop = java.util.Arrays.copyOf(base, base.length + 2);
+        withStop[base.length] = "--stop";
+        withStop[base.length + 1] = stop;
+        Run stopped = run(withStop);
+        assertEquals(0, stopped.code(), stopped.err());
+        assertEquals(text.substring(0, cut), stopped.out().substring(0, stopped.out().lastIndexOf("\ntokens=")));
+        assertTrue(stopped.out().contains("finish=stop"), stopped.out());
+    }
+
+    @Test
     void seededSamplingRepeats() {
         String[] args = {"generate", "--prompt", "abc", "--model", target.toString(), "--draft", draft.toString(),
             "--temperature", "0.9", "--top-p", "0.9", "--seed", "7", "--max-tokens", "20", "--ignore-eos"};
