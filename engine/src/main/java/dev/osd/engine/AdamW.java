@@ -77,9 +77,12 @@ public final class AdamW implements AutoCloseable {
                 NDArray v = second.computeIfAbsent(name, n -> manager.zeros(w.getShape()));
                 m.muli(beta1).addi(g.mul(1 - beta1));
                 v.muli(beta2).addi(g.square().muli(1 - beta2));
-                NDArray update = m.div(correction1).divi(v.div(correction2).sqrt().addi(epsilon));
+                // results of ops on long-lived arrays belong to those arrays' managers: move them into
+                // this step's scope, or every step would leak a few copies of every parameter
+                NDArray update = own(m.div(correction1), scope)
+                        .divi(own(v.div(correction2), scope).sqrt().addi(epsilon));
                 if (weightDecay > 0 && w.getShape().dimension() >= 2) {
-                    update.addi(w.mul(weightDecay));
+                    update.addi(own(w.mul(weightDecay), scope));
                 }
                 w.subi(update.muli(learningRate));
                 // PyTorch accumulates gradients across backward passes; each step starts from zero
@@ -87,6 +90,11 @@ public final class AdamW implements AutoCloseable {
             }
             return norm;
         }
+    }
+
+    private static NDArray own(NDArray a, NDManager scope) {
+        a.attach(scope);
+        return a;
     }
 
     /** Moments and step count as named tensors (for a checkpoint). */
