@@ -195,15 +195,4 @@ public final class EngineBenchmark {
         out.printf(Locale.ROOT, "cost ratio c = decode(%s) / decode(%s) = %.3f%n", small.name(), large.name(),
                 small.decode1() / large.decode1());
     }
-
-    public static void main(String[] args) throws IOException {
-        EngineBenchmark bench = new EngineBenchmark(4, 128, 2.0);
-        List<Figures> figures = new ArrayList<>();
-        try (NDManager manager = NDManager.newBaseManager()) {
-            for (Size s : defaultSizes(2048)) {
-                figures.add(bench.measure(s, manager));
-            }
-        }
-        printTable(figures, 4, System.out);
-    }
 }

@@ -65,7 +65,19 @@ public record LlamaConfig(
 
     private static void check(boolean ok, String field, String problem) {
         if (!ok) {
-            throw new IllegalArgumentException(field + " " + problem);
+            throw new InvalidField(field, problem);
+        }
+    }
+
+    /** A configuration value out of range, with the Hugging Face name of its field. */
+    static final class InvalidField extends IllegalArgumentException {
+        final String field;
+        final String problem;
+
+        InvalidField(String field, String problem) {
+            super(field + " " + problem);
+            this.field = field;
+            this.problem = problem;
         }
     }
 
@@ -122,10 +134,8 @@ public record LlamaConfig(
                     f.optBoolean("tie_word_embeddings", false),
                     f.optInt("bos_token_id", -1),
                     f.optInt("eos_token_id", -1));
-        } catch (IllegalArgumentException e) {
-            String message = e.getMessage();
-            int space = message.indexOf(' ');
-            throw new CheckpointException(file, message.substring(0, space), message.substring(space + 1), e);
+        } catch (InvalidField e) {
+            throw new CheckpointException(file, e.field, e.problem, e);
         }
     }
 

@@ -6,11 +6,9 @@ import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -196,15 +194,6 @@ public final class LlamaWeights implements AutoCloseable {
             copies.put(e.getKey(), c);
         }
         return new LlamaWeights(config, m, copies);
-    }
-
-    /** Layer-ordered names, for iteration in the forward pass. */
-    static List<String> layerPrefixes(LlamaConfig c) {
-        List<String> p = new ArrayList<>();
-        for (int i = 0; i < c.numHiddenLayers(); i++) {
-            p.add("model.layers." + i + ".");
-        }
-        return p;
     }
 
     /** The output head (lm_head, or the embedding when tied). */

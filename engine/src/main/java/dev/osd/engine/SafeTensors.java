@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -305,10 +304,5 @@ public final class SafeTensors {
         while (buf.hasRemaining()) {
             out.write(buf);
         }
-    }
-
-    /** Names in a file, for error messages. */
-    static List<String> names(Map<String, Tensor> tensors) {
-        return new ArrayList<>(tensors.keySet());
     }
 }

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDManager;
 
 /**
  * JVM-wide fixture: one NDManager and a few small random Llama models, built once and shared by every test
- * class (and by tests/ through the test jar), so the suite stays fast on two cores.
+ * class of the engine, so the suite stays fast on two cores.
  */
 public final class TinyModels {
 

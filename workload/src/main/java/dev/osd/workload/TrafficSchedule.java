@@ -44,12 +44,15 @@ public final class TrafficSchedule {
                 case MIXED -> out.add(classes.get(random.nextInt(k)));
                 case SHARP -> out.add(classes.get(Math.min(k - 1, (int) ((long) i * k / total))));
                 case SMOOTH -> {
-                    // position along the run, in units of classes: between class j and j+1 the share of
-                    // j+1 grows linearly from 0 to 1
-                    double x = k == 1 ? 0 : (double) i / Math.max(1, total - 1) * (k - 1);
-                    int j = Math.min(k - 2 < 0 ? 0 : k - 2, (int) Math.floor(x));
-                    double share = x - j;
-                    out.add(k == 1 ? classes.get(0) : classes.get(random.nextDouble() < share ? j + 1 : j));
+                    if (k == 1) {
+                        out.add(classes.get(0));
+                        break;
+                    }
+                    // position along the run in units of classes: between class j and j+1 the share of j+1
+                    // grows linearly from 0 to 1
+                    double x = (double) i / Math.max(1, total - 1) * (k - 1);
+                    int j = Math.min(k - 2, (int) x);
+                    out.add(classes.get(random.nextDouble() < x - j ? j + 1 : j));
                 }
             }
         }
