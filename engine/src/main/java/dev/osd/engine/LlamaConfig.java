@@ -120,15 +120,22 @@ public record LlamaConfig(
             throw new CheckpointException(file, "model_type", "'" + type + "' is not a Llama-architecture model");
         }
         int heads = f.requiredInt("num_attention_heads");
+        int hidden = f.requiredInt("hidden_size");
+        int headDim = f.optInt("head_dim", hidden / Math.max(heads, 1));
+        if (headDim * heads != hidden) {
+            throw new CheckpointException(file, "head_dim", headDim + " × " + heads
+                    + " heads differs from hidden_size " + hidden + ", which this engine does not support");
+        }
+        double ropeTheta = ropeTheta(json, f, file);
         try {
             return new LlamaConfig(
-                    f.requiredInt("hidden_size"),
+                    hidden,
                     f.requiredInt("intermediate_size"),
                     f.requiredInt("num_hidden_layers"),
                     heads,
                     f.optInt("num_key_value_heads", heads),
                     f.requiredDouble("rms_norm_eps"),
-                    f.optDouble("rope_theta", 10000.0),
+                    ropeTheta,
                     f.requiredInt("vocab_size"),
                     f.requiredInt("max_position_embeddings"),
                     f.optBoolean("tie_word_embeddings", false),
@@ -137,6 +144,32 @@ public record LlamaConfig(
         } catch (InvalidField e) {
             throw new CheckpointException(file, e.field, e.problem, e);
         }
+    }
+
+    /**
+     * transformers 4 writes {@code rope_theta} and {@code rope_scaling}; transformers 5 writes
+     * {@code rope_parameters: {rope_theta, rope_type}}. Only the plain ("default") rotary embedding is supported.
+     */
+    private static double ropeTheta(JsonObject json, Fields f, Path file) {
+        for (String field : new String[] {"rope_parameters", "rope_scaling"}) {
+            JsonElement e = json.get(field);
+            if (e == null || e.isJsonNull()) {
+                continue;
+            }
+            if (!e.isJsonObject()) {
+                throw new CheckpointException(file, field, "must be an object, was " + e);
+            }
+            Fields nested = new Fields(e.getAsJsonObject(), file);
+            String type = nested.optString("rope_type", nested.optString("type", "default"));
+            if (!type.equals("default")) {
+                throw new CheckpointException(file, field, "rope_type '" + type
+                        + "' is not supported (only the default rotary embedding)");
+            }
+            if (e.getAsJsonObject().has("rope_theta")) {
+                return nested.optDouble("rope_theta", 10000.0);
+            }
+        }
+        return f.optDouble("rope_theta", 10000.0);
     }
 
     /** Writes {@code dir/config.json} in the Hugging Face shape. */

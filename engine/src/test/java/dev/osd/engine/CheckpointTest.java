@@ -160,6 +160,16 @@ class CheckpointTest {
         json.addProperty("num_key_value_heads", 3);
         Files.writeString(config, json.toString());
         assertEquals("num_key_value_heads", refused(d).item());
+        json.addProperty("num_key_value_heads", 2);
+        JsonObject rope = new JsonObject();
+        rope.addProperty("rope_type", "llama3");
+        json.add("rope_parameters", rope);
+        Files.writeString(config, json.toString());
+        assertEquals("rope_parameters", refused(d).item());
+        json.remove("rope_parameters");
+        json.addProperty("head_dim", 8);
+        Files.writeString(config, json.toString());
+        assertEquals("head_dim", refused(d).item());
     }
 
     @Test
