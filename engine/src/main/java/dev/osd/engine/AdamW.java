@@ -47,6 +47,18 @@ public final class AdamW implements AutoCloseable {
      * @return the global gradient norm before clipping; when it is not finite the update is skipped
      */
     public double step(Map<String, NDArray> parameters, double learningRate, double clipNorm) {
+        // grad mode is per thread in PyTorch and on by default in a new thread, where in-place updates of
+        // weights that require gradients would be refused: the update itself is never differentiated
+        boolean gradMode = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            return update(parameters, learningRate, clipNorm);
+        } finally {
+            JniUtils.setGradMode(gradMode);
+        }
+    }
+
+    private double update(Map<String, NDArray> parameters, double learningRate, double clipNorm) {
         steps++;
         try (NDManager scope = manager.newSubManager()) {
             double squares = 0;

@@ -8,14 +8,16 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 
 /**
- * Preallocated key/value memory for up to {@code slots} sequences of one model: per layer, one key and one
- * value tensor of shape (slots, positions + 1, kv_heads * head_dim). A sequence owns one slot through a
+ * Preallocated key/value memory for up to {@code slots} sequences of one model shape: per layer, one key and
+ * one value tensor of shape (slots, positions + 1, kv_heads * head_dim). A sequence owns one slot through a
  * {@link KvCache}; sequences of one pool can be run together in one batched forward. The extra last
- * position is scratch space that padded rows of a batch write to and no one reads.
+ * position is scratch space that padded rows of a batch write to and no one reads. A pool belongs to a
+ * configuration, not to one set of weights, so every version of a draft serves from the same pool (a cache
+ * filled by one version must be truncated before another version extends it).
  */
 public final class KvCachePool implements AutoCloseable {
 
-    private final LlamaModel model;
+    private final LlamaConfig config;
     private final NDManager manager;
     private final int slots;
     private final int positions;
@@ -24,19 +26,20 @@ public final class KvCachePool implements AutoCloseable {
     private final Deque<Integer> free = new ArrayDeque<>();
     private boolean closed;
 
-    KvCachePool(LlamaModel model, int slots, int positions) {
+    /** A pool for models of {@code config}, its memory under {@code parent}. */
+    public KvCachePool(LlamaConfig config, int slots, int positions, NDManager parent) {
         if (slots < 1) {
             throw new IllegalArgumentException("a cache pool needs at least one slot, got " + slots);
         }
-        if (positions < 1 || positions > model.config().maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("positions must be in [1, " + model.config().maxPositionEmbeddings()
+        if (positions < 1 || positions > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("positions must be in [1, " + config.maxPositionEmbeddings()
                     + "], got " + positions);
         }
-        this.model = model;
+        this.config = config;
         this.slots = slots;
         this.positions = positions;
-        this.manager = model.manager().newSubManager();
-        LlamaConfig c = model.config();
+        this.manager = parent.newSubManager();
+        LlamaConfig c = config;
         int layers = c.numHiddenLayers();
         Shape shape = new Shape(slots, positions + 1, (long) c.numKeyValueHeads() * c.headDim());
         keys = new NDArray[layers];
@@ -50,8 +53,8 @@ public final class KvCachePool implements AutoCloseable {
         }
     }
 
-    public LlamaModel model() {
-        return model;
+    public LlamaConfig config() {
+        return config;
     }
 
     /** Longest sequence that a cache of this pool holds. */

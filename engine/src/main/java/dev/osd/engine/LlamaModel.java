@@ -175,7 +175,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Cache memory for up to {@code slots} concurrent sequences of up to {@code positions} tokens. */
     public KvCachePool newCachePool(int slots, int positions) {
-        return new KvCachePool(this, slots, positions);
+        return new KvCachePool(config, slots, positions, manager);
     }
 
     /** Cache memory for up to {@code slots} sequences of the model's full context. */
@@ -214,8 +214,8 @@ public final class LlamaModel implements AutoCloseable {
             if (cache.pool() != pool) {
                 throw new IllegalArgumentException("a batched forward needs caches of one pool");
             }
-            if (cache.pool().model() != this) {
-                throw new IllegalArgumentException("cache belongs to another model");
+            if (!cache.pool().config().equals(config)) {
+                throw new IllegalArgumentException("cache belongs to a model of another shape");
             }
             int n = tokens.get(b).length;
             if (n == 0) {

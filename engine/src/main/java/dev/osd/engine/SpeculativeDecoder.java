@@ -35,11 +35,11 @@ public final class SpeculativeDecoder {
 
     SpeculativeDecoder(LlamaModel target, KvCachePool targetPool, LlamaModel draft, KvCachePool draftPool,
             TextTokenizer tokenizer, SpeculativeVerifier verifier) {
-        if (targetPool.model() != target) {
-            throw new IllegalArgumentException("target cache pool belongs to another model");
+        if (!targetPool.config().equals(target.config())) {
+            throw new IllegalArgumentException("target cache pool belongs to a model of another shape");
         }
         if (draft != null) {
-            if (draftPool == null || draftPool.model() != draft) {
+            if (draftPool == null || !draftPool.config().equals(draft.config())) {
                 throw new IllegalArgumentException("draft needs a cache pool of its own");
             }
             if (draft.config().vocabSize() != target.config().vocabSize()) {
@@ -162,7 +162,7 @@ public final class SpeculativeDecoder {
         targetCache.truncate(before + v.accepted());
         draftCache.truncate(Math.min(draftCache.length(), before + v.accepted()));
         seq.stats.record(v);
-        seq.listener.onRound(new SpeculationRound(seq.prefix(before), proposal.tokens(), proposal.q(), p, v));
+        seq.listener.onRound(new SpeculationRound(seq.prefix(before), proposal.tokens(), proposal.q(), p, logits, v));
         seq.emit(v.emitted());
     }
 

@@ -1,0 +1,147 @@
+package dev.osd.distillation;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.osd.drafts.DraftCheckpointStore;
+import dev.osd.drafts.DraftVersion;
+import dev.osd.drafts.LiveDraft;
+import dev.osd.engine.GenerationListener;
+import dev.osd.engine.GenerationRequest;
+import dev.osd.engine.GenerationResult;
+import dev.osd.engine.KvCachePool;
+import dev.osd.engine.LlamaModel;
+import dev.osd.engine.SamplingParams;
+import dev.osd.engine.SpeculationRound;
+import dev.osd.engine.SpeculativeDecoder;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DraftTrainerTest {
+
+    @TempDir
+    Path dir;
+
+    static LiveDraft liveCopyOfDraft(String name) {
+        return new LiveDraft(new DraftVersion(name, 0, -1,
+                LlamaModel.of(TinyPair.draft().weights().copy(TinyPair.manager()))));
+    }
+
+    /** Serves prompts with the live draft's current version per request, feeding the trainer. */
+    static int[][] serve(LiveDraft live, DraftTrainer trainer, SamplingParams sampling, int prompts) {
+        LlamaModel target = TinyPair.target();
+        int[][] outputs = new int[prompts][];
+        try (KvCachePool tp = target.newCachePool(1); KvCachePool dp = TinyPair.draft().newCachePool(1)) {
+            for (int i = 0; i < prompts; i++) {
+                try (DraftVersion v = live == null ? null : live.acquire()) {
+                    SpeculativeDecoder decoder = v == null ? new SpeculativeDecoder(target, tp, null, null, null)
+                            : new SpeculativeDecoder(target, tp, v.model(), dp, null);
+                    GenerationResult r = decoder.generate(new GenerationRequest(new int[] {1, 3 + i % 7, 40 - i % 5},
+                            20, sampling, null, true, v == null ? 0 : 4), new GenerationListener() {
+                                @Override
+                                public void onRound(SpeculationRound round) {
+                                    if (trainer != null) {
+                                        trainer.offer(round);
+                                    }
+                                }
+                            });
+                    outputs[i] = r.tokens();
+                }
+            }
+        }
+        return outputs;
+    }
+
+    @Test
+    void everyIntervalOfRecordsPublishesANewVersionAndOldOnesAreFreed() throws Exception {
+        ExecutorService training = DraftTrainer.newTrainingExecutor();
+        try (LiveDraft live = liveCopyOfDraft("d")) {
+            DraftVersion first = live.acquire();
+            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withLearningRate(1e-3).withGuard(0, 0);
+            try (DraftTrainer trainer = new DraftTrainer(live, s, training, null, TinyPair.manager())) {
+                serve(live, trainer, SamplingParams.GREEDY, 12);
+                trainer.awaitIdle();
+                DraftTrainer.Stats stats = trainer.stats();
+                assertTrue(stats.updates() >= 1, "updates " + stats.updates());
+                assertEquals(stats.updates(), stats.version(), "one version per update, numbered from the base");
+                assertTrue(stats.records() >= 8 * stats.updates());
+                assertTrue(Double.isFinite(stats.lastLoss()));
+            }
+            // the request that held version 0 still could use it; once let go it is freed
+            assertTrue(!first.freed());
+            first.close();
+            assertTrue(first.freed());
+        } finally {
+            training.shutdown();
+            training.awaitTermination(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void atTemperatureZeroOnlineTrainingNeverChangesTheOutput() throws Exception {
+        int[][] plain = serve(null, null, SamplingParams.GREEDY, 16);
+        try (LiveDraft live = liveCopyOfDraft("d")) {
+            // a learning rate high enough that every version differs a lot from the last
+            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withLearningRate(5e-2).withInterval(2, 2)
+                    .withGuard(0, 0);
+            try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
+                int[][] online = serve(live, trainer, SamplingParams.GREEDY, 16);
+                assertTrue(trainer.stats().updates() >= 10, "updates " + trainer.stats().updates());
+                for (int i = 0; i < plain.length; i++) {
+                    assertArrayEquals(plain[i], online[i], "prompt " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void theGuardRollsBackAVersionThatServesWorse() throws Exception {
+        try (LiveDraft live = liveCopyOfDraft("d")) {
+            // a learning rate that wrecks the draft: its expected acceptance falls and the guard notices
+            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withLearningRate(3.0).withInterval(2, 0)
+                    .withGuard(8, 0.02);
+            DraftCheckpointStore store = new DraftCheckpointStore(dir.resolve("d"), "d", 5);
+            try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, store, TinyPair.manager())) {
+                serve(live, trainer, SamplingParams.sample(1.0, 3), 12);
+                assertTrue(trainer.stats().rollbacks() >= 1, "rollbacks " + trainer.stats().rollbacks());
+            }
+            // a rollback is saved with its note
+            assertTrue(store.versions().size() >= 1);
+        }
+    }
+
+    @Test
+    void aFailingUpdateLeavesTheServingVersionInPlace() throws Exception {
+        try (LiveDraft live = liveCopyOfDraft("d")) {
+            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withInterval(1, 0).withGuard(0, 0);
+            try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
+                // a record over a vocabulary of another size cannot be trained on
+                trainer.offer(new DistillationRecord(new int[] {1, 2}, new int[] {1}, new TargetDistribution[] {
+                        new TargetDistribution(null, new float[] {0.5f, 0.5f}, 0)}));
+                assertEquals(1, trainer.stats().failures());
+                assertEquals(0, live.versionNumber());
+                serve(live, trainer, SamplingParams.GREEDY, 2);
+                assertTrue(live.versionNumber() >= 1, "later updates go on");
+            }
+        }
+    }
+
+    @Test
+    void pausedTrainersKeepRecordsButPublishNothing() throws Exception {
+        try (LiveDraft live = liveCopyOfDraft("d")) {
+            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withGuard(0, 0);
+            try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
+                trainer.pause();
+                serve(live, trainer, SamplingParams.GREEDY, 6);
+                assertEquals(0, live.versionNumber());
+                assertTrue(trainer.buffer().freshCount() >= 8);
+                trainer.resume();
+                assertTrue(live.versionNumber() >= 1);
+            }
+        }
+    }
+}

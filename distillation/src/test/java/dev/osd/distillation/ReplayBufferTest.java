@@ -1,0 +1,61 @@
+package dev.osd.distillation;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ReplayBufferTest {
+
+    /** A one-position record whose first token tells which "class" it came from. */
+    static DistillationRecord record(int classId) {
+        float[] p = new float[4];
+        p[classId % 4] = 1;
+        return new DistillationRecord(new int[] {classId, 7}, new int[] {1}, new TargetDistribution[] {
+                new TargetDistribution(null, p, 0)});
+    }
+
+    @Test
+    void freshRecordsWaitForAnUpdateThenJoinHistory() {
+        ReplayBuffer b = new ReplayBuffer(16, 8, 8, 1);
+        for (int i = 0; i < 5; i++) {
+            b.add(record(0));
+        }
+        assertEquals(5, b.freshCount());
+        assertEquals(0, b.sample(4).size(), "nothing trained yet, nothing to replay");
+        assertEquals(3, b.takeFresh(3).size());
+        assertEquals(2, b.freshCount());
+        assertEquals(3, b.sample(10).size());
+    }
+
+    @Test
+    void memoryIsBoundedAndALaggingTrainerDropsTheOldestUntrained() {
+        ReplayBuffer b = new ReplayBuffer(10, 20, 30, 1);
+        for (int i = 0; i < 10_000; i++) {
+            b.add(record(i));
+        }
+        assertEquals(10 + 20 + 30, b.size());
+        assertEquals(10_000 - 10, b.droppedUntrained());
+        assertEquals(10, b.takeFresh(100).size());
+        assertTrue(b.floats() < 60 * 10);
+    }
+
+    @Test
+    void theReservoirKeepsAQuietClassAvailableForReplay() {
+        ReplayBuffer b = new ReplayBuffer(8, 32, 64, 2);
+        for (int i = 0; i < 200; i++) {
+            b.add(record(0)); // class A
+            b.takeFresh(8);
+        }
+        for (int i = 0; i < 2000; i++) {
+            b.add(record(1)); // then only class B, ten times as much
+            b.takeFresh(8);
+        }
+        List<DistillationRecord> replay = b.sample(96);
+        long a = replay.stream().filter(r -> r.tokens()[0] == 0).count();
+        // the recent window is all B; the reservoir holds A in proportion 200/2200 of what it has seen
+        assertTrue(a >= 1, "class A still replayed: " + a + " of " + replay.size());
+        assertTrue(b.reservoirSize() == 64);
+    }
+}

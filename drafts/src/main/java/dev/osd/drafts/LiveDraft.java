@@ -1,0 +1,80 @@
+package dev.osd.drafts;
+
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The version of one draft that serves now. Readers {@link #acquire} the current version and hold it for as
+ * long as they use it (a request, or one proposal); a trainer {@link #publish}es a new version with one
+ * atomic swap, so a reader sees either the old version or the new one, never a mixture, and an old version
+ * stays valid until its last reader lets go.
+ */
+public final class LiveDraft implements AutoCloseable {
+
+    private final String name;
+    private final AtomicReference<DraftVersion> current;
+    private final AtomicLong lastNumber;
+
+    /** @param base the first version; the live draft takes over the caller's hold on it */
+    public LiveDraft(DraftVersion base) {
+        this.name = base.draft();
+        this.current = new AtomicReference<>(base);
+        this.lastNumber = new AtomicLong(base.number());
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The current version, held for the caller, who closes it when done. */
+    public DraftVersion acquire() {
+        while (true) {
+            DraftVersion v = current.get();
+            if (v == null) {
+                throw new IllegalStateException("draft " + name + " is closed");
+            }
+            // a version replaced and freed between get() and retain() cannot be held: read again
+            if (v.retain()) {
+                return v;
+            }
+        }
+    }
+
+    /** The current version's number (no hold taken). */
+    public long versionNumber() {
+        DraftVersion v = current.get();
+        return v == null ? -1 : v.number();
+    }
+
+    /** The number the next published version must carry. */
+    public long nextNumber() {
+        return lastNumber.get() + 1;
+    }
+
+    /**
+     * Makes {@code next} the current version; takes over the caller's hold on it and lets go of the live
+     * draft's hold on the previous one.
+     */
+    public void publish(DraftVersion next) {
+        if (!next.draft().equals(name)) {
+            throw new IllegalArgumentException("version of draft " + next.draft() + " published to " + name);
+        }
+        long last = lastNumber.get();
+        if (next.number() <= last || !lastNumber.compareAndSet(last, next.number())) {
+            throw new IllegalArgumentException("draft " + name + " version " + next.number()
+                    + " is not newer than version " + last);
+        }
+        DraftVersion previous = current.getAndSet(next);
+        if (previous != null) {
+            previous.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        DraftVersion last = current.getAndSet(null);
+        if (last != null) {
+            last.close();
+        }
+    }
+}

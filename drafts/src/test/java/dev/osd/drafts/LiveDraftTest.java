@@ -1,0 +1,116 @@
+package dev.osd.drafts;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.osd.engine.LlamaConfig;
+import dev.osd.engine.LlamaModel;
+import dev.osd.engine.LlamaWeights;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+class LiveDraftTest {
+
+    static final NDManager MANAGER = NDManager.newBaseManager();
+    static final LlamaConfig CONFIG = new LlamaConfig(16, 32, 1, 2, 2, 1e-6, 10000.0, 32, 64, true, 1, 0);
+
+    @AfterAll
+    static void close() {
+        MANAGER.close();
+    }
+
+    /** A version whose every weight equals its number, so a mixture of two versions shows. */
+    static DraftVersion constantVersion(String draft, long number) {
+        LlamaWeights w = LlamaWeights.random(CONFIG, 1, 0.1, MANAGER);
+        for (NDArray a : w.tensors().values()) {
+            a.set(new float[(int) a.size()]);
+            a.addi(number);
+        }
+        return new DraftVersion(draft, number, number - 1, LlamaModel.of(w));
+    }
+
+    @Test
+    void readersNeverSeeAPartialOrFreedVersionWhileVersionsAreSwapped() throws Exception {
+        LiveDraft live = new LiveDraft(constantVersion("d", 0));
+        AtomicBoolean done = new AtomicBoolean();
+        ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+        AtomicLong reads = new AtomicLong();
+        List<Thread> readers = new ArrayList<>();
+        for (int t = 0; t < 3; t++) {
+            Thread reader = new Thread(() -> {
+                long lastSeen = -1;
+                while (!done.get()) {
+                    try (DraftVersion v = live.acquire()) {
+                        if (v.number() < lastSeen) {
+                            problems.add("version went back from " + lastSeen + " to " + v.number());
+                        }
+                        lastSeen = v.number();
+                        for (NDArray a : v.model().weights().tensors().values()) {
+                            for (float x : a.toFloatArray()) {
+                                if (x != v.number()) {
+                                    problems.add(v + " holds " + x);
+                                    break;
+                                }
+                            }
+                        }
+                        reads.incrementAndGet();
+                    } catch (RuntimeException e) {
+                        problems.add(e.toString());
+                    }
+                }
+            });
+            reader.start();
+            readers.add(reader);
+        }
+        List<DraftVersion> published = new ArrayList<>();
+        for (long n = 1; n <= 300; n++) {
+            DraftVersion v = constantVersion("d", n);
+            published.add(v);
+            live.publish(v);
+        }
+        done.set(true);
+        for (Thread r : readers) {
+            r.join();
+        }
+        assertTrue(problems.isEmpty(), problems.toString());
+        assertTrue(reads.get() > 100, "reads " + reads.get());
+        assertEquals(300, live.versionNumber());
+        // every replaced version was freed once its readers let go; the current one is alive
+        for (int i = 0; i < published.size() - 1; i++) {
+            assertTrue(published.get(i).freed(), published.get(i) + " still held");
+        }
+        assertTrue(!published.get(published.size() - 1).freed());
+        live.close();
+        assertTrue(published.get(published.size() - 1).freed());
+    }
+
+    @Test
+    void versionsMustBeNewerAndOfTheSameDraft() {
+        try (LiveDraft live = new LiveDraft(constantVersion("d", 3))) {
+            DraftVersion old = constantVersion("d", 3);
+            assertThrows(IllegalArgumentException.class, () -> live.publish(old));
+            old.close();
+            DraftVersion other = constantVersion("e", 4);
+            assertThrows(IllegalArgumentException.class, () -> live.publish(other));
+            other.close();
+            assertEquals(4, live.nextNumber());
+        }
+    }
+
+    @Test
+    void checksumsDependOnEveryWeight() {
+        try (DraftVersion a = constantVersion("d", 1); DraftVersion b = constantVersion("d", 1);
+                DraftVersion c = constantVersion("d", 2)) {
+            assertEquals(a.checksum(), b.checksum());
+            assertTrue(!a.checksum().equals(c.checksum()));
+        }
+    }
+}
