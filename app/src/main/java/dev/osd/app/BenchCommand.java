@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 
 /** {@code osd bench ...}: the benchmarks, each a subcommand. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Engine.class, BenchCommand.Models.class})
+        subcommands = {BenchCommand.Engine.class, BenchCommand.Models.class, BenchCommand.Online.class})
 final class BenchCommand implements Runnable {
 
     @Override
@@ -108,6 +108,114 @@ final class BenchCommand implements Runnable {
                     java.nio.file.Files.writeString(out, new com.google.gson.GsonBuilder().setPrettyPrinting()
                             .create().toJson(ModelsBenchmark.summary(figures, draftMs, targetMs)));
                 }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "online", mixinStandardHelpOptions = true,
+            description = "Online distillation as in the paper: workload traffic in a schedule served by speculative "
+                    + "decoding while the drafts are distilled online, next to a static copy of the base draft on the "
+                    + "same requests. Writes DIR/alpha.csv, DIR/summary.json and PNG plots.")
+    static final class Online implements Callable<Integer> {
+
+        @Option(names = "--schedule", defaultValue = "mixed", description = "mixed, sharp or smooth.")
+        String schedule;
+
+        @Option(names = "--requests", defaultValue = "500", description = "Requests per class.")
+        int requests;
+
+        @Option(names = "--out", required = true, description = "Output directory.")
+        java.nio.file.Path out;
+
+        @Option(names = "--loss", defaultValue = "fkl", description = "Divergence: fkl, rkl, jsd, jsd:BETA or tvd.")
+        String loss;
+
+        @Option(names = "--temperature", defaultValue = "0", description = "Sampling temperature (0: greedy).")
+        double temperature;
+
+        @Option(names = "--classes", defaultValue = "sql,math,code,finance", split = ",",
+                description = "Query classes, in the order a shift visits them.")
+        List<String> classes;
+
+        @Option(names = "--drafts", defaultValue = "per-class",
+                description = "per-class (one draft per query class) or shared (one draft for all).")
+        String drafts;
+
+        @Option(names = "--k", defaultValue = "5", description = "Proposal length.")
+        int k;
+
+        @Option(names = "--max-tokens", defaultValue = "96", description = "Most tokens per response.")
+        int maxTokens;
+
+        @Option(names = "--interval", defaultValue = "8", description = "Fresh records per update (I).")
+        int interval;
+
+        @Option(names = "--replay", defaultValue = "8", description = "Replayed records per update.")
+        int replay;
+
+        @Option(names = "--lr", defaultValue = "1e-4", description = "AdamW learning rate.")
+        double lr;
+
+        @Option(names = "--steps", defaultValue = "1", description = "Optimizer steps per update.")
+        int steps;
+
+        @Option(names = "--policy", defaultValue = "mistakes", description = "Record positions: mistakes or all.")
+        String policy;
+
+        @Option(names = "--guard-window", defaultValue = "512",
+                description = "Positions per acceptance-guard judgement (0 disables the guard).")
+        int guardWindow;
+
+        @Option(names = "--probe", defaultValue = "0",
+                description = "After the run, this many new requests per class with training paused (forgetting).")
+        int probe;
+
+        @Option(names = "--no-static", description = "Skip the static base draft (halves the serving time).")
+        boolean noStatic;
+
+        @Option(names = "--model", description = "Target directory (default models/target).")
+        java.nio.file.Path model;
+
+        @Option(names = "--draft", description = "Base draft directory (default models/draft).")
+        java.nio.file.Path draft;
+
+        @Option(names = "--seed", defaultValue = "1")
+        long seed;
+
+        @Override
+        public Integer call() throws Exception {
+            java.nio.file.Path targetDir = model != null ? model : Osd.embedded("target");
+            java.nio.file.Path draftDir = draft != null ? draft : Osd.embedded("draft");
+            if (targetDir == null || draftDir == null) {
+                throw new IllegalArgumentException("need a target and a draft (--model, --draft or models/)");
+            }
+            if (!drafts.equals("per-class") && !drafts.equals("shared")) {
+                throw new IllegalArgumentException("--drafts must be per-class or shared, got " + drafts);
+            }
+            if (requests < 1 || k < 1 || maxTokens < 1 || temperature < 0) {
+                throw new IllegalArgumentException("--requests, --k and --max-tokens must be positive, --temperature >= 0");
+            }
+            classes.forEach(dev.osd.workload.Workload::get);
+            try (NDManager manager = NDManager.newBaseManager();
+                    dev.osd.engine.TextTokenizer tokenizer = dev.osd.engine.TextTokenizer.load(targetDir);
+                    dev.osd.engine.LlamaModel target = dev.osd.engine.LlamaModel.load(targetDir, manager);
+                    dev.osd.engine.LlamaModel base = dev.osd.engine.LlamaModel.load(draftDir, manager)) {
+                dev.osd.distillation.TrainerSettings trainer = dev.osd.distillation.TrainerSettings
+                        .defaults(base.config().vocabSize())
+                        .withDivergence(dev.osd.distillation.Divergence.parse(loss)).withLearningRate(lr)
+                        .withInterval(interval, replay).withGuard(guardWindow, 0.05).withSteps(steps)
+                        .withPolicy(dev.osd.distillation.RecordPolicy.parse(policy));
+                OnlineBenchmark.Plan plan = new OnlineBenchmark.Plan(
+                        dev.osd.workload.TrafficSchedule.Kind.parse(schedule), classes, requests,
+                        drafts.equals("per-class"), temperature, k, maxTokens, trainer, probe, !noStatic, seed);
+                java.util.Map<String, Object> summary = new OnlineBenchmark(target, base, tokenizer, plan)
+                        .run(out, manager);
+                System.out.println(new com.google.gson.GsonBuilder().setPrettyPrinting()
+                        .serializeSpecialFloatingPointValues().create().toJson(summary.get("classes")));
+                System.out.printf(java.util.Locale.ROOT, "updates %s, %.1f s, training share %.2f, %.4f s per update; "
+                        + "figures in %s%n", summary.get("updates"), (double) summary.get("seconds"),
+                        (double) summary.get("training_share"), (double) summary.get("seconds_per_update"), out);
             }
             return 0;
         }

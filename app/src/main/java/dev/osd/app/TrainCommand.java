@@ -148,12 +148,18 @@ final class TrainCommand implements Runnable {
             description = "Train the base draft on general text, generic web snippets and the classes' prompts, "
                     + "never on their answers.")
     static final class Draft extends ModelTraining {
+        @Option(names = "--layers", defaultValue = "1", description = "Decoder layers (default ${DEFAULT-VALUE}).")
+        int layers;
+
         String role() {
             return "draft";
         }
 
         LlamaConfig config() {
-            return draftConfig();
+            LlamaConfig c = draftConfig();
+            return new LlamaConfig(c.hiddenSize(), c.intermediateSize(), layers, c.numAttentionHeads(),
+                    c.numKeyValueHeads(), c.rmsNormEps(), c.ropeTheta(), c.vocabSize(), c.maxPositionEmbeddings(),
+                    c.tieWordEmbeddings(), c.bosTokenId(), c.eosTokenId());
         }
 
         /** General text, generic web snippets, and the classes' prompts without their answers. */

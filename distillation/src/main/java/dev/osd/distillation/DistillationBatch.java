@@ -6,6 +6,8 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.LlamaWeights;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -16,10 +18,11 @@ import java.util.List;
 record DistillationBatch(NDArray tokens, NDArray rows, NDArray p, NDArray support, int positions) {
 
     static DistillationBatch of(List<DistillationRecord> records, int vocab, NDManager scope) {
-        int n = records.size();
-        if (n == 0) {
+        if (records.isEmpty()) {
             throw new IllegalArgumentException("an empty batch");
         }
+        records = coalesce(records);
+        int n = records.size();
         int len = 0;
         int positions = 0;
         for (DistillationRecord r : records) {
@@ -61,6 +64,43 @@ record DistillationBatch(NDArray tokens, NDArray rows, NDArray p, NDArray suppor
         return new DistillationBatch(scope.create(tokens, new Shape(n, len)), scope.create(rows),
                 scope.create(p, new Shape(positions, vocab + 1)), scope.create(support, new Shape(positions, vocab)),
                 positions);
+    }
+
+    /**
+     * Records of one request form a chain (each round's tokens extend the previous round's), so a record
+     * whose tokens are a prefix of another's is scored inside the longer one: one sequence in the forward
+     * instead of one per round, same positions, same targets.
+     */
+    static List<DistillationRecord> coalesce(List<DistillationRecord> records) {
+        List<DistillationRecord> byLength = new ArrayList<>(records);
+        byLength.sort((a, b) -> Integer.compare(b.tokens().length, a.tokens().length));
+        List<int[]> tokens = new ArrayList<>();
+        List<List<Integer>> positions = new ArrayList<>();
+        List<List<TargetDistribution>> targets = new ArrayList<>();
+        for (DistillationRecord r : byLength) {
+            int into = -1;
+            for (int i = 0; i < tokens.size() && into < 0; i++) {
+                if (Arrays.equals(tokens.get(i), 0, r.tokens().length, r.tokens(), 0, r.tokens().length)) {
+                    into = i;
+                }
+            }
+            if (into < 0) {
+                into = tokens.size();
+                tokens.add(r.tokens());
+                positions.add(new ArrayList<>());
+                targets.add(new ArrayList<>());
+            }
+            for (int j = 0; j < r.positions().length; j++) {
+                positions.get(into).add(r.positions()[j]);
+                targets.get(into).add(r.targets()[j]);
+            }
+        }
+        List<DistillationRecord> out = new ArrayList<>(tokens.size());
+        for (int i = 0; i < tokens.size(); i++) {
+            out.add(new DistillationRecord(tokens.get(i), positions.get(i).stream().mapToInt(Integer::intValue).toArray(),
+                    targets.get(i).toArray(new TargetDistribution[0])));
+        }
+        return out;
     }
 
     /** The draft's logits at the scored positions, (positions, vocab). */

@@ -147,6 +147,9 @@ public final class DraftTrainer implements AutoCloseable {
             List<DistillationRecord> batch = new ArrayList<>(fresh);
             batch.addAll(replayed);
             lastLoss = distiller.update(batch);
+            for (int step = 1; step < settings.steps(); step++) {
+                distiller.update(buffer.sample(batch.size()));
+            }
             publish(null);
             updates++;
         } catch (RuntimeException | IOException e) {

@@ -20,10 +20,12 @@ package dev.osd.distillation;
  *     rolled back
  * @param saveEvery write every n-th version to the checkpoint store (0: only on close)
  * @param seed replay sampling
+ * @param steps optimizer steps per update: the first on the fresh records and a replayed sample, each further
+ *     one on another replayed sample of the same size (spare training time spent on the buffer)
  */
 public record TrainerSettings(int interval, int maxFresh, int replay, double learningRate, double clipNorm,
         double weightDecay, Divergence divergence, RecordPolicy policy, int topN, int freshCapacity,
-        int recentCapacity, int reservoirCapacity, int guardWindow, double guardTolerance, int saveEvery, long seed) {
+        int recentCapacity, int reservoirCapacity, int guardWindow, double guardTolerance, int saveEvery, long seed, int steps) {
 
     public TrainerSettings {
         if (interval < 1 || maxFresh < interval) {
@@ -33,6 +35,9 @@ public record TrainerSettings(int interval, int maxFresh, int replay, double lea
         if (!(learningRate > 0)) {
             throw new IllegalArgumentException("learning rate must be positive, got " + learningRate);
         }
+        if (steps < 1) {
+            throw new IllegalArgumentException("an update takes at least one step, got " + steps);
+        }
         if (replay < 0 || topN < 0 || saveEvery < 0 || guardWindow < 0) {
             throw new IllegalArgumentException("replay, topN, saveEvery and guardWindow must be non-negative");
         }
@@ -41,37 +46,42 @@ public record TrainerSettings(int interval, int maxFresh, int replay, double lea
     /** The defaults: the paper's I = 8 and lr 1e-4, full distributions for vocabularies up to 4096. */
     public static TrainerSettings defaults(int vocab) {
         return new TrainerSettings(8, 32, 8, 1e-4, 1.0, 0.0, Divergence.forwardKl(), RecordPolicy.MISTAKES_ONLY,
-                vocab <= 4096 ? 0 : 64, 256, 512, 1024, 512, 0.05, 100, 1);
+                vocab <= 4096 ? 0 : 64, 256, 512, 1024, 512, 0.05, 100, 1, 1);
     }
 
     public TrainerSettings withDivergence(Divergence d) {
         return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, d, policy, topN,
-                freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed);
+                freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
     }
 
     public TrainerSettings withLearningRate(double lr) {
         return new TrainerSettings(interval, maxFresh, replay, lr, clipNorm, weightDecay, divergence, policy, topN,
-                freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed);
+                freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
     }
 
     public TrainerSettings withPolicy(RecordPolicy p) {
         return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, divergence, p,
-                topN, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed);
+                topN, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
     }
 
     public TrainerSettings withInterval(int i, int replayRecords) {
         return new TrainerSettings(i, Math.max(maxFresh, i), replayRecords, learningRate, clipNorm, weightDecay,
                 divergence, policy, topN, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance,
-                saveEvery, seed);
+                saveEvery, seed, steps);
     }
 
     public TrainerSettings withGuard(int window, double tolerance) {
         return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, divergence, policy,
-                topN, freshCapacity, recentCapacity, reservoirCapacity, window, tolerance, saveEvery, seed);
+                topN, freshCapacity, recentCapacity, reservoirCapacity, window, tolerance, saveEvery, seed, steps);
+    }
+
+    public TrainerSettings withSteps(int n) {
+        return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, divergence, policy,
+                topN, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, n);
     }
 
     public TrainerSettings withTopN(int n) {
         return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, divergence, policy,
-                n, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed);
+                n, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
     }
 }

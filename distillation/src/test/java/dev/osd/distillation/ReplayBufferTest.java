@@ -58,4 +58,18 @@ class ReplayBufferTest {
         assertTrue(a >= 1, "class A still replayed: " + a + " of " + replay.size());
         assertTrue(b.reservoirSize() == 64);
     }
+
+    @Test
+    void recordsOfOneRequestAreScoredInOneSequence() {
+        TargetDistribution t = new TargetDistribution(null, new float[] {1, 0, 0, 0}, 0);
+        DistillationRecord first = new DistillationRecord(new int[] {1, 2, 3}, new int[] {2}, new TargetDistribution[] {t});
+        DistillationRecord second = new DistillationRecord(new int[] {1, 2, 3, 0, 2}, new int[] {3, 4},
+                new TargetDistribution[] {t, t});
+        DistillationRecord other = new DistillationRecord(new int[] {1, 3}, new int[] {1}, new TargetDistribution[] {t});
+        List<DistillationRecord> merged = DistillationBatch.coalesce(List.of(first, other, second));
+        assertEquals(2, merged.size());
+        assertEquals(3, merged.get(0).positions().length);
+        assertEquals(List.of(3, 4, 2), java.util.Arrays.stream(merged.get(0).positions()).boxed().toList());
+        assertEquals(1, merged.get(1).positions().length);
+    }
 }

@@ -9,6 +9,7 @@ public final class SpeculationStats {
     private int steps;
     private int draftTokens;
     private int acceptedTokens;
+    private int rejections;
     private long[] acceptedPerPosition = new long[0];
     private long[] proposedPerPosition = new long[0];
     private double expectedAcceptanceSum;
@@ -18,6 +19,9 @@ public final class SpeculationStats {
         steps++;
         draftTokens += v.proposed();
         acceptedTokens += v.accepted();
+        if (!v.fullyAccepted()) {
+            rejections++;
+        }
         if (acceptedPerPosition.length < v.proposed()) {
             acceptedPerPosition = java.util.Arrays.copyOf(acceptedPerPosition, v.proposed());
             proposedPerPosition = java.util.Arrays.copyOf(proposedPerPosition, v.proposed());
@@ -53,6 +57,23 @@ public final class SpeculationStats {
     /** accepted / proposed, the draft acceptance rate α as vLLM reports it; NaN before any proposal. */
     public double acceptanceRate() {
         return draftTokens == 0 ? Double.NaN : (double) acceptedTokens / draftTokens;
+    }
+
+    /**
+     * Token acceptance α, as the paper measures it: the share of judged proposal positions that were accepted,
+     * where a round judges its proposals up to and including the first rejected one (the rest are discarded
+     * unjudged). Under the paper's model, where each proposal is accepted with probability α, a round of k
+     * emits (1 − α^(k+1)) / (1 − α) tokens on average. {@link #acceptanceRate()} (accepted ÷ proposed, as
+     * vLLM reports) counts the discarded proposals too and is lower for the same draft.
+     */
+    public double tokenAcceptance() {
+        int judged = acceptedTokens + rejections;
+        return judged == 0 ? Double.NaN : (double) acceptedTokens / judged;
+    }
+
+    /** Rounds that ended in a rejection (the others accepted all k proposals). */
+    public int rejections() {
+        return rejections;
     }
 
     /** Tokens emitted per verification round: 1 + accepted / steps. */

@@ -5,7 +5,8 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * The order in which query classes arrive, as in the paper's experiments: a fixed mix, a sharp shift
+ * The order in which query classes arrive, as in the paper's experiments: a fixed mix (equal shares in random
+ * order), a sharp shift
  * (blocks of one class after another) or a smooth shift (proportions moving linearly from one class to the
  * next over the run).
  */
@@ -39,9 +40,23 @@ public final class TrafficSchedule {
         SplittableRandom random = new SplittableRandom(seed);
         int k = classes.size();
         List<String> out = new ArrayList<>(total);
+        if (kind == Kind.MIXED) {
+            // a shuffled deck: every class gets its share exactly (total / k each, the remainder spread), in
+            // random order
+            for (int i = 0; i < total; i++) {
+                out.add(classes.get(i % k));
+            }
+            for (int i = total - 1; i > 0; i--) {
+                int j = random.nextInt(i + 1);
+                String t = out.get(i);
+                out.set(i, out.get(j));
+                out.set(j, t);
+            }
+            return out;
+        }
         for (int i = 0; i < total; i++) {
             switch (kind) {
-                case MIXED -> out.add(classes.get(random.nextInt(k)));
+                case MIXED -> throw new AssertionError("handled above");
                 case SHARP -> out.add(classes.get(Math.min(k - 1, (int) ((long) i * k / total))));
                 case SMOOTH -> {
                     if (k == 1) {

@@ -1,0 +1,105 @@
+package dev.osd.app;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.IntStream;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.lines.SeriesLines;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/**
+ * The paper's figures for an online run: α (50-request moving average) against requests per class, online
+ * against the static base draft; α over the whole run with the schedule's boundaries; the schedule itself as
+ * each class's share of traffic.
+ */
+final class OnlinePlots {
+
+    private OnlinePlots() {
+    }
+
+    static void write(Path out, OnlineBenchmark.Plan plan, List<String> schedule, List<OnlineBenchmark.Outcome> outcomes)
+            throws IOException {
+        int w = OnlineBenchmark.WINDOW;
+        XYChart all = chart("acceptance per class: online (solid) vs static base draft (dashed)",
+                "requests of the class");
+        for (String c : plan.classes()) {
+            List<OnlineBenchmark.Outcome> mine = outcomes.stream().filter(o -> o.queryClass().equals(c)).toList();
+            if (mine.size() < 2) {
+                continue;
+            }
+            double[] x = IntStream.rangeClosed(1, mine.size()).asDoubleStream().toArray();
+            double[] online = movingAverage(mine, w, true);
+            double[] fixed = movingAverage(mine, w, false);
+            XYChart one = chart("acceptance, " + c + ": online vs static", "requests of the class");
+            one.addSeries("online", x, online).setMarker(SeriesMarkers.NONE);
+            if (plan.staticBaseline()) {
+                one.addSeries("static", x, fixed).setMarker(SeriesMarkers.NONE).setLineStyle(SeriesLines.DASH_DASH);
+            }
+            BitmapEncoder.saveBitmap(one, out.resolve("alpha-" + c + ".png").toString(), BitmapEncoder.BitmapFormat.PNG);
+            all.addSeries(c, x, online).setMarker(SeriesMarkers.NONE);
+            if (plan.staticBaseline()) {
+                all.addSeries(c + " static", x, fixed).setMarker(SeriesMarkers.NONE).setLineStyle(SeriesLines.DASH_DASH);
+            }
+        }
+        BitmapEncoder.saveBitmap(all, out.resolve("alpha.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+
+        double[] x = IntStream.rangeClosed(1, outcomes.size()).asDoubleStream().toArray();
+        XYChart run = chart("acceptance over the run (" + plan.schedule().name().toLowerCase() + " schedule)",
+                "request");
+        run.addSeries("online", x, movingAverage(outcomes, w, true)).setMarker(SeriesMarkers.NONE);
+        if (plan.staticBaseline()) {
+            run.addSeries("static", x, movingAverage(outcomes, w, false)).setMarker(SeriesMarkers.NONE)
+                    .setLineStyle(SeriesLines.DASH_DASH);
+        }
+        boundaries(run, schedule);
+        BitmapEncoder.saveBitmap(run, out.resolve("alpha-run.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+
+        XYChart shares = chart("traffic: share of each class over 100 requests", "request");
+        shares.setYAxisTitle("share");
+        for (String c : plan.classes()) {
+            double[] share = new double[schedule.size()];
+            for (int i = 0; i < share.length; i++) {
+                int from = Math.max(0, i - 99);
+                long n = schedule.subList(from, i + 1).stream().filter(c::equals).count();
+                share[i] = (double) n / (i + 1 - from);
+            }
+            shares.addSeries(c, IntStream.rangeClosed(1, share.length).asDoubleStream().toArray(), share)
+                    .setMarker(SeriesMarkers.NONE);
+        }
+        boundaries(shares, schedule);
+        BitmapEncoder.saveBitmap(shares, out.resolve("schedule.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
+
+    private static XYChart chart(String title, String xTitle) {
+        XYChart c = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle(xTitle)
+                .yAxisTitle("acceptance rate (moving average of 50)").build();
+        c.getStyler().setYAxisMin(0.0).setYAxisMax(1.0);
+        return c;
+    }
+
+    private static void boundaries(XYChart chart, List<String> schedule) {
+        List<Integer> b = dev.osd.workload.TrafficSchedule.boundaries(schedule);
+        if (b.size() > 10) {
+            return;
+        }
+        for (int i = 0; i < b.size(); i++) {
+            chart.addSeries("shift " + (i + 1), new double[] {b.get(i), b.get(i)}, new double[] {0, 1})
+                    .setMarker(SeriesMarkers.NONE).setLineStyle(SeriesLines.DOT_DOT).setLineColor(java.awt.Color.GRAY)
+                    .setShowInLegend(false);
+        }
+    }
+
+    /** Trailing moving average over up to w requests (fewer at the start), of the online or static α. */
+    static double[] movingAverage(List<OnlineBenchmark.Outcome> list, int w, boolean online) {
+        double[] out = new double[list.size()];
+        for (int i = 0; i < out.length; i++) {
+            double v = OnlineSummary.mean(list, i + 1 - w, i + 1,
+                    online ? OnlineBenchmark.Outcome::alpha : OnlineBenchmark.Outcome::staticAlpha);
+            out[i] = Double.isNaN(v) ? 0 : v;
+        }
+        return out;
+    }
+}

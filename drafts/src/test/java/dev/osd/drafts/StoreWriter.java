@@ -1,0 +1,31 @@
+package dev.osd.drafts;
+
+import ai.djl.ndarray.NDManager;
+import dev.osd.engine.LlamaConfig;
+import dev.osd.engine.LlamaModel;
+import dev.osd.engine.LlamaWeights;
+import java.nio.file.Path;
+
+/** A process that saves draft versions into a store as fast as it can, until it is killed. */
+public final class StoreWriter {
+
+    private StoreWriter() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Path.of(args[0]);
+        // wide enough that one version takes a while to write (about 8 MB)
+        LlamaConfig config = new LlamaConfig(256, 1024, 2, 4, 2, 1e-6, 10000.0, 2048, 64, false, 1, 0);
+        DraftCheckpointStore store = new DraftCheckpointStore(dir, "killed", 3);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            for (long v = 1; ; v++) {
+                try (DraftVersion version = new DraftVersion("killed", v, v - 1,
+                        LlamaModel.of(LlamaWeights.random(config, v, 0.02, manager)))) {
+                    store.save(version, null);
+                }
+                System.out.println("saved " + v);
+                System.out.flush();
+            }
+        }
+    }
+}
