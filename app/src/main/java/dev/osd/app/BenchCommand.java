@@ -154,13 +154,13 @@ final class BenchCommand implements Runnable {
         @Option(names = "--replay", defaultValue = "8", description = "Replayed records per update.")
         int replay;
 
-        @Option(names = "--lr", defaultValue = "1e-4", description = "AdamW learning rate.")
+        @Option(names = "--lr", defaultValue = "1e-3", description = "AdamW learning rate.")
         double lr;
 
-        @Option(names = "--steps", defaultValue = "1", description = "Optimizer steps per update.")
+        @Option(names = "--steps", defaultValue = "2", description = "Optimizer steps per update.")
         int steps;
 
-        @Option(names = "--policy", defaultValue = "mistakes", description = "Record positions: mistakes or all.")
+        @Option(names = "--policy", defaultValue = "all", description = "Record positions: mistakes or all.")
         String policy;
 
         @Option(names = "--guard-window", defaultValue = "512",

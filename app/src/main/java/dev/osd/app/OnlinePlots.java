@@ -23,8 +23,8 @@ final class OnlinePlots {
     static void write(Path out, OnlineBenchmark.Plan plan, List<String> schedule, List<OnlineBenchmark.Outcome> outcomes)
             throws IOException {
         int w = OnlineBenchmark.WINDOW;
-        XYChart all = chart("acceptance per class: online (solid) vs static base draft (dashed)",
-                "requests of the class");
+        XYChart all = chart(plan.staticBaseline() ? "token acceptance per class: online (solid) vs static base draft "
+                + "(dashed)" : "token acceptance per class, online", "requests of the class");
         for (String c : plan.classes()) {
             List<OnlineBenchmark.Outcome> mine = outcomes.stream().filter(o -> o.queryClass().equals(c)).toList();
             if (mine.size() < 2) {
@@ -33,7 +33,8 @@ final class OnlinePlots {
             double[] x = IntStream.rangeClosed(1, mine.size()).asDoubleStream().toArray();
             double[] online = movingAverage(mine, w, true);
             double[] fixed = movingAverage(mine, w, false);
-            XYChart one = chart("acceptance, " + c + ": online vs static", "requests of the class");
+            XYChart one = chart("token acceptance, " + c + (plan.staticBaseline() ? ": online vs static" : ", online"),
+                    "requests of the class");
             one.addSeries("online", x, online).setMarker(SeriesMarkers.NONE);
             if (plan.staticBaseline()) {
                 one.addSeries("static", x, fixed).setMarker(SeriesMarkers.NONE).setLineStyle(SeriesLines.DASH_DASH);
@@ -47,7 +48,7 @@ final class OnlinePlots {
         BitmapEncoder.saveBitmap(all, out.resolve("alpha.png").toString(), BitmapEncoder.BitmapFormat.PNG);
 
         double[] x = IntStream.rangeClosed(1, outcomes.size()).asDoubleStream().toArray();
-        XYChart run = chart("acceptance over the run (" + plan.schedule().name().toLowerCase() + " schedule)",
+        XYChart run = chart("token acceptance over the run (" + plan.schedule().name().toLowerCase() + " schedule)",
                 "request");
         run.addSeries("online", x, movingAverage(outcomes, w, true)).setMarker(SeriesMarkers.NONE);
         if (plan.staticBaseline()) {
@@ -75,7 +76,7 @@ final class OnlinePlots {
 
     private static XYChart chart(String title, String xTitle) {
         XYChart c = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle(xTitle)
-                .yAxisTitle("acceptance rate (moving average of 50)").build();
+                .yAxisTitle("token acceptance α (moving average of 50)").build();
         c.getStyler().setYAxisMin(0.0).setYAxisMax(1.0);
         return c;
     }

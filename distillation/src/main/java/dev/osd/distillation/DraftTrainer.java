@@ -30,7 +30,8 @@ public final class DraftTrainer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DraftTrainer.class);
 
     /** What a trainer has done so far. */
-    public record Stats(String draft, long version, long updates, long rollbacks, long failures, double lastLoss,
+    public record Stats(String draft, long version, long updates, long rollbacks, long failures, long refused,
+            double lastLoss,
             double trainingSeconds, long records, long droppedUntrained, int buffered, boolean paused) {
 
         public double secondsPerUpdate() {
@@ -52,6 +53,7 @@ public final class DraftTrainer implements AutoCloseable {
     private volatile long updates;
     private volatile long rollbacks;
     private volatile long failures;
+    private volatile long refused;
     private volatile double lastLoss = Double.NaN;
     private volatile long trainingNanos;
     private long versionsSinceSave;
@@ -107,8 +109,33 @@ public final class DraftTrainer implements AutoCloseable {
         if (closed) {
             return;
         }
+        String problem = misfit(record);
+        if (problem != null) {
+            // a record that cannot be trained on would fail every update that replays it: keep it out
+            refused++;
+            LOG.warn("draft '{}': record refused: {}", live.name(), problem);
+            return;
+        }
         buffer.add(record);
         maybeSchedule();
+    }
+
+    private String misfit(DistillationRecord record) {
+        int vocab = distiller.vocabSize();
+        if (record.tokens().length > distiller.maxPositions()) {
+            return record.tokens().length + " tokens exceed the draft's " + distiller.maxPositions() + " positions";
+        }
+        for (int t : record.tokens()) {
+            if (t < 0 || t >= vocab) {
+                return "token " + t + " outside the draft's vocabulary of " + vocab;
+            }
+        }
+        for (TargetDistribution t : record.targets()) {
+            if (t.full() ? t.probs().length != vocab : java.util.Arrays.stream(t.ids()).anyMatch(i -> i < 0 || i >= vocab)) {
+                return "target distribution does not cover the draft's vocabulary of " + vocab;
+            }
+        }
+        return null;
     }
 
     private void maybeSchedule() {
@@ -216,7 +243,7 @@ public final class DraftTrainer implements AutoCloseable {
     }
 
     public Stats stats() {
-        return new Stats(live.name(), live.versionNumber(), updates, rollbacks, failures, lastLoss,
+        return new Stats(live.name(), live.versionNumber(), updates, rollbacks, failures, refused, lastLoss,
                 trainingNanos / 1e9, buffer.added(), buffer.droppedUntrained(), buffer.size(), paused);
     }
 

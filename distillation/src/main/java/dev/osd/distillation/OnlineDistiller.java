@@ -44,6 +44,14 @@ public final class OnlineDistiller implements AutoCloseable {
         this.optimizer = AdamW.withDefaults(manager, weightDecay);
     }
 
+    int vocabSize() {
+        return trainable.config().vocabSize();
+    }
+
+    int maxPositions() {
+        return trainable.config().maxPositionEmbeddings();
+    }
+
     public Divergence divergence() {
         return divergence;
     }

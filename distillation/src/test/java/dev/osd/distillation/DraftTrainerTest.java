@@ -115,17 +115,21 @@ class DraftTrainerTest {
     }
 
     @Test
-    void aFailingUpdateLeavesTheServingVersionInPlace() throws Exception {
+    void aRecordThatDoesNotFitTheDraftIsRefusedAndTrainingGoesOn() throws Exception {
         try (LiveDraft live = liveCopyOfDraft("d")) {
             TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withInterval(1, 0).withGuard(0, 0);
             try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
-                // a record over a vocabulary of another size cannot be trained on
+                // a target over a vocabulary of another size, and a token outside the draft's vocabulary
                 trainer.offer(new DistillationRecord(new int[] {1, 2}, new int[] {1}, new TargetDistribution[] {
                         new TargetDistribution(null, new float[] {0.5f, 0.5f}, 0)}));
-                assertEquals(1, trainer.stats().failures());
+                trainer.offer(new DistillationRecord(new int[] {1, TinyPair.VOCAB}, new int[] {1},
+                        new TargetDistribution[] {new TargetDistribution(new int[] {3}, new float[] {1f}, 0)}));
+                assertEquals(2, trainer.stats().refused());
+                assertEquals(0, trainer.buffer().size());
                 assertEquals(0, live.versionNumber());
                 serve(live, trainer, SamplingParams.GREEDY, 2);
-                assertTrue(live.versionNumber() >= 1, "later updates go on");
+                assertTrue(live.versionNumber() >= 1, "training goes on");
+                assertEquals(0, trainer.stats().failures());
             }
         }
     }
