@@ -183,8 +183,15 @@ final class BenchCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "1")
         long seed;
 
+        @Option(names = "--replot", description = "Only draw the plots again from DIR's alpha.csv and summary.json.")
+        boolean replot;
+
         @Override
         public Integer call() throws Exception {
+            if (replot) {
+                OnlinePlots.replot(out);
+                return 0;
+            }
             java.nio.file.Path targetDir = model != null ? model : Osd.embedded("target");
             java.nio.file.Path draftDir = draft != null ? draft : Osd.embedded("draft");
             if (targetDir == null || draftDir == null) {

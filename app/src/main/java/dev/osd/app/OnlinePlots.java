@@ -25,7 +25,9 @@ final class OnlinePlots {
         int w = OnlineBenchmark.WINDOW;
         XYChart all = chart(plan.staticBaseline() ? "token acceptance per class: online (solid) vs static base draft "
                 + "(dashed)" : "token acceptance per class, online", "requests of the class");
-        for (String c : plan.classes()) {
+        for (int ci = 0; ci < plan.classes().size(); ci++) {
+            String c = plan.classes().get(ci);
+            java.awt.Color color = COLORS[ci % COLORS.length];
             List<OnlineBenchmark.Outcome> mine = outcomes.stream().filter(o -> o.queryClass().equals(c)).toList();
             if (mine.size() < 2) {
                 continue;
@@ -40,9 +42,10 @@ final class OnlinePlots {
                 one.addSeries("static", x, fixed).setMarker(SeriesMarkers.NONE).setLineStyle(SeriesLines.DASH_DASH);
             }
             BitmapEncoder.saveBitmap(one, out.resolve("alpha-" + c + ".png").toString(), BitmapEncoder.BitmapFormat.PNG);
-            all.addSeries(c, x, online).setMarker(SeriesMarkers.NONE);
+            all.addSeries(c, x, online).setMarker(SeriesMarkers.NONE).setLineColor(color);
             if (plan.staticBaseline()) {
-                all.addSeries(c + " static", x, fixed).setMarker(SeriesMarkers.NONE).setLineStyle(SeriesLines.DASH_DASH);
+                all.addSeries(c + " static", x, fixed).setMarker(SeriesMarkers.NONE).setLineStyle(SeriesLines.DASH_DASH)
+                        .setLineColor(color);
             }
         }
         BitmapEncoder.saveBitmap(all, out.resolve("alpha.png").toString(), BitmapEncoder.BitmapFormat.PNG);
@@ -60,7 +63,8 @@ final class OnlinePlots {
 
         XYChart shares = chart("traffic: share of each class over 100 requests", "request");
         shares.setYAxisTitle("share");
-        for (String c : plan.classes()) {
+        for (int ci = 0; ci < plan.classes().size(); ci++) {
+            String c = plan.classes().get(ci);
             double[] share = new double[schedule.size()];
             for (int i = 0; i < share.length; i++) {
                 int from = Math.max(0, i - 99);
@@ -68,16 +72,51 @@ final class OnlinePlots {
                 share[i] = (double) n / (i + 1 - from);
             }
             shares.addSeries(c, IntStream.rangeClosed(1, share.length).asDoubleStream().toArray(), share)
-                    .setMarker(SeriesMarkers.NONE);
+                    .setMarker(SeriesMarkers.NONE).setLineColor(COLORS[ci % COLORS.length]);
         }
         boundaries(shares, schedule);
         BitmapEncoder.saveBitmap(shares, out.resolve("schedule.png").toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
+    /** Draws the plots again from a finished run's alpha.csv and summary.json (after a change to the plots). */
+    static void replot(Path out) throws IOException {
+        com.google.gson.JsonObject summary = com.google.gson.JsonParser.parseString(
+                java.nio.file.Files.readString(out.resolve("summary.json"))).getAsJsonObject();
+        List<String> classes = new java.util.ArrayList<>(summary.getAsJsonObject("classes").keySet());
+        com.google.gson.JsonObject settings = summary.getAsJsonObject("settings");
+        List<String> lines = java.nio.file.Files.readAllLines(out.resolve("alpha.csv"));
+        List<String> header = List.of(lines.get(0).split(","));
+        List<OnlineBenchmark.Outcome> outcomes = new java.util.ArrayList<>();
+        List<String> schedule = new java.util.ArrayList<>();
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split(",");
+            java.util.function.ToDoubleFunction<String> d = name -> Double.parseDouble(f[header.indexOf(name)]);
+            outcomes.add(new OnlineBenchmark.Outcome((int) d.applyAsDouble("request"), f[1], f[2],
+                    (long) d.applyAsDouble("draft_version"), (int) d.applyAsDouble("proposed"),
+                    (int) d.applyAsDouble("accepted"), d.applyAsDouble("alpha"), d.applyAsDouble("static_alpha"),
+                    d.applyAsDouble("acceptance_rate"), d.applyAsDouble("static_acceptance_rate"),
+                    d.applyAsDouble("mean_acceptance_length"), (int) d.applyAsDouble("tokens"),
+                    d.applyAsDouble("tpot_ms"), d.applyAsDouble("static_tpot_ms")));
+            schedule.add(f[1]);
+        }
+        boolean withStatic = outcomes.stream().anyMatch(o -> !Double.isNaN(o.staticAlpha()));
+        OnlineBenchmark.Plan plan = new OnlineBenchmark.Plan(
+                dev.osd.workload.TrafficSchedule.Kind.parse(settings.get("schedule").getAsString()), classes,
+                settings.get("requests_per_class").getAsInt(), settings.get("drafts").getAsString().equals("per-class"),
+                settings.get("temperature").getAsDouble(), settings.get("k").getAsInt(),
+                settings.get("max_tokens").getAsInt(), null, 0, withStatic, settings.get("seed").getAsLong());
+        write(out, plan, schedule, outcomes);
+    }
+
+    private static final java.awt.Color[] COLORS = {new java.awt.Color(31, 119, 180), new java.awt.Color(255, 127, 14),
+        new java.awt.Color(44, 160, 44), new java.awt.Color(214, 39, 40), new java.awt.Color(148, 103, 189),
+        new java.awt.Color(140, 86, 75)};
+
     private static XYChart chart(String title, String xTitle) {
         XYChart c = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle(xTitle)
                 .yAxisTitle("token acceptance α (moving average of 50)").build();
-        c.getStyler().setYAxisMin(0.0).setYAxisMax(1.0);
+        c.getStyler().setYAxisMin(0.0).setYAxisMax(1.0).setXAxisTickMarkSpacingHint(120)
+                .setXAxisDecimalPattern("#");
         return c;
     }
 

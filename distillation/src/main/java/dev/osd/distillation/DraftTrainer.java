@@ -252,7 +252,9 @@ public final class DraftTrainer implements AutoCloseable {
     public void close() {
         closed = true;
         try {
-            while (scheduled.get()) {
+            // a queued update sees the flag and returns at once; a running one finishes its step
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (scheduled.get() && System.nanoTime() < deadline) {
                 Thread.sleep(2);
             }
             if (store != null && updates > 0) {
