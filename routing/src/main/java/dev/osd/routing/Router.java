@@ -1,0 +1,120 @@
+package dev.osd.routing;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Picks the draft for each request. In order: the draft the request names; the first rule that matches the
+ * query (configured keywords and regular expressions); once the learned router has seen enough traffic, its
+ * choice among the drafts (so routing follows measured acceptance, not only configuration); else the general
+ * draft. With no draft at all the request goes target-only.
+ */
+public final class Router {
+
+    /** Why a draft was chosen. */
+    public enum Reason {
+        REQUESTED, RULE, LEARNED, GENERAL, NONE
+    }
+
+    /**
+     * The outcome of routing one query.
+     *
+     * @param draft the chosen draft, or null for target-only decoding
+     * @param queryClass the class the rules gave the query, or null when no rule matched
+     */
+    public record Route(String draft, String queryClass, Reason reason) {
+    }
+
+    private final List<RoutingRule> rules;
+    private final Set<String> drafts = new LinkedHashSet<>();
+    private final String general;
+    private final LearnedRouter learned;
+    private final long learnedAfter;
+
+    /**
+     * @param rules tried in order
+     * @param general the draft for queries no rule claims (null: target-only for them)
+     * @param learned the learned router, or null for rules only
+     * @param learnedAfter observations every candidate draft needs before the learned router decides
+     */
+    public Router(List<RoutingRule> rules, String general, LearnedRouter learned, long learnedAfter) {
+        this.rules = List.copyOf(rules);
+        this.general = general;
+        this.learned = learned;
+        this.learnedAfter = learnedAfter;
+        for (RoutingRule r : rules) {
+            drafts.add(r.draft());
+        }
+        if (general != null) {
+            drafts.add(general);
+        }
+    }
+
+    /** Rules for the embedded workload's classes: sql, math, code, finance; everything else to general. */
+    public static List<RoutingRule> embeddedRules() {
+        return List.of(
+                RoutingRule.of("sql", List.of("schema:", "sql:"), List.of("(?i)\\bselect\\b.+\\bfrom\\b")),
+                RoutingRule.of("code", List.of(), List.of("^#.*\\n\\s*def\\s*$", "^\\s*def \\w+\\(")),
+                RoutingRule.of("math", List.of("how many", "how much"), List.of("\\d+\\s*[-+*/]\\s*\\d+")),
+                RoutingRule.of("finance", List.of("account", "payment", "card", "transfer", "autopay", "statement",
+                        "mortgage", "loan", "retirement", "charged", "beneficiary", "fraud", "dollars"),
+                        List.of()));
+    }
+
+    public synchronized Set<String> drafts() {
+        return Set.copyOf(drafts);
+    }
+
+    /** A draft added at run time (for a new class); rules for it may come later. */
+    public synchronized void addDraft(String draft) {
+        drafts.add(draft);
+    }
+
+    public synchronized void removeDraft(String draft) {
+        drafts.remove(draft);
+    }
+
+    public synchronized Route route(String query, String requested) {
+        if (requested != null) {
+            if (!drafts.contains(requested)) {
+                throw new IllegalArgumentException("unknown draft '" + requested + "' (known: " + drafts + ")");
+            }
+            return new Route(requested, classify(query).orElse(null), Reason.REQUESTED);
+        }
+        Optional<String> byRule = classify(query);
+        if (learned != null && drafts.size() > 1) {
+            List<String> candidates = new ArrayList<>(drafts);
+            boolean experienced = candidates.stream().allMatch(d -> learned.observations(d) >= learnedAfter);
+            if (experienced) {
+                return new Route(learned.choose(query, candidates), byRule.orElse(null), Reason.LEARNED);
+            }
+        }
+        if (byRule.isPresent() && drafts.contains(byRule.get())) {
+            return new Route(byRule.get(), byRule.get(), Reason.RULE);
+        }
+        if (general != null && drafts.contains(general)) {
+            return new Route(general, byRule.orElse(null), Reason.GENERAL);
+        }
+        return new Route(null, byRule.orElse(null), Reason.NONE);
+    }
+
+    /** The class the first matching rule gives a query. */
+    public Optional<String> classify(String query) {
+        for (RoutingRule r : rules) {
+            if (r.matches(query)) {
+                return Optional.of(r.draft());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Feeds the learned router with the acceptance a served query achieved. */
+    public void observe(String query, String draft, double acceptance) {
+        if (learned != null && draft != null) {
+            learned.observe(query, draft, acceptance);
+        }
+    }
+}
