@@ -53,7 +53,7 @@ final class ModelsBenchmark {
         long proposedSampled = 0;
         long acceptedSampled = 0;
         try (KvCachePool targetPool = target.newCachePool(1, 256); KvCachePool draftPool = draft.newCachePool(1, 256)) {
-            SpeculativeDecoder plain = new SpeculativeDecoder(target, targetPool, null, null, tokenizer);
+            SpeculativeDecoder plain = SpeculativeDecoder.targetOnly(target, targetPool, tokenizer);
             SpeculativeDecoder spec = new SpeculativeDecoder(target, targetPool, draft, draftPool, tokenizer);
             for (int i = 0; i < examples.size(); i++) {
                 Example e = examples.get(i);

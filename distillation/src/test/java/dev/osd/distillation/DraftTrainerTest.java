@@ -38,7 +38,7 @@ class DraftTrainerTest {
         try (KvCachePool tp = target.newCachePool(1); KvCachePool dp = TinyPair.draft().newCachePool(1)) {
             for (int i = 0; i < prompts; i++) {
                 try (DraftVersion v = live == null ? null : live.acquire()) {
-                    SpeculativeDecoder decoder = v == null ? new SpeculativeDecoder(target, tp, null, null, null)
+                    SpeculativeDecoder decoder = v == null ? SpeculativeDecoder.targetOnly(target, tp, null)
                             : new SpeculativeDecoder(target, tp, v.model(), dp, null);
                     GenerationResult r = decoder.generate(new GenerationRequest(new int[] {1, 3 + i % 7, 40 - i % 5},
                             20, sampling, null, true, v == null ? 0 : 4), new GenerationListener() {
@@ -145,6 +145,36 @@ class DraftTrainerTest {
                 assertTrue(trainer.buffer().freshCount() >= 8);
                 trainer.resume();
                 assertTrue(live.versionNumber() >= 1);
+            }
+        }
+    }
+
+    @Test
+    void aNewVersionTakesOverBetweenTwoProposalsOfARunningRequest() throws Exception {
+        LlamaModel target = TinyPair.target();
+        try (LiveDraft live = liveCopyOfDraft("d"); KvCachePool tp = target.newCachePool(1);
+                KvCachePool dp = TinyPair.draft().newCachePool(1)) {
+            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withLearningRate(5e-2).withInterval(1, 0)
+                    .withGuard(0, 0);
+            try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
+                // the decoder takes every proposal from the live draft, which the trainer replaces after
+                // every round: the request's draft cache is re-read with each new version
+                SpeculativeDecoder online = new SpeculativeDecoder(target, tp, live, dp, null);
+                SpeculativeDecoder plain = SpeculativeDecoder.targetOnly(target, tp, null);
+                for (int i = 0; i < 6; i++) {
+                    GenerationRequest request = new GenerationRequest(new int[] {1, 7 + i, 20}, 30,
+                            SamplingParams.GREEDY, null, true, 3);
+                    GenerationResult r = online.generate(request, new GenerationListener() {
+                        @Override
+                        public void onRound(SpeculationRound round) {
+                            trainer.offer(round);
+                        }
+                    });
+                    assertArrayEquals(plain.generate(request).tokens(), r.tokens(), "prompt " + i);
+                    assertTrue(r.stats().draftVersionChanges() >= 3, "versions changed mid-request: "
+                            + r.stats().draftVersionChanges());
+                    assertTrue(r.stats().lastDraftVersion() > r.stats().firstDraftVersion());
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.osd.drafts;
 
+import dev.osd.engine.DraftSource;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.LlamaWeights;
 import dev.osd.engine.SafeTensors;
@@ -18,7 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * version it started with while newer ones are published: whoever holds a version {@link #close}s it once,
  * and the weights are freed when the last holder lets go.
  */
-public final class DraftVersion implements AutoCloseable {
+public final class DraftVersion implements DraftSource.Lease {
 
     private final String draft;
     private final long number;
@@ -43,6 +44,7 @@ public final class DraftVersion implements AutoCloseable {
         return draft;
     }
 
+    @Override
     public long number() {
         return number;
     }
@@ -52,6 +54,7 @@ public final class DraftVersion implements AutoCloseable {
     }
 
     /** The model of this version; valid while the caller holds the version. */
+    @Override
     public LlamaModel model() {
         return model;
     }

@@ -1,15 +1,17 @@
 package dev.osd.drafts;
 
+import dev.osd.engine.DraftSource;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The version of one draft that serves now. Readers {@link #acquire} the current version and hold it for as
- * long as they use it (a request, or one proposal); a trainer {@link #publish}es a new version with one
+ * long as they use it (a request, or one proposal: as a {@link DraftSource} a decoder takes each proposal from
+ * the newest version); a trainer {@link #publish}es a new version with one
  * atomic swap, so a reader sees either the old version or the new one, never a mixture, and an old version
  * stays valid until its last reader lets go.
  */
-public final class LiveDraft implements AutoCloseable {
+public final class LiveDraft implements DraftSource, AutoCloseable {
 
     private final String name;
     private final AtomicReference<DraftVersion> current;
@@ -27,6 +29,7 @@ public final class LiveDraft implements AutoCloseable {
     }
 
     /** The current version, held for the caller, who closes it when done. */
+    @Override
     public DraftVersion acquire() {
         while (true) {
             DraftVersion v = current.get();

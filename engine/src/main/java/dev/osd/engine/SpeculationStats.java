@@ -14,6 +14,9 @@ public final class SpeculationStats {
     private long[] proposedPerPosition = new long[0];
     private double expectedAcceptanceSum;
     private int draftFailures;
+    private long firstDraftVersion = -1;
+    private long lastDraftVersion = -1;
+    private int draftVersionChanges = -1;
 
     void record(Verification v) {
         steps++;
@@ -33,6 +36,29 @@ public final class SpeculationStats {
             }
             expectedAcceptanceSum += v.expectedAcceptance()[i];
         }
+    }
+
+    void recordDraftVersion(long number) {
+        if (firstDraftVersion < 0) {
+            firstDraftVersion = number;
+        }
+        lastDraftVersion = number;
+        draftVersionChanges++;
+    }
+
+    /** The draft version of the first proposal, or -1 without one. */
+    public long firstDraftVersion() {
+        return firstDraftVersion;
+    }
+
+    /** The draft version of the last proposal, or -1 without one. */
+    public long lastDraftVersion() {
+        return lastDraftVersion;
+    }
+
+    /** How often a new draft version took over during the request. */
+    public int draftVersionChanges() {
+        return Math.max(0, draftVersionChanges);
     }
 
     void recordDraftFailure() {

@@ -18,7 +18,7 @@ public final class SpeculativeDecoder {
 
     private final LlamaModel target;
     private final KvCachePool targetPool;
-    private final LlamaModel draft;
+    private final DraftSource draft;
     private final KvCachePool draftPool;
     private final TextTokenizer tokenizer;
     private final SpeculativeVerifier verifier;
@@ -30,20 +30,37 @@ public final class SpeculativeDecoder {
      */
     public SpeculativeDecoder(LlamaModel target, KvCachePool targetPool, LlamaModel draft, KvCachePool draftPool,
             TextTokenizer tokenizer) {
+        this(target, targetPool, draft == null ? null : DraftSource.fixed(draft), draftPool, tokenizer,
+                SpeculativeVerifier.lossless());
+    }
+
+    /** Plain decoding with the target alone. */
+    public static SpeculativeDecoder targetOnly(LlamaModel target, KvCachePool targetPool, TextTokenizer tokenizer) {
+        return new SpeculativeDecoder(target, targetPool, (DraftSource) null, null, tokenizer,
+                SpeculativeVerifier.lossless());
+    }
+
+    /**
+     * A decoder whose draft may change version while a request runs (online distillation).
+     *
+     * @param draft where each proposal's draft comes from; every version must have {@code draftPool}'s shape
+     */
+    public SpeculativeDecoder(LlamaModel target, KvCachePool targetPool, DraftSource draft, KvCachePool draftPool,
+            TextTokenizer tokenizer) {
         this(target, targetPool, draft, draftPool, tokenizer, SpeculativeVerifier.lossless());
     }
 
-    SpeculativeDecoder(LlamaModel target, KvCachePool targetPool, LlamaModel draft, KvCachePool draftPool,
+    SpeculativeDecoder(LlamaModel target, KvCachePool targetPool, DraftSource draft, KvCachePool draftPool,
             TextTokenizer tokenizer, SpeculativeVerifier verifier) {
         if (!targetPool.config().equals(target.config())) {
             throw new IllegalArgumentException("target cache pool belongs to a model of another shape");
         }
         if (draft != null) {
-            if (draftPool == null || !draftPool.config().equals(draft.config())) {
+            if (draftPool == null) {
                 throw new IllegalArgumentException("draft needs a cache pool of its own");
             }
-            if (draft.config().vocabSize() != target.config().vocabSize()) {
-                throw new IllegalArgumentException("draft vocabulary " + draft.config().vocabSize()
+            if (draftPool.config().vocabSize() != target.config().vocabSize()) {
+                throw new IllegalArgumentException("draft vocabulary " + draftPool.config().vocabSize()
                         + " differs from the target's " + target.config().vocabSize()
                         + ": a draft must share the target's tokenizer");
             }
@@ -131,12 +148,22 @@ public final class SpeculativeDecoder {
     }
 
     private Proposal propose(KvCache draftCache, Sequence seq, int k) {
-        try {
+        try (DraftSource.Lease lease = draft.acquire()) {
+            LlamaModel model = lease.model();
+            if (!draftPool.config().equals(model.config())) {
+                throw new IllegalStateException("draft version " + lease.number() + " has another shape than its pool");
+            }
+            if (lease.number() != seq.draftVersion) {
+                // keys and values of another version: read the whole sequence again with these weights
+                draftCache.truncate(0);
+                seq.draftVersion = lease.number();
+                seq.stats.recordDraftVersion(lease.number());
+            }
             int[] tokens = new int[k];
             double[][] q = new double[k][];
             int[] feed = seq.tail(draftCache.length());
             for (int i = 0; i < k; i++) {
-                float[] logits = draft.forward(draftCache, feed, 1)[0];
+                float[] logits = model.forward(draftCache, feed, 1)[0];
                 q[i] = Sampler.distribution(logits, seq.request.sampling());
                 tokens[i] = seq.request.sampling().greedy() ? Sampler.argmax(logits) : Sampler.draw(q[i], seq.random);
                 feed = new int[] {tokens[i]};
@@ -173,6 +200,7 @@ public final class SpeculativeDecoder {
         final SplittableRandom random;
         final SpeculationStats stats = new SpeculationStats();
         final long start;
+        long draftVersion = Long.MIN_VALUE;
         private int[] tokens;
         private int length;
         private final int promptLength;

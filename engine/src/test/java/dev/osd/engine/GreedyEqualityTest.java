@@ -29,7 +29,7 @@ class GreedyEqualityTest {
         selfDraftPool = target.newCachePool(2, 160);
         prompts = new ArrayList<>();
         expected = new ArrayList<>();
-        SpeculativeDecoder plain = new SpeculativeDecoder(target, targetPool, null, null, null);
+        SpeculativeDecoder plain = SpeculativeDecoder.targetOnly(target, targetPool, null);
         for (int i = 0; i < PROMPTS; i++) {
             int[] prompt = CacheConsistencyTest.randomTokens(100 + i, 3 + i % 17, 257);
             prompt[0] = 1;

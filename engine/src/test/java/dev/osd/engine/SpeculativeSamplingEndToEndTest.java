@@ -100,13 +100,13 @@ class SpeculativeSamplingEndToEndTest {
         GenerationRequest b = new GenerationRequest(PROMPT, 40, new SamplingParams(0.8, 50, 0.95, 43), List.of(),
                 true, 3);
         assertNotEquals(java.util.Arrays.toString(first), java.util.Arrays.toString(spec.generate(b).tokens()));
-        SpeculativeDecoder plain = new SpeculativeDecoder(TinyModels.target(), targetPool, null, null, null);
+        SpeculativeDecoder plain = SpeculativeDecoder.targetOnly(TinyModels.target(), targetPool, null);
         assertArrayEquals(plain.generate(a).tokens(), plain.generate(a).tokens());
     }
 
     @Test
     void aDraftThatFailsLeavesTheRequestTargetOnly() {
-        int[] expected = new SpeculativeDecoder(TinyModels.target(), targetPool, null, null, null)
+        int[] expected = SpeculativeDecoder.targetOnly(TinyModels.target(), targetPool, null)
                 .generate(new GenerationRequest(PROMPT, 30, SamplingParams.GREEDY, List.of(), true, 0)).tokens();
         LlamaModel draft = TinyModels.draft();
         KvCachePool doomed = draft.newCachePool(1, 64);

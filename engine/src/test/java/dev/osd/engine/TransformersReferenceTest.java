@@ -52,7 +52,7 @@ class TransformersReferenceTest {
                             name + " input " + i + " position " + t + ": max |Δ| " + training + " / " + serving);
                 }
                 int[] greedy = ints(ref.getAsJsonArray("greedy").get(i).getAsJsonArray());
-                SpeculativeDecoder decoder = new SpeculativeDecoder(model, pool, null, null, null);
+                SpeculativeDecoder decoder = SpeculativeDecoder.targetOnly(model, pool, null);
                 GenerationResult result = decoder.generate(new GenerationRequest(tokens, greedy.length,
                         SamplingParams.GREEDY, null, true, 0));
                 assertArrayEquals(greedy, result.tokens(), name + " greedy continuation of input " + i);

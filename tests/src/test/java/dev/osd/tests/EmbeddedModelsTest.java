@@ -84,7 +84,7 @@ class EmbeddedModelsTest {
     @Test
     void targetAnswersHeldOutPromptsOfEveryClass() {
         try (KvCachePool pool = target.newCachePool(1, 256)) {
-            SpeculativeDecoder decoder = new SpeculativeDecoder(target, pool, null, null, tokenizer);
+            SpeculativeDecoder decoder = SpeculativeDecoder.targetOnly(target, pool, tokenizer);
             for (QueryClass c : Workload.CLASSES) {
                 int exact = 0;
                 StringBuilder misses = new StringBuilder();
