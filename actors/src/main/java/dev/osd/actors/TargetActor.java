@@ -1,0 +1,233 @@
+package dev.osd.actors;
+
+import dev.osd.engine.KvCache;
+import dev.osd.engine.KvCachePool;
+import dev.osd.engine.LlamaModel;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * The verifier: owns the target model and one KV cache per open request, and scores the work of many
+ * requests in one batched forward (continuous batching). Work that arrives while a forward runs waits in the
+ * mailbox; after each forward the actor takes everything queued, up to a bounded batch, into the next one, so
+ * the batch grows with load and a lone request never waits for company. A request's cache is released when
+ * it closes or when its actor stops.
+ */
+public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
+
+    public sealed interface Command {
+    }
+
+    /** Opens a cache for a request; {@code owner} is watched, and its end releases the cache. */
+    public record Open(String requestId, ActorRef<?> owner, ActorRef<Opened> replyTo) implements Command, CrossNode {
+    }
+
+    /** The answer to {@link Open}: refused when every cache slot is in use (overload). */
+    public record Opened(String requestId, boolean accepted, String problem) implements CrossNode {
+    }
+
+    /**
+     * Rolls the request's cache back to {@code keep} positions, feeds {@code tokens} and answers with the
+     * logits of the last {@code keepLast} of them: a prefill, a verification of k proposals (pending token
+     * plus proposals, keepLast = k + 1), or a plain decoding step.
+     */
+    public record Score(String requestId, int keep, int[] tokens, int keepLast, ActorRef<Scored> replyTo)
+            implements Command, CrossNode {
+    }
+
+    /** Logits of the scored positions, or the problem that prevented scoring. */
+    public record Scored(String requestId, float[][] logits, String problem) implements CrossNode {
+    }
+
+    public record Close(String requestId) implements Command, CrossNode {
+    }
+
+    /** Batching figures so far. */
+    public record GetStats(ActorRef<Stats> replyTo) implements Command, CrossNode {
+    }
+
+    /**
+     * @param forwards target forwards run
+     * @param scored sequences scored (each in some forward)
+     * @param largestBatch most sequences in one forward
+     * @param openCaches requests holding a cache now
+     */
+    public record Stats(long forwards, long scored, int largestBatch, int openCaches, int slots) implements CrossNode {
+        /** Mean share of the batch bound that forwards filled. */
+        public double meanBatch() {
+            return forwards == 0 ? 0 : (double) scored / forwards;
+        }
+    }
+
+    private enum Flush implements Command {
+        INSTANCE
+    }
+
+    private record OwnerGone(ActorRef<?> owner) implements Command {
+    }
+
+    private final LlamaModel target;
+    private final KvCachePool pool;
+    private final int maxBatch;
+    private final Map<String, KvCache> caches = new HashMap<>();
+    private final Map<ActorRef<?>, List<String>> requestsByOwner = new HashMap<>();
+    private final Deque<Score> queue = new ArrayDeque<>();
+    private boolean flushPending;
+    private long forwards;
+    private long scored;
+    private int largestBatch;
+
+    public static Behavior<Command> create(LlamaModel target, int slots, int maxBatch) {
+        return Behaviors.setup(ctx -> new TargetActor(ctx, target, slots, maxBatch));
+    }
+
+    private TargetActor(ActorContext<Command> ctx, LlamaModel target, int slots, int maxBatch) {
+        super(ctx);
+        this.target = target;
+        this.pool = target.newCachePool(slots);
+        this.maxBatch = maxBatch;
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Open.class, this::onOpen)
+                .onMessage(Score.class, this::onScore)
+                .onMessageEquals(Flush.INSTANCE, this::onFlush)
+                .onMessage(Close.class, c -> release(c.requestId()))
+                .onMessage(OwnerGone.class, this::onOwnerGone)
+                .onMessage(GetStats.class, g -> {
+                    g.replyTo().tell(new Stats(forwards, scored, largestBatch, caches.size(), pool.slots()));
+                    return this;
+                })
+                .onSignal(PostStop.class, s -> {
+                    pool.close();
+                    return this;
+                })
+                .build();
+    }
+
+    private Behavior<Command> onOpen(Open open) {
+        if (caches.containsKey(open.requestId())) {
+            open.replyTo().tell(new Opened(open.requestId(), false, "request " + open.requestId() + " is already open"));
+            return this;
+        }
+        if (pool.freeSlots() == 0) {
+            open.replyTo().tell(new Opened(open.requestId(), false, "all " + pool.slots()
+                    + " target caches are in use"));
+            return this;
+        }
+        caches.put(open.requestId(), pool.acquire());
+        List<String> owned = requestsByOwner.computeIfAbsent(open.owner(), o -> {
+            getContext().watchWith(o, new OwnerGone(o));
+            return new ArrayList<>();
+        });
+        owned.add(open.requestId());
+        open.replyTo().tell(new Opened(open.requestId(), true, null));
+        return this;
+    }
+
+    private Behavior<Command> onScore(Score score) {
+        queue.add(score);
+        if (!flushPending) {
+            // behind whatever is already in the mailbox: all of it joins this batch
+            flushPending = true;
+            getContext().getSelf().tell(Flush.INSTANCE);
+        }
+        return this;
+    }
+
+    private Behavior<Command> onFlush() {
+        flushPending = false;
+        List<Score> batch = new ArrayList<>();
+        List<KvCache> batchCaches = new ArrayList<>();
+        List<int[]> tokens = new ArrayList<>();
+        while (!queue.isEmpty() && batch.size() < maxBatch) {
+            Score s = queue.poll();
+            KvCache cache = caches.get(s.requestId());
+            String problem = problem(s, cache);
+            if (problem != null) {
+                s.replyTo().tell(new Scored(s.requestId(), null, problem));
+                continue;
+            }
+            cache.truncate(s.keep());
+            batch.add(s);
+            batchCaches.add(cache);
+            tokens.add(s.tokens());
+        }
+        if (!batch.isEmpty()) {
+            int[] keepLast = batch.stream().mapToInt(Score::keepLast).toArray();
+            List<float[][]> logits;
+            try {
+                logits = target.forward(batchCaches, tokens, keepLast);
+            } catch (RuntimeException e) {
+                getContext().getLog().error("target forward of {} sequences failed", batch.size(), e);
+                for (Score s : batch) {
+                    s.replyTo().tell(new Scored(s.requestId(), null, "target forward failed: " + e.getMessage()));
+                }
+                return this;
+            }
+            forwards++;
+            scored += batch.size();
+            largestBatch = Math.max(largestBatch, batch.size());
+            for (int i = 0; i < batch.size(); i++) {
+                batch.get(i).replyTo().tell(new Scored(batch.get(i).requestId(), logits.get(i), null));
+            }
+        }
+        if (!queue.isEmpty() && !flushPending) {
+            flushPending = true;
+            getContext().getSelf().tell(Flush.INSTANCE);
+        }
+        return this;
+    }
+
+    private String problem(Score s, KvCache cache) {
+        if (cache == null) {
+            return "request " + s.requestId() + " has no open target cache";
+        }
+        if (s.keep() < 0 || s.keep() > cache.length()) {
+            return "cannot keep " + s.keep() + " of " + cache.length() + " cached positions";
+        }
+        if (s.tokens().length == 0 || s.keepLast() < 1 || s.keepLast() > s.tokens().length) {
+            return "nothing to score";
+        }
+        for (int t : s.tokens()) {
+            if (t < 0 || t >= target.config().vocabSize()) {
+                return "token id " + t + " outside the vocabulary of " + target.config().vocabSize();
+            }
+        }
+        if (s.keep() + s.tokens().length > pool.positions()) {
+            return "sequence of " + (s.keep() + s.tokens().length) + " tokens exceeds the target's "
+                    + pool.positions() + " positions";
+        }
+        return null;
+    }
+
+    private Behavior<Command> onOwnerGone(OwnerGone gone) {
+        List<String> owned = requestsByOwner.remove(gone.owner());
+        if (owned != null) {
+            owned.forEach(this::release);
+        }
+        return this;
+    }
+
+    private Behavior<Command> release(String requestId) {
+        KvCache cache = caches.remove(requestId);
+        if (cache != null) {
+            cache.close();
+        }
+        queue.removeIf(s -> s.requestId().equals(requestId));
+        return this;
+    }
+}

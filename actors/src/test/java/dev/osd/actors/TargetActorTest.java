@@ -1,0 +1,157 @@
+package dev.osd.actors;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import dev.osd.engine.GenerationRequest;
+import dev.osd.engine.KvCachePool;
+import dev.osd.engine.LlamaConfig;
+import dev.osd.engine.LlamaModel;
+import dev.osd.engine.LlamaWeights;
+import dev.osd.engine.Sampler;
+import dev.osd.engine.SamplingParams;
+import dev.osd.engine.SpeculativeDecoder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class TargetActorTest {
+
+    static final ActorTestKit KIT = ActorTestKit.create();
+    static NDManager manager;
+    static LlamaModel target;
+
+    @BeforeAll
+    static void model() {
+        manager = NDManager.newBaseManager();
+        target = LlamaModel.of(LlamaWeights.random(new LlamaConfig(48, 96, 2, 4, 2, 1e-5, 10000.0, 64, 128, false,
+                1, 0), 21, 0.3, manager));
+    }
+
+    @AfterAll
+    static void close() {
+        KIT.shutdownTestKit();
+        manager.close();
+    }
+
+    /** A request reduced to its target work: greedy decoding through Score messages. */
+    record Done(int client, int[] tokens) {
+    }
+
+    static Behavior<Object> greedyClient(int client, int[] prompt, int steps, ActorRef<TargetActor.Command> targetActor,
+            ActorRef<Done> report) {
+        return Behaviors.setup(ctx -> {
+            String id = "r" + client;
+            ActorRef<TargetActor.Opened> opened = ctx.messageAdapter(TargetActor.Opened.class, o -> o);
+            ActorRef<TargetActor.Scored> scored = ctx.messageAdapter(TargetActor.Scored.class, s -> s);
+            targetActor.tell(new TargetActor.Open(id, ctx.getSelf(), opened));
+            int[] out = new int[steps];
+            int[] length = {prompt.length};
+            int[] done = {0};
+            return Behaviors.receive(Object.class)
+                    .onMessage(TargetActor.Opened.class, o -> {
+                        targetActor.tell(new TargetActor.Score(id, 0, prompt, 1, scored));
+                        return Behaviors.same();
+                    })
+                    .onMessage(TargetActor.Scored.class, s -> {
+                        assertNotNull(s.logits(), s.problem());
+                        int next = Sampler.argmax(s.logits()[0]);
+                        out[done[0]++] = next;
+                        if (done[0] == steps) {
+                            targetActor.tell(new TargetActor.Close(id));
+                            report.tell(new Done(client, out));
+                            return Behaviors.stopped();
+                        }
+                        targetActor.tell(new TargetActor.Score(id, length[0], new int[] {next}, 1, scored));
+                        length[0]++;
+                        return Behaviors.same();
+                    })
+                    .build();
+        });
+    }
+
+    @Test
+    void concurrentRequestsShareForwardsAndGetTheTokensOfUnbatchedDecoding() {
+        ActorRef<TargetActor.Command> actor = KIT.spawn(TargetActor.create(target, 16, 16), "target-batching",
+                DispatcherSelector.fromConfig("osd.model-dispatcher"));
+        TestProbe<Done> probe = KIT.createTestProbe();
+        int clients = 12;
+        int steps = 20;
+        List<int[]> prompts = new ArrayList<>();
+        for (int c = 0; c < clients; c++) {
+            int[] prompt = {1, 5 + c, 17, 30 + c % 7};
+            prompts.add(prompt);
+            KIT.spawn(greedyClient(c, prompt, steps, actor, probe.getRef()), "client-" + c);
+        }
+        int[][] got = new int[clients][];
+        for (int i = 0; i < clients; i++) {
+            Done d = probe.receiveMessage(Duration.ofSeconds(30));
+            got[d.client()] = d.tokens();
+        }
+        try (KvCachePool pool = target.newCachePool(1)) {
+            SpeculativeDecoder plain = SpeculativeDecoder.targetOnly(target, pool, null);
+            for (int c = 0; c < clients; c++) {
+                int[] expected = plain.generate(new GenerationRequest(prompts.get(c), steps, SamplingParams.GREEDY,
+                        null, true, 0)).tokens();
+                assertArrayEquals(expected, got[c], "client " + c);
+            }
+        }
+        TestProbe<TargetActor.Stats> stats = KIT.createTestProbe();
+        actor.tell(new TargetActor.GetStats(stats.getRef()));
+        TargetActor.Stats s = stats.receiveMessage();
+        assertEquals((long) clients * steps, s.scored());
+        assertTrue(s.forwards() < s.scored() / 2, "batched: " + s.forwards() + " forwards for " + s.scored()
+                + " sequences, largest batch " + s.largestBatch());
+        assertTrue(s.largestBatch() > 1);
+        assertEquals(0, s.openCaches(), "every request closed its cache");
+    }
+
+    @Test
+    void overloadIsRefusedAndAStoppedRequestFreesItsCache() {
+        ActorRef<TargetActor.Command> actor = KIT.spawn(TargetActor.create(target, 2, 4), "target-small",
+                DispatcherSelector.fromConfig("osd.model-dispatcher"));
+        TestProbe<TargetActor.Opened> opened = KIT.createTestProbe();
+        TestProbe<Object> owner1 = KIT.createTestProbe();
+        TestProbe<Object> owner2 = KIT.createTestProbe();
+        actor.tell(new TargetActor.Open("a", owner1.getRef(), opened.getRef()));
+        actor.tell(new TargetActor.Open("b", owner2.getRef(), opened.getRef()));
+        actor.tell(new TargetActor.Open("c", owner2.getRef(), opened.getRef()));
+        assertTrue(opened.receiveMessage().accepted());
+        assertTrue(opened.receiveMessage().accepted());
+        TargetActor.Opened refused = opened.receiveMessage();
+        assertFalse(refused.accepted());
+        assertTrue(refused.problem().contains("in use"), refused.problem());
+        owner1.stop();
+        TestProbe<TargetActor.Stats> stats = KIT.createTestProbe();
+        stats.awaitAssert(() -> {
+            actor.tell(new TargetActor.GetStats(stats.getRef()));
+            assertEquals(1, stats.receiveMessage().openCaches());
+            return null;
+        });
+        actor.tell(new TargetActor.Open("c", owner2.getRef(), opened.getRef()));
+        assertTrue(opened.receiveMessage().accepted());
+        // bad work is answered with its problem, and the actor goes on
+        TestProbe<TargetActor.Scored> scored = KIT.createTestProbe();
+        actor.tell(new TargetActor.Score("c", 0, new int[] {1, 999}, 1, scored.getRef()));
+        assertTrue(scored.receiveMessage().problem().contains("outside the vocabulary"));
+        actor.tell(new TargetActor.Score("zzz", 0, new int[] {1}, 1, scored.getRef()));
+        assertTrue(scored.receiveMessage().problem().contains("no open target cache"));
+        actor.tell(new TargetActor.Score("c", 0, new int[] {1, 2}, 1, scored.getRef()));
+        assertEquals(1, scored.receiveMessage().logits().length);
+        assertTrue(Arrays.stream(new int[] {0}).allMatch(x -> x == 0));
+    }
+}
