@@ -1,7 +1,6 @@
 package dev.osd.engine;
 
 import java.util.Arrays;
-import java.util.SplittableRandom;
 
 /**
  * Generates one sequence with a target model and, optionally, a draft model: each round the draft proposes
@@ -78,14 +77,9 @@ public final class SpeculativeDecoder {
     }
 
     public GenerationResult generate(GenerationRequest request, GenerationListener listener) {
-        long start = System.nanoTime();
+        Generation seq = new Generation(request, listener, target.config().eosTokenId(), targetPool.positions(),
+                tokenizer);
         int[] prompt = request.prompt();
-        int capacity = targetPool.positions();
-        if (prompt.length >= capacity) {
-            throw new IllegalArgumentException("prompt of " + prompt.length + " tokens leaves no room in a context of "
-                    + capacity);
-        }
-        Sequence seq = new Sequence(request, listener, start);
         try (KvCache targetCache = targetPool.acquire()) {
             KvCache draftCache = null;
             boolean speculate = draft != null && request.numDraftTokens() > 0;
@@ -94,7 +88,7 @@ public final class SpeculativeDecoder {
                     try {
                         draftCache = draftPool.acquire();
                     } catch (RuntimeException e) {
-                        seq.stats.recordDraftFailure();
+                        seq.draftFailed();
                         speculate = false;
                     }
                 }
@@ -102,21 +96,20 @@ public final class SpeculativeDecoder {
                     target.forward(targetCache, Arrays.copyOf(prompt, prompt.length - 1), 1);
                 }
                 while (!seq.finished()) {
-                    int room = Math.min(capacity, draftCapacity(speculate)) - seq.length();
-                    int k = Math.min(request.numDraftTokens(), Math.min(request.maxTokens() - seq.generated() - 1,
-                            room - 1));
-                    if (speculate && k > 0) {
+                    int k = speculate ? seq.nextProposalLength(draftPool.positions()) : 0;
+                    if (k > 0) {
                         try {
                             Proposal proposal = propose(draftCache, seq, k);
                             verifyRound(targetCache, draftCache, seq, proposal);
                             continue;
                         } catch (DraftFailure e) {
-                            seq.stats.recordDraftFailure();
+                            seq.draftFailed();
                             speculate = false;
                             draftCache.close();
                         }
                     }
-                    targetStep(targetCache, seq);
+                    float[] logits = target.forward(targetCache, seq.tail(targetCache.length()), 1)[0];
+                    seq.targetStep(logits);
                 }
             } finally {
                 if (draftCache != null) {
@@ -124,20 +117,7 @@ public final class SpeculativeDecoder {
                 }
             }
         }
-        return seq.result(System.nanoTime() - start);
-    }
-
-    private int draftCapacity(boolean speculate) {
-        return speculate ? draftPool.positions() : Integer.MAX_VALUE;
-    }
-
-    /** Target-only: one forward over the pending token, one sample. */
-    private void targetStep(KvCache targetCache, Sequence seq) {
-        float[] logits = target.forward(targetCache, seq.tail(targetCache.length()), 1)[0];
-        seq.emit(new int[] {Sampler.next(logits, seq.request.sampling(), seq.random)});
-    }
-
-    private record Proposal(int[] tokens, double[][] q) {
+        return seq.result();
     }
 
     /** Thrown when the draft model fails; the request continues target-only. */
@@ -147,154 +127,32 @@ public final class SpeculativeDecoder {
         }
     }
 
-    private Proposal propose(KvCache draftCache, Sequence seq, int k) {
+    private Proposal propose(KvCache draftCache, Generation seq, int k) {
         try (DraftSource.Lease lease = draft.acquire()) {
             LlamaModel model = lease.model();
             if (!draftPool.config().equals(model.config())) {
                 throw new IllegalStateException("draft version " + lease.number() + " has another shape than its pool");
             }
-            if (lease.number() != seq.draftVersion) {
+            if (seq.switchDraftVersion(lease.number())) {
                 // keys and values of another version: read the whole sequence again with these weights
                 draftCache.truncate(0);
-                seq.draftVersion = lease.number();
-                seq.stats.recordDraftVersion(lease.number());
             }
-            int[] tokens = new int[k];
-            double[][] q = new double[k][];
-            int[] feed = seq.tail(draftCache.length());
-            for (int i = 0; i < k; i++) {
-                float[] logits = model.forward(draftCache, feed, 1)[0];
-                q[i] = Sampler.distribution(logits, seq.request.sampling());
-                tokens[i] = seq.request.sampling().greedy() ? Sampler.argmax(logits) : Sampler.draw(q[i], seq.random);
-                feed = new int[] {tokens[i]};
-            }
-            return new Proposal(tokens, q);
+            return Proposal.draw(model, draftCache, seq.tail(draftCache.length()), k, seq.request().sampling(),
+                    seq.random());
         } catch (RuntimeException e) {
             throw new DraftFailure(e);
         }
     }
 
-    private void verifyRound(KvCache targetCache, KvCache draftCache, Sequence seq, Proposal proposal) {
+    private void verifyRound(KvCache targetCache, KvCache draftCache, Generation seq, Proposal proposal) {
         int k = proposal.tokens().length;
         int before = seq.length();
         int[] pending = seq.tail(targetCache.length());
         int[] input = Arrays.copyOf(pending, pending.length + k);
         System.arraycopy(proposal.tokens(), 0, input, pending.length, k);
         float[][] logits = target.forward(targetCache, input, k + 1);
-        double[][] p = new double[k + 1][];
-        for (int i = 0; i <= k; i++) {
-            p[i] = Sampler.distribution(logits[i], seq.request.sampling());
-        }
-        Verification v = verifier.verify(proposal.tokens(), proposal.q(), p, seq.random);
+        Verification v = seq.verify(proposal, logits, verifier);
         targetCache.truncate(before + v.accepted());
         draftCache.truncate(Math.min(draftCache.length(), before + v.accepted()));
-        seq.stats.record(v);
-        seq.listener.onRound(new SpeculationRound(seq.prefix(before), proposal.tokens(), proposal.q(), p, logits, v));
-        seq.emit(v.emitted());
-    }
-
-    /** The growing token sequence of one request and its stop conditions. */
-    private final class Sequence {
-        final GenerationRequest request;
-        final GenerationListener listener;
-        final SplittableRandom random;
-        final SpeculationStats stats = new SpeculationStats();
-        final long start;
-        long draftVersion = Long.MIN_VALUE;
-        private int[] tokens;
-        private int length;
-        private final int promptLength;
-        private FinishReason finish;
-        private long firstTokenNanos = -1;
-        private int stopCut = -1;
-
-        Sequence(GenerationRequest request, GenerationListener listener, long start) {
-            this.request = request;
-            this.listener = listener;
-            this.random = new SplittableRandom(request.sampling().seed());
-            this.start = start;
-            this.promptLength = request.prompt().length;
-            this.tokens = Arrays.copyOf(request.prompt(), promptLength + request.maxTokens() + 1);
-            this.length = promptLength;
-        }
-
-        int length() {
-            return length;
-        }
-
-        int generated() {
-            return length - promptLength;
-        }
-
-        boolean finished() {
-            return finish != null;
-        }
-
-        int[] tail(int from) {
-            return Arrays.copyOfRange(tokens, from, length);
-        }
-
-        int[] prefix(int n) {
-            return Arrays.copyOf(tokens, n);
-        }
-
-        /** Appends tokens one by one until a stop condition, then streams the kept ones. */
-        void emit(int[] emitted) {
-            int kept = 0;
-            for (int t : emitted) {
-                if (!request.ignoreEos() && t == target.config().eosTokenId()) {
-                    finish = FinishReason.STOP;
-                    break;
-                }
-                tokens[length++] = t;
-                kept++;
-                if (firstTokenNanos < 0) {
-                    firstTokenNanos = System.nanoTime() - start;
-                }
-                if (hitStopString()) {
-                    finish = FinishReason.STOP;
-                    break;
-                }
-                if (generated() >= request.maxTokens() || length >= targetPool.positions()) {
-                    finish = FinishReason.LENGTH;
-                    break;
-                }
-            }
-            if (kept > 0) {
-                listener.onTokens(Arrays.copyOfRange(tokens, length - kept, length));
-            }
-        }
-
-        private boolean hitStopString() {
-            if (request.stop().isEmpty() || tokenizer == null) {
-                return false;
-            }
-            String text = tokenizer.decode(Arrays.copyOfRange(tokens, promptLength, length));
-            int cut = -1;
-            for (String s : request.stop()) {
-                int at = text.indexOf(s);
-                if (at >= 0 && (cut < 0 || at < cut)) {
-                    cut = at;
-                }
-            }
-            if (cut >= 0) {
-                stopCut = cut;
-                return true;
-            }
-            return false;
-        }
-
-        GenerationResult result(long totalNanos) {
-            int[] out = Arrays.copyOfRange(tokens, promptLength, length);
-            String text = null;
-            if (tokenizer != null) {
-                text = tokenizer.decode(out);
-                if (stopCut >= 0) {
-                    text = text.substring(0, stopCut);
-                }
-            }
-            return new GenerationResult(out, text, finish, stats, promptLength,
-                    firstTokenNanos < 0 ? totalNanos : firstTokenNanos, totalNanos);
-        }
     }
 }

@@ -1,0 +1,196 @@
+package dev.osd.engine;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * The growing token sequence of one request: its stop conditions, its random stream, its speculation
+ * figures, and the two ways a round ends (a verified proposal, or a plain target step). Both
+ * {@link SpeculativeDecoder} and the serving core's request actors drive it one round at a time; it knows no
+ * caches, and callers keep the target's and the draft's caches in step with {@link #length()}.
+ */
+public final class Generation {
+
+    private final GenerationRequest request;
+    private final GenerationListener listener;
+    private final SplittableRandom random;
+    private final SpeculationStats stats = new SpeculationStats();
+    private final int eosTokenId;
+    private final int capacity;
+    private final TextTokenizer tokenizer;
+    private final long start = System.nanoTime();
+    private final int promptLength;
+    private final int[] tokens;
+    private int length;
+    private FinishReason finish;
+    private long firstTokenNanos = -1;
+    private int stopCut = -1;
+    private long draftVersion = Long.MIN_VALUE;
+
+    /**
+     * @param eosTokenId the target's end-of-sequence token (-1: none)
+     * @param capacity the target's context: generation ends when the sequence fills it
+     * @param tokenizer for stop strings and the result's text; may be null
+     */
+    public Generation(GenerationRequest request, GenerationListener listener, int eosTokenId, int capacity,
+            TextTokenizer tokenizer) {
+        if (request.prompt().length >= capacity) {
+            throw new IllegalArgumentException("prompt of " + request.prompt().length
+                    + " tokens leaves no room in a context of " + capacity);
+        }
+        this.request = request;
+        this.listener = listener;
+        this.random = new SplittableRandom(request.sampling().seed());
+        this.eosTokenId = eosTokenId;
+        this.capacity = capacity;
+        this.tokenizer = tokenizer;
+        this.promptLength = request.prompt().length;
+        this.tokens = Arrays.copyOf(request.prompt(), promptLength + request.maxTokens() + 1);
+        this.length = promptLength;
+    }
+
+    public GenerationRequest request() {
+        return request;
+    }
+
+    public SpeculationStats stats() {
+        return stats;
+    }
+
+    /** The request's random stream (seeded by its sampling parameters). */
+    public SplittableRandom random() {
+        return random;
+    }
+
+    public int length() {
+        return length;
+    }
+
+    public int generated() {
+        return length - promptLength;
+    }
+
+    public boolean finished() {
+        return finish != null;
+    }
+
+    /** Tokens from index {@code from} to the end. */
+    public int[] tail(int from) {
+        return Arrays.copyOfRange(tokens, from, length);
+    }
+
+    public int[] prefix(int n) {
+        return Arrays.copyOf(tokens, n);
+    }
+
+    /**
+     * The proposal length for the next round: the request's k, shortened near max_tokens and the end of the
+     * context ({@code draftCapacity} is the draft cache's); 0 means a plain target step.
+     */
+    public int nextProposalLength(int draftCapacity) {
+        int room = Math.min(capacity, draftCapacity) - length;
+        return Math.max(0, Math.min(request.numDraftTokens(), Math.min(request.maxTokens() - generated() - 1,
+                room - 1)));
+    }
+
+    /** Ends a plain round: one token sampled from the target's logits at the last position. */
+    public void targetStep(float[] logits) {
+        emit(new int[] {Sampler.next(logits, request.sampling(), random)});
+    }
+
+    /**
+     * Ends a speculative round: the target's logits at the k+1 positions of {@code proposal} decide what is
+     * emitted. The caller then rolls its caches back to {@code lengthBefore + accepted}.
+     *
+     * @param logits (k+1) rows: the pending token's position, then each proposal's
+     */
+    public Verification verify(Proposal proposal, float[][] logits, SpeculativeVerifier verifier) {
+        int k = proposal.tokens().length;
+        int before = length;
+        double[][] p = new double[k + 1][];
+        for (int i = 0; i <= k; i++) {
+            p[i] = Sampler.distribution(logits[i], request.sampling());
+        }
+        Verification v = verifier.verify(proposal.tokens(), proposal.q(), p, random);
+        stats.record(v);
+        listener.onRound(new SpeculationRound(prefix(before), proposal.tokens(), proposal.q(), p, logits, v));
+        emit(v.emitted());
+        return v;
+    }
+
+    /** Notes the draft version of a proposal; true when it differs from the previous one (the cache is stale). */
+    public boolean switchDraftVersion(long number) {
+        if (number == draftVersion) {
+            return false;
+        }
+        draftVersion = number;
+        stats.recordDraftVersion(number);
+        return true;
+    }
+
+    /** The draft failed; the rest of the request is target-only. */
+    public void draftFailed() {
+        stats.recordDraftFailure();
+    }
+
+    /** Appends tokens one by one until a stop condition, then streams the kept ones. */
+    private void emit(int[] emitted) {
+        int kept = 0;
+        for (int t : emitted) {
+            if (!request.ignoreEos() && t == eosTokenId) {
+                finish = FinishReason.STOP;
+                break;
+            }
+            tokens[length++] = t;
+            kept++;
+            if (firstTokenNanos < 0) {
+                firstTokenNanos = System.nanoTime() - start;
+            }
+            if (hitStopString()) {
+                finish = FinishReason.STOP;
+                break;
+            }
+            if (generated() >= request.maxTokens() || length >= capacity) {
+                finish = FinishReason.LENGTH;
+                break;
+            }
+        }
+        if (kept > 0) {
+            listener.onTokens(Arrays.copyOfRange(tokens, length - kept, length));
+        }
+    }
+
+    private boolean hitStopString() {
+        if (request.stop().isEmpty() || tokenizer == null) {
+            return false;
+        }
+        String text = tokenizer.decode(Arrays.copyOfRange(tokens, promptLength, length));
+        int cut = -1;
+        for (String s : request.stop()) {
+            int at = text.indexOf(s);
+            if (at >= 0 && (cut < 0 || at < cut)) {
+                cut = at;
+            }
+        }
+        if (cut >= 0) {
+            stopCut = cut;
+            return true;
+        }
+        return false;
+    }
+
+    /** The result so far (complete once {@link #finished()}). */
+    public GenerationResult result() {
+        long totalNanos = System.nanoTime() - start;
+        int[] out = Arrays.copyOfRange(tokens, promptLength, length);
+        String text = null;
+        if (tokenizer != null) {
+            text = tokenizer.decode(out);
+            if (stopCut >= 0) {
+                text = text.substring(0, stopCut);
+            }
+        }
+        return new GenerationResult(out, text, finish, stats, promptLength,
+                firstTokenNanos < 0 ? totalNanos : firstTokenNanos, totalNanos);
+    }
+}
