@@ -1,0 +1,261 @@
+package dev.osd.actors;
+
+import dev.osd.engine.FinishReason;
+import dev.osd.engine.Generation;
+import dev.osd.engine.GenerationListener;
+import dev.osd.engine.GenerationRequest;
+import dev.osd.engine.GenerationResult;
+import dev.osd.engine.SpeculationRound;
+import dev.osd.engine.SpeculativeVerifier;
+import dev.osd.engine.TextTokenizer;
+import dev.osd.engine.Verification;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * One request, from its prompt to its last token: opens a cache on the target, then drives rounds (ask the
+ * draft for k tokens, ask the target to score them, verify, stream what was accepted) until a stop condition.
+ * A draft that does not answer in time, or answers with a problem, turns the rest of the request into
+ * target-only decoding; the output never depends on the draft. Each verified round is offered to the draft's
+ * trainer. Stops itself when done, which frees its caches on both actors.
+ */
+public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
+
+    public sealed interface Command {
+    }
+
+    /** Stops generation early; the client gets the result so far. */
+    public enum Cancel implements Command {
+        INSTANCE
+    }
+
+    private record Opened(TargetActor.Opened opened) implements Command {
+    }
+
+    private record Scored(TargetActor.Scored scored) implements Command {
+    }
+
+    private record Proposed(DraftActor.Proposed proposed) implements Command {
+    }
+
+    private record DraftTimedOut(long round) implements Command {
+    }
+
+    /** What the client hears: tokens as they are accepted, then the result (or the failure). */
+    public sealed interface Event extends CrossNode {
+    }
+
+    public record Tokens(String requestId, int[] tokens) implements Event {
+    }
+
+    public record Finished(String requestId, GenerationResult result, String draft, String problem) implements Event {
+    }
+
+    private final String id;
+    private final Generation generation;
+    private final ActorRef<TargetActor.Command> target;
+    private final ActorRef<DraftActor.Command> draft;
+    private final String draftName;
+    private final int draftCapacity;
+    private final ActorRef<Event> client;
+    private final Consumer<SpeculationRound> trainer;
+    private final Duration draftTimeout;
+    private final SpeculativeVerifier verifier = SpeculativeVerifier.lossless();
+    private final ActorRef<TargetActor.Scored> scoredAdapter;
+    private final ActorRef<DraftActor.Proposed> proposedAdapter;
+    private boolean speculate;
+    private int targetCached;
+    private DraftActor.Proposed pendingProposal;
+    private int lengthBeforeRound;
+    private long round;
+    private boolean awaitingDraft;
+
+    /**
+     * @param draft the chosen draft's actor, or null for target-only decoding
+     * @param trainer receives every verified round (the draft's trainer), or null
+     */
+    public static Behavior<Command> create(String id, GenerationRequest request, TextTokenizer tokenizer,
+            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
+            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
+            Consumer<SpeculationRound> trainer, Duration draftTimeout, ActorRef<Event> client) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new RequestActor(ctx, id, request, tokenizer,
+                eosTokenId, targetCapacity, target, draft, draftName, draftCapacity, trainer, draftTimeout, client,
+                timers)));
+    }
+
+    private final org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers;
+
+    private RequestActor(ActorContext<Command> ctx, String id, GenerationRequest request, TextTokenizer tokenizer,
+            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
+            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
+            Consumer<SpeculationRound> trainer, Duration draftTimeout, ActorRef<Event> client,
+            org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers) {
+        super(ctx);
+        this.id = id;
+        this.target = target;
+        this.draft = draft;
+        this.draftName = draftName;
+        this.draftCapacity = draftCapacity;
+        this.client = client;
+        this.trainer = trainer;
+        this.draftTimeout = draftTimeout;
+        this.timers = timers;
+        this.speculate = draft != null && request.numDraftTokens() > 0;
+        this.generation = new Generation(request, new GenerationListener() {
+            @Override
+            public void onTokens(int[] tokens) {
+                client.tell(new Tokens(id, tokens));
+            }
+
+            @Override
+            public void onRound(SpeculationRound r) {
+                if (trainer != null) {
+                    try {
+                        trainer.accept(r);
+                    } catch (RuntimeException e) {
+                        // a trainer's trouble never reaches a response
+                        ctx.getLog().warn("trainer of {} refused a round: {}", draftName, e.toString());
+                    }
+                }
+            }
+        }, eosTokenId, targetCapacity, tokenizer);
+        this.scoredAdapter = ctx.messageAdapter(TargetActor.Scored.class, Scored::new);
+        this.proposedAdapter = ctx.messageAdapter(DraftActor.Proposed.class, Proposed::new);
+        target.tell(new TargetActor.Open(id, ctx.getSelf(), ctx.messageAdapter(TargetActor.Opened.class, Opened::new)));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Opened.class, this::onOpened)
+                .onMessage(Scored.class, this::onScored)
+                .onMessage(Proposed.class, this::onProposed)
+                .onMessage(DraftTimedOut.class, this::onDraftTimedOut)
+                .onMessageEquals(Cancel.INSTANCE, () -> finish(null))
+                .build();
+    }
+
+    private Behavior<Command> onOpened(Opened o) {
+        if (!o.opened().accepted()) {
+            return fail("overloaded: " + o.opened().problem());
+        }
+        int[] prompt = generation.request().prompt();
+        if (prompt.length > 1) {
+            // prefill: the cache holds every token but the last, whose logits the first round computes
+            target.tell(new TargetActor.Score(id, 0, Arrays.copyOf(prompt, prompt.length - 1), 1, scoredAdapter));
+            targetCached = -1; // marks the prefill in flight
+            return this;
+        }
+        return nextRound();
+    }
+
+    private Behavior<Command> nextRound() {
+        if (generation.finished()) {
+            return finish(null);
+        }
+        int k = speculate ? generation.nextProposalLength(draftCapacity) : 0;
+        lengthBeforeRound = generation.length();
+        round++;
+        if (k > 0) {
+            awaitingDraft = true;
+            draft.tell(new DraftActor.Propose(id, generation.prefix(generation.length()), k,
+                    generation.request().sampling(), generation.random().nextLong(), getContext().getSelf(),
+                    proposedAdapter));
+            timers.startSingleTimer("draft", new DraftTimedOut(round), draftTimeout);
+            return this;
+        }
+        pendingProposal = null;
+        target.tell(new TargetActor.Score(id, targetCached, generation.tail(targetCached), 1, scoredAdapter));
+        return this;
+    }
+
+    private Behavior<Command> onProposed(Proposed p) {
+        if (!awaitingDraft || !p.proposed().requestId().equals(id)) {
+            return this; // a late answer after a timeout
+        }
+        awaitingDraft = false;
+        timers.cancel("draft");
+        if (p.proposed().problem() != null) {
+            return dropDraft(p.proposed().problem());
+        }
+        if (generation.switchDraftVersion(p.proposed().version())) {
+            // the draft actor re-read the sequence with the new version itself
+        }
+        pendingProposal = p.proposed();
+        int[] pending = generation.tail(targetCached);
+        int[] proposal = pendingProposal.tokens();
+        int[] input = Arrays.copyOf(pending, pending.length + proposal.length);
+        System.arraycopy(proposal, 0, input, pending.length, proposal.length);
+        target.tell(new TargetActor.Score(id, targetCached, input, proposal.length + 1, scoredAdapter));
+        return this;
+    }
+
+    private Behavior<Command> onDraftTimedOut(DraftTimedOut t) {
+        if (!awaitingDraft || t.round() != round) {
+            return this;
+        }
+        awaitingDraft = false;
+        return dropDraft("draft " + draftName + " did not answer within " + draftTimeout.toMillis() + " ms");
+    }
+
+    private Behavior<Command> dropDraft(String why) {
+        getContext().getLog().info("request {} goes on target-only: {}", id, why);
+        generation.draftFailed();
+        speculate = false;
+        draft.tell(new DraftActor.Release(id));
+        pendingProposal = null;
+        target.tell(new TargetActor.Score(id, targetCached, generation.tail(targetCached), 1, scoredAdapter));
+        return this;
+    }
+
+    private Behavior<Command> onScored(Scored s) {
+        TargetActor.Scored scored = s.scored();
+        if (scored.problem() != null) {
+            return fail("target: " + scored.problem());
+        }
+        if (targetCached == -1) {
+            targetCached = generation.request().prompt().length - 1;
+            return nextRound();
+        }
+        if (pendingProposal == null) {
+            generation.targetStep(scored.logits()[0]);
+            targetCached = lengthBeforeRound;
+        } else {
+            Verification v = generation.verify(pendingProposal.proposal(), scored.logits(), verifier);
+            targetCached = lengthBeforeRound + v.accepted();
+            pendingProposal = null;
+        }
+        return nextRound();
+    }
+
+    private Behavior<Command> finish(String problem) {
+        GenerationResult result = generation.result();
+        client.tell(new Finished(id, result, speculate ? draftName : null, problem));
+        release();
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> fail(String problem) {
+        return finish(problem);
+    }
+
+    private void release() {
+        target.tell(new TargetActor.Close(id));
+        if (draft != null) {
+            draft.tell(new DraftActor.Release(id));
+        }
+    }
+
+    /** Whether a result ended normally (for callers that only look at the event). */
+    public static boolean completed(Finished f) {
+        return f.problem() == null && f.result().finishReason() != null
+                && (f.result().finishReason() == FinishReason.STOP || f.result().finishReason() == FinishReason.LENGTH);
+    }
+}

@@ -1,0 +1,207 @@
+package dev.osd.actors;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import dev.osd.engine.DraftSource;
+import dev.osd.engine.GenerationRequest;
+import dev.osd.engine.KvCachePool;
+import dev.osd.engine.LlamaConfig;
+import dev.osd.engine.LlamaModel;
+import dev.osd.engine.LlamaWeights;
+import dev.osd.engine.SamplingParams;
+import dev.osd.engine.SpeculationRound;
+import dev.osd.engine.SpeculativeDecoder;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Requests through the actors: target actor, draft actor, request actors, against plain decoding. */
+class ServingTest {
+
+    static final ActorTestKit KIT = ActorTestKit.create();
+    static final DispatcherSelector MODELS = DispatcherSelector.fromConfig("osd.model-dispatcher");
+    static NDManager manager;
+    static LlamaModel target;
+    static LlamaModel draft;
+    static KvCachePool plainPool;
+    static final AtomicInteger NAMES = new AtomicInteger();
+
+    @BeforeAll
+    static void models() {
+        manager = NDManager.newBaseManager();
+        target = LlamaModel.of(LlamaWeights.random(new LlamaConfig(48, 96, 2, 4, 2, 1e-5, 10000.0, 64, 128, false,
+                1, 0), 21, 0.3, manager));
+        // a draft that often agrees with the target: the target's own weights, one layer fewer is not possible
+        // with random weights, so a perturbed copy of a second random model keeps acceptance moderate
+        draft = LlamaModel.of(LlamaWeights.random(new LlamaConfig(32, 64, 1, 2, 2, 1e-6, 10000.0, 64, 128, true,
+                1, 0), 22, 0.3, manager));
+        plainPool = target.newCachePool(1);
+    }
+
+    @AfterAll
+    static void close() {
+        KIT.shutdownTestKit();
+        plainPool.close();
+        manager.close();
+    }
+
+    static int[] prompt(int i) {
+        return new int[] {1, 3 + i % 50, 20 + i % 13, 9};
+    }
+
+    static GenerationRequest greedy(int i, int k) {
+        return new GenerationRequest(prompt(i), 24, SamplingParams.GREEDY, null, true, k);
+    }
+
+    static int[] plain(GenerationRequest r) {
+        return SpeculativeDecoder.targetOnly(target, plainPool, null).generate(r).tokens();
+    }
+
+    record Serving(ActorRef<TargetActor.Command> target, ActorRef<DraftActor.Command> draft, KvCachePool draftPool) {
+    }
+
+    static Serving start(int slots) {
+        int n = NAMES.incrementAndGet();
+        KvCachePool draftPool = draft.newCachePool(slots);
+        return new Serving(KIT.spawn(TargetActor.create(target, slots, 16), "target-" + n, MODELS),
+                KIT.spawn(DraftActor.create("d", DraftSource.fixed(draft), draftPool), "draft-" + n, MODELS),
+                draftPool);
+    }
+
+    static ActorRef<RequestActor.Command> request(Serving s, int i, GenerationRequest r, Consumer<SpeculationRound> trainer,
+            ActorRef<RequestActor.Event> client) {
+        return KIT.spawn(RequestActor.create("req-" + NAMES.incrementAndGet(), r, null, target.config().eosTokenId(),
+                128, s.target(), s.draft(), "d", 128, trainer, Duration.ofSeconds(2), client));
+    }
+
+    /** Collects each request's final event. */
+    static Map<String, RequestActor.Finished> finished(TestProbe<RequestActor.Event> probe, int n) {
+        Map<String, RequestActor.Finished> out = new HashMap<>();
+        while (out.size() < n) {
+            RequestActor.Event e = probe.receiveMessage(Duration.ofSeconds(60));
+            if (e instanceof RequestActor.Finished f) {
+                out.put(f.requestId(), f);
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void thirtyTwoConcurrentSpeculativeRequestsAllCompleteWithTargetOnlyTokens() {
+        Serving s = start(32);
+        Map<Integer, TestProbe<RequestActor.Event>> probes = new HashMap<>();
+        for (int i = 0; i < 32; i++) {
+            TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
+            probes.put(i, probe);
+            request(s, i, greedy(i, 3), null, probe.getRef());
+        }
+        for (int i = 0; i < 32; i++) {
+            RequestActor.Finished f = finished(probes.get(i), 1).values().iterator().next();
+            assertNull(f.problem(), f.problem());
+            assertArrayEquals(plain(greedy(i, 0)), f.result().tokens(), "request " + i);
+            assertTrue(f.result().stats().steps() > 0, "it speculated");
+        }
+        TestProbe<TargetActor.Stats> stats = KIT.createTestProbe();
+        stats.awaitAssert(() -> {
+            s.target().tell(new TargetActor.GetStats(stats.getRef()));
+            TargetActor.Stats st = stats.receiveMessage();
+            assertEquals(0, st.openCaches(), "all caches released");
+            assertTrue(st.largestBatch() > 1, "verification was batched: largest batch " + st.largestBatch());
+            return null;
+        });
+    }
+
+    @Test
+    void tokensStreamAsTheyAreAcceptedAndAddUpToTheResult() {
+        Serving s = start(2);
+        TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
+        request(s, 5, greedy(5, 4), null, probe.getRef());
+        int[] streamed = new int[0];
+        while (true) {
+            RequestActor.Event e = probe.receiveMessage(Duration.ofSeconds(30));
+            if (e instanceof RequestActor.Tokens t) {
+                int[] grown = java.util.Arrays.copyOf(streamed, streamed.length + t.tokens().length);
+                System.arraycopy(t.tokens(), 0, grown, streamed.length, t.tokens().length);
+                streamed = grown;
+            } else {
+                assertArrayEquals(((RequestActor.Finished) e).result().tokens(), streamed);
+                break;
+            }
+        }
+    }
+
+    @Test
+    void aDraftActorStoppedMidRequestLeavesTheRequestTargetOnlyWithTheSameText() {
+        Serving s = start(4);
+        TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
+        GenerationRequest r = new GenerationRequest(prompt(7), 60, SamplingParams.GREEDY, null, true, 3);
+        request(s, 7, r, null, probe.getRef());
+        // let a few tokens through, then the draft replica dies
+        probe.receiveMessage(Duration.ofSeconds(30));
+        KIT.stop(s.draft());
+        RequestActor.Finished f = finished(probe, 1).values().iterator().next();
+        assertNull(f.problem());
+        assertArrayEquals(plain(new GenerationRequest(prompt(7), 60, SamplingParams.GREEDY, null, true, 0)),
+                f.result().tokens());
+    }
+
+    @Test
+    void aFailingTrainerNeverAffectsTheResponse() {
+        Serving s = start(2);
+        TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
+        AtomicInteger offered = new AtomicInteger();
+        request(s, 9, greedy(9, 3), round -> {
+            offered.incrementAndGet();
+            throw new IllegalStateException("trainer is broken");
+        }, probe.getRef());
+        RequestActor.Finished f = finished(probe, 1).values().iterator().next();
+        assertNull(f.problem());
+        assertArrayEquals(plain(greedy(9, 0)), f.result().tokens());
+        assertTrue(offered.get() > 0, "rounds were offered to the trainer");
+    }
+
+    @Test
+    void cancellationEndsTheRequestAndFreesItsCaches() {
+        Serving s = start(2);
+        TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
+        ActorRef<RequestActor.Command> req = request(s, 11, new GenerationRequest(prompt(11), 100,
+                SamplingParams.GREEDY, null, true, 2), null, probe.getRef());
+        probe.receiveMessage(Duration.ofSeconds(30));
+        req.tell(RequestActor.Cancel.INSTANCE);
+        RequestActor.Finished f = finished(probe, 1).values().iterator().next();
+        assertTrue(f.result().tokens().length < 100);
+        TestProbe<TargetActor.Stats> stats = KIT.createTestProbe();
+        stats.awaitAssert(() -> {
+            s.target().tell(new TargetActor.GetStats(stats.getRef()));
+            assertEquals(0, stats.receiveMessage().openCaches());
+            return null;
+        });
+        assertEquals(2, s.draftPool().freeSlots());
+    }
+
+    @Test
+    void aSaturatedTargetRefusesNewRequestsWithAClearSignal() {
+        Serving s = start(1);
+        TestProbe<RequestActor.Event> first = KIT.createTestProbe();
+        TestProbe<RequestActor.Event> second = KIT.createTestProbe();
+        request(s, 1, new GenerationRequest(prompt(1), 100, SamplingParams.GREEDY, null, true, 2), null, first.getRef());
+        first.receiveMessage(Duration.ofSeconds(30));
+        request(s, 2, greedy(2, 2), null, second.getRef());
+        RequestActor.Finished f = finished(second, 1).values().iterator().next();
+        assertTrue(f.problem() != null && f.problem().startsWith("overloaded"), String.valueOf(f.problem()));
+        finished(first, 1);
+    }
+}
