@@ -85,18 +85,32 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
             ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
             Consumer<SpeculationRound> trainer, Duration draftTimeout, ActorRef<Event> client) {
+        return create(id, request, tokenizer, eosTokenId, targetCapacity, target, draft, draftName, draftCapacity,
+                trainer, null, draftTimeout, client);
+    }
+
+    /**
+     * @param adaptive the draft's adaptive proposal length (k = the smaller of its choice and the request's
+     *     num_draft_tokens), or null when the request fixes k
+     */
+    public static Behavior<Command> create(String id, GenerationRequest request, TextTokenizer tokenizer,
+            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
+            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
+            Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
+            ActorRef<Event> client) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new RequestActor(ctx, id, request, tokenizer,
-                eosTokenId, targetCapacity, target, draft, draftName, draftCapacity, trainer, draftTimeout, client,
-                timers)));
+                eosTokenId, targetCapacity, target, draft, draftName, draftCapacity, trainer, adaptive, draftTimeout,
+                client, timers)));
     }
 
     private final org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers;
+    private final AdaptiveProposalLength adaptive;
 
     private RequestActor(ActorContext<Command> ctx, String id, GenerationRequest request, TextTokenizer tokenizer,
             int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
             ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
-            Consumer<SpeculationRound> trainer, Duration draftTimeout, ActorRef<Event> client,
-            org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers) {
+            Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
+            ActorRef<Event> client, org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers) {
         super(ctx);
         this.id = id;
         this.target = target;
@@ -107,6 +121,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         this.trainer = trainer;
         this.draftTimeout = draftTimeout;
         this.timers = timers;
+        this.adaptive = adaptive;
         this.speculate = draft != null && request.numDraftTokens() > 0;
         this.generation = new Generation(request, new GenerationListener() {
             @Override
@@ -161,6 +176,9 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             return finish(null);
         }
         int k = speculate ? generation.nextProposalLength(draftCapacity) : 0;
+        if (adaptive != null) {
+            k = Math.min(k, adaptive.next());
+        }
         lengthBeforeRound = generation.length();
         round++;
         if (k > 0) {
@@ -229,6 +247,9 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             targetCached = lengthBeforeRound;
         } else {
             Verification v = generation.verify(pendingProposal.proposal(), scored.logits(), verifier);
+            if (adaptive != null) {
+                adaptive.observe(v.proposed(), v.accepted());
+            }
             targetCached = lengthBeforeRound + v.accepted();
             pendingProposal = null;
         }

@@ -204,4 +204,22 @@ class ServingTest {
         assertTrue(f.problem() != null && f.problem().startsWith("overloaded"), String.valueOf(f.problem()));
         finished(first, 1);
     }
+
+    @Test
+    void adaptiveProposalLengthFollowsTheDraftAndKeepsTheOutput() {
+        Serving s = start(4);
+        AdaptiveProposalLength adaptive = new AdaptiveProposalLength(1, 6, 0.9, 0.02, 0.1);
+        assertEquals(6, adaptive.next());
+        for (int i = 0; i < 4; i++) {
+            TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
+            GenerationRequest r = greedy(20 + i, 6);
+            KIT.spawn(RequestActor.create("adaptive-" + i, r, null, target.config().eosTokenId(), 128, s.target(),
+                    s.draft(), "d", 128, null, adaptive, Duration.ofSeconds(2), probe.getRef()));
+            RequestActor.Finished f = finished(probe, 1).values().iterator().next();
+            assertArrayEquals(plain(greedy(20 + i, 0)), f.result().tokens());
+        }
+        // an unrelated random draft is rarely accepted: the measured α pulls k down from 6
+        assertTrue(adaptive.alpha() < 0.5, "alpha " + adaptive.alpha());
+        assertTrue(adaptive.next() < 6, "k " + adaptive.next());
+    }
 }

@@ -1,0 +1,49 @@
+package dev.osd.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class AdaptiveProposalLengthTest {
+
+    /** Simulates rounds of a draft whose proposals are each accepted with probability alpha. */
+    private static void serve(AdaptiveProposalLength k, double alpha, int rounds, SplittableRandom random) {
+        for (int r = 0; r < rounds; r++) {
+            int proposed = k.next();
+            int accepted = 0;
+            while (accepted < proposed && random.nextDouble() < alpha) {
+                accepted++;
+            }
+            k.observe(proposed, accepted);
+        }
+    }
+
+    @Test
+    void movesTowardTheBestLengthForTheMeasuredAcceptance() {
+        SplittableRandom random = new SplittableRandom(3);
+        // the paper's table: at α = 0.6 the best k is 4 for c = 0.05 and 3 for c = 0.1
+        AdaptiveProposalLength k = new AdaptiveProposalLength(1, 8, 0.1, 0.05, 0.02);
+        assertEquals(1, k.next(), "a draft believed poor proposes little");
+        serve(k, 0.6, 3000, random);
+        assertEquals(0.6, k.alpha(), 0.06);
+        assertTrue(k.next() >= 3 && k.next() <= 5, "k = " + k.next());
+        // the draft learns: longer proposals pay
+        serve(k, 0.9, 3000, random);
+        assertTrue(k.next() >= 7, "k = " + k.next());
+        // it degrades: back to short proposals
+        serve(k, 0.2, 3000, random);
+        assertTrue(k.next() <= 2, "k = " + k.next());
+    }
+
+    @Test
+    void aCostlierDraftGetsShorterProposals() {
+        AdaptiveProposalLength cheap = new AdaptiveProposalLength(1, 10, 0.6, 0.01, 0.05);
+        AdaptiveProposalLength dear = new AdaptiveProposalLength(1, 10, 0.6, 0.1, 0.05);
+        assertEquals(7, cheap.next());
+        assertEquals(3, dear.next());
+        assertThrows(IllegalArgumentException.class, () -> new AdaptiveProposalLength(3, 2, 0.5, 0.1, 0.1));
+    }
+}
