@@ -40,7 +40,10 @@ class ServingTest {
     static final AtomicInteger NAMES = new AtomicInteger();
 
     @BeforeAll
-    static void models() {
+    static synchronized void models() {
+        if (manager != null) {
+            return;
+        }
         manager = NDManager.newBaseManager();
         target = LlamaModel.of(LlamaWeights.random(new LlamaConfig(48, 96, 2, 4, 2, 1e-5, 10000.0, 64, 128, false,
                 1, 0), 21, 0.3, manager));
@@ -54,8 +57,6 @@ class ServingTest {
     @AfterAll
     static void close() {
         KIT.shutdownTestKit();
-        plainPool.close();
-        manager.close();
     }
 
     static int[] prompt(int i) {

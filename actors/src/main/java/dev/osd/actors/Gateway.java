@@ -1,0 +1,139 @@
+package dev.osd.actors;
+
+import dev.osd.engine.GenerationRequest;
+import dev.osd.engine.KvCachePool;
+import dev.osd.engine.LlamaModel;
+import dev.osd.engine.SpeculationRound;
+import dev.osd.routing.Router;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * The guardian of a one-node serving system: spawns the target actor, one draft actor and one trainer actor
+ * per draft (registered with the Receptionist), and for every submitted request asks the router for a draft
+ * and spawns a {@link RequestActor}. When a request ends, the router learns the acceptance its draft achieved.
+ */
+public final class Gateway extends AbstractBehavior<Gateway.Command> {
+
+    public static final ServiceKey<TargetActor.Command> TARGET_KEY = ServiceKey.create(TargetActor.Command.class,
+            "osd-target");
+
+    public static ServiceKey<DraftActor.Command> draftKey(String draft) {
+        return ServiceKey.create(DraftActor.Command.class, "osd-draft-" + draft);
+    }
+
+    public sealed interface Command {
+    }
+
+    /**
+     * A request from the Java API (local: it carries the caller's callbacks).
+     *
+     * @param query the text the router classifies
+     * @param requestedDraft the draft the request names, or null
+     * @param fixedK whether the request fixed its proposal length (else the draft's adaptive k applies)
+     * @param speculate false for target-only decoding
+     */
+    public record Submit(String id, GenerationRequest request, String query, String requestedDraft, boolean fixedK,
+            boolean speculate, Consumer<int[]> onTokens, CompletableFuture<RequestActor.Finished> done)
+            implements Command {
+    }
+
+    private record Observed(String query, String draft, double acceptance) implements Command {
+    }
+
+    private final ServingSystem.Parts parts;
+    private final ActorRef<TargetActor.Command> target;
+    private final Map<String, ActorRef<DraftActor.Command>> drafts = new HashMap<>();
+    private final Map<String, ActorRef<TrainerActor.Command>> trainers = new HashMap<>();
+    private final Map<String, AdaptiveProposalLength> proposalLengths = new HashMap<>();
+    private final Map<String, Integer> draftCapacity = new HashMap<>();
+
+    static Behavior<Command> create(ServingSystem.Parts parts) {
+        return Behaviors.setup(ctx -> new Gateway(ctx, parts));
+    }
+
+    private Gateway(ActorContext<Command> ctx, ServingSystem.Parts parts) {
+        super(ctx);
+        this.parts = parts;
+        DispatcherSelector models = DispatcherSelector.fromConfig("osd.model-dispatcher");
+        ServingSystem.Settings s = parts.settings();
+        target = ctx.spawn(TargetActor.create(parts.target(), s.slots(), s.maxBatch()), "target", models);
+        ctx.getSystem().receptionist().tell(Receptionist.register(TARGET_KEY, target));
+        for (ServingSystem.Draft d : parts.drafts()) {
+            LlamaModel shape;
+            try (var lease = d.live().acquire()) {
+                shape = lease.model();
+                KvCachePool pool = new KvCachePool(shape.config(), s.slots(),
+                        Math.min(shape.config().maxPositionEmbeddings(), parts.target().config().maxPositionEmbeddings()),
+                        parts.manager());
+                draftCapacity.put(d.name(), pool.positions());
+                ActorRef<DraftActor.Command> ref = ctx.spawn(DraftActor.create(d.name(), d.live(), pool),
+                        "draft-" + d.name(), models);
+                drafts.put(d.name(), ref);
+                ctx.getSystem().receptionist().tell(Receptionist.register(draftKey(d.name()), ref));
+            }
+            if (d.trainer() != null) {
+                trainers.put(d.name(), ctx.spawn(TrainerActor.create(d.trainer()), "trainer-" + d.name()));
+            }
+            proposalLengths.put(d.name(), new AdaptiveProposalLength(s.minK(), s.maxK(), 0.5, s.costRatio(), 0.05));
+        }
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Submit.class, this::onSubmit)
+                .onMessage(Observed.class, o -> {
+                    parts.router().observe(o.query(), o.draft(), o.acceptance());
+                    return this;
+                })
+                .build();
+    }
+
+    private Behavior<Command> onSubmit(Submit s) {
+        Router.Route route;
+        try {
+            route = s.speculate() ? parts.router().route(s.query(), s.requestedDraft())
+                    : new Router.Route(null, null, Router.Reason.NONE);
+        } catch (IllegalArgumentException e) {
+            s.done().completeExceptionally(e);
+            return this;
+        }
+        String draft = route.draft() != null && drafts.containsKey(route.draft()) ? route.draft() : null;
+        ActorRef<TrainerActor.Command> trainer = draft == null ? null : trainers.get(draft);
+        Consumer<SpeculationRound> feed = trainer == null ? null : r -> trainer.tell(new TrainerActor.Round(r));
+        ActorRef<Command> self = getContext().getSelf();
+        ActorRef<RequestActor.Event> client = getContext().spawnAnonymous(Behaviors.receive(RequestActor.Event.class)
+                .onMessage(RequestActor.Tokens.class, t -> {
+                    if (s.onTokens() != null) {
+                        s.onTokens().accept(t.tokens());
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(RequestActor.Finished.class, f -> {
+                    if (f.draft() != null) {
+                        self.tell(new Observed(s.query(), f.draft(), f.result().stats().tokenAcceptance()));
+                    }
+                    s.done().complete(f);
+                    return Behaviors.stopped();
+                })
+                .build());
+        getContext().spawn(RequestActor.create(s.id(), s.request(), parts.tokenizer(),
+                parts.target().config().eosTokenId(), parts.target().config().maxPositionEmbeddings(), target,
+                draft == null ? null : drafts.get(draft), draft, draft == null ? 0 : draftCapacity.get(draft), feed,
+                draft == null || s.fixedK() ? null : proposalLengths.get(draft), parts.settings().draftTimeout(),
+                client), "request-" + s.id());
+        return this;
+    }
+}

@@ -1,0 +1,62 @@
+package dev.osd.actors;
+
+import dev.osd.distillation.DraftTrainer;
+import dev.osd.engine.SpeculationRound;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * The trainer of one draft as an actor: request actors send it every verified round; it hands them to the
+ * draft's {@link DraftTrainer}, whose updates run on the JVM's one training thread, never on this actor's or a
+ * request's. A failure here is logged and the round dropped; serving never waits for it.
+ */
+public final class TrainerActor {
+
+    public sealed interface Command {
+    }
+
+    public record Round(SpeculationRound round) implements Command, CrossNode {
+    }
+
+    public enum Pause implements Command {
+        INSTANCE
+    }
+
+    public enum Resume implements Command {
+        INSTANCE
+    }
+
+    public record GetStats(ActorRef<DraftTrainer.Stats> replyTo) implements Command, CrossNode {
+    }
+
+    private TrainerActor() {
+    }
+
+    public static Behavior<Command> create(DraftTrainer trainer) {
+        return Behaviors.receive(Command.class)
+                .onMessage(Round.class, r -> {
+                    try {
+                        trainer.offer(r.round());
+                    } catch (RuntimeException e) {
+                        // never let one bad round stop the trainer
+                        org.slf4j.LoggerFactory.getLogger(TrainerActor.class).warn("draft {}: round dropped: {}",
+                                trainer.draft(), e.toString());
+                    }
+                    return Behaviors.same();
+                })
+                .onMessageEquals(Pause.INSTANCE, () -> {
+                    trainer.pause();
+                    return Behaviors.same();
+                })
+                .onMessageEquals(Resume.INSTANCE, () -> {
+                    trainer.resume();
+                    return Behaviors.same();
+                })
+                .onMessage(GetStats.class, g -> {
+                    g.replyTo().tell(trainer.stats());
+                    return Behaviors.same();
+                })
+                .build();
+    }
+}
