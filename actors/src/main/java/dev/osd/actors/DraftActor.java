@@ -15,6 +15,7 @@ import java.util.SplittableRandom;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -99,11 +100,8 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
                     }
                     return this;
                 })
-                .onSignal(PostStop.class, s -> {
-                    entries.values().forEach(e -> e.cache.close());
-                    entries.clear();
-                    return this;
-                })
+                .onSignal(PostStop.class, s -> releaseAll())
+                .onSignal(PreRestart.class, s -> releaseAll())
                 .build();
     }
 
@@ -161,6 +159,14 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
             p.replyTo().tell(new Proposed(p.requestId(), null, null, -1, "draft " + draft + " failed: "
                     + ex.getMessage()));
         }
+        return this;
+    }
+
+    private Behavior<Command> releaseAll() {
+        // a restarted replica starts with no caches; its requests re-send their sequences
+        entries.values().forEach(e -> e.cache.close());
+        entries.clear();
+        requestsByOwner.clear();
         return this;
     }
 

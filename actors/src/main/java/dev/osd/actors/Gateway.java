@@ -12,6 +12,7 @@ import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -78,13 +79,16 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                         Math.min(shape.config().maxPositionEmbeddings(), parts.target().config().maxPositionEmbeddings()),
                         parts.manager());
                 draftCapacity.put(d.name(), pool.positions());
-                ActorRef<DraftActor.Command> ref = ctx.spawn(DraftActor.create(d.name(), d.live(), pool),
-                        "draft-" + d.name(), models);
+                // a replica that fails is restarted; requests it served go on (its answers time out or come back
+                // with a problem, and they continue target-only)
+                ActorRef<DraftActor.Command> ref = ctx.spawn(Behaviors.supervise(DraftActor.create(d.name(), d.live(),
+                        pool)).onFailure(SupervisorStrategy.restart()), "draft-" + d.name(), models);
                 drafts.put(d.name(), ref);
                 ctx.getSystem().receptionist().tell(Receptionist.register(draftKey(d.name()), ref));
             }
             if (d.trainer() != null) {
-                trainers.put(d.name(), ctx.spawn(TrainerActor.create(d.trainer()), "trainer-" + d.name()));
+                trainers.put(d.name(), ctx.spawn(Behaviors.supervise(TrainerActor.create(d.trainer()))
+                        .onFailure(SupervisorStrategy.restart()), "trainer-" + d.name()));
             }
             proposalLengths.put(d.name(), new AdaptiveProposalLength(s.minK(), s.maxK(), 0.5, s.costRatio(), 0.05));
         }

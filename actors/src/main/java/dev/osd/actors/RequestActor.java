@@ -258,8 +258,9 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
 
     private Behavior<Command> finish(String problem) {
         GenerationResult result = generation.result();
-        client.tell(new Finished(id, result, speculate ? draftName : null, problem));
+        // caches first: a client that submits its next request on this answer finds them free
         release();
+        client.tell(new Finished(id, result, speculate ? draftName : null, problem));
         return Behaviors.stopped();
     }
 

@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
 
 /** {@code osd bench ...}: the benchmarks, each a subcommand. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
-        subcommands = {BenchCommand.Engine.class, BenchCommand.Models.class, BenchCommand.Online.class})
+        subcommands = {BenchCommand.Engine.class, BenchCommand.Models.class, BenchCommand.Online.class,
+                BenchCommand.Serving.class})
 final class BenchCommand implements Runnable {
 
     @Override
@@ -223,6 +224,78 @@ final class BenchCommand implements Runnable {
                 System.out.printf(java.util.Locale.ROOT, "updates %s, %.1f s, training share %.2f, %.4f s per update; "
                         + "figures in %s%n", summary.get("updates"), (double) summary.get("seconds"),
                         (double) summary.get("training_share"), (double) summary.get("seconds_per_update"), out);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "serving", mixinStandardHelpOptions = true,
+            description = "The serving core through its Java API on the embedded models: time per output token and "
+                    + "tokens/s for target-only, the static base draft and online drafts (warmed up), at several "
+                    + "concurrencies, and online serving with trainers active against paused.")
+    static final class Serving implements Callable<Integer> {
+
+        @Option(names = "--concurrency", defaultValue = "1,4,16", split = ",")
+        List<Integer> concurrency;
+
+        @Option(names = "--requests", defaultValue = "48", description = "Measured requests per figure.")
+        int requests;
+
+        @Option(names = "--warmup", defaultValue = "400", description = "Requests the online drafts learn from first.")
+        int warmup;
+
+        @Option(names = "--max-tokens", defaultValue = "96")
+        int maxTokens;
+
+        @Option(names = "--out", description = "Write the figures as JSON here.")
+        java.nio.file.Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            java.nio.file.Path targetDir = Osd.embedded("target");
+            java.nio.file.Path draftDir = Osd.embedded("draft");
+            if (targetDir == null || draftDir == null) {
+                throw new IllegalArgumentException("the embedded models are missing (models/target, models/draft)");
+            }
+            java.util.Map<String, Object> figures = new java.util.LinkedHashMap<>();
+            try (NDManager manager = NDManager.newBaseManager();
+                    dev.osd.engine.TextTokenizer tokenizer = dev.osd.engine.TextTokenizer.load(targetDir);
+                    dev.osd.engine.LlamaModel target = dev.osd.engine.LlamaModel.load(targetDir, manager);
+                    dev.osd.engine.LlamaModel base = dev.osd.engine.LlamaModel.load(draftDir, manager)) {
+                double c = ModelsBenchmark.decodeMillis(base) / ModelsBenchmark.decodeMillis(target);
+                System.out.printf(java.util.Locale.ROOT, "cost ratio c = %.3f%n", c);
+                ServingBenchmark bench = new ServingBenchmark(target, base, tokenizer, manager, maxTokens, c);
+                int slots = 2 * concurrency.stream().mapToInt(Integer::intValue).max().orElse(1);
+                for (String mode : List.of("target_only", "static", "online")) {
+                    try (ServingBenchmark.Mode m = bench.new Mode(mode, slots)) {
+                        int offset = 0;
+                        if (mode.equals("online")) {
+                            System.out.printf("warming up the online drafts on %d requests%n", warmup);
+                            bench.run(m, Math.min(4, slots), warmup, 0);
+                            for (dev.osd.distillation.DraftTrainer t : m.trainers) {
+                                t.awaitIdle();
+                            }
+                            offset = warmup;
+                        }
+                        java.util.Map<String, Object> perC = new java.util.LinkedHashMap<>();
+                        for (int conc : concurrency) {
+                            perC.put(Integer.toString(conc), bench.run(m, conc, requests, offset));
+                        }
+                        figures.put(mode, perC);
+                        if (mode.equals("online")) {
+                            java.util.Map<String, Object> training = new java.util.LinkedHashMap<>();
+                            training.put("active", bench.run(m, 1, requests, offset + requests));
+                            m.trainers.forEach(dev.osd.distillation.DraftTrainer::pause);
+                            training.put("paused", bench.run(m, 1, requests, offset + requests));
+                            figures.put("online_training", training);
+                        }
+                    }
+                }
+                figures.put("cost_ratio", c);
+            }
+            if (out != null) {
+                java.nio.file.Files.writeString(out, new com.google.gson.GsonBuilder().setPrettyPrinting().create()
+                        .toJson(figures));
             }
             return 0;
         }
