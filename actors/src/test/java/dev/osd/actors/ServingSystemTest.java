@@ -68,7 +68,12 @@ class ServingSystemTest {
                 Thread.sleep(5);
             }
             assertEquals(expected, streamed.get());
-            trainerA.awaitIdle();
+            // rounds reach the trainers through their actors, and updates run on the training thread: both
+            // happen after the responses
+            deadline = System.nanoTime() + 20_000_000_000L;
+            while ((a.versionNumber() == 0 || trainerB.stats().records() == 0) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
             assertTrue(trainerA.stats().records() > 0 && trainerB.stats().records() > 0, "both trainers were fed");
             assertTrue(a.versionNumber() > 0, "draft a learned: version " + a.versionNumber());
 
