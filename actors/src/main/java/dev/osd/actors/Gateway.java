@@ -46,7 +46,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
      * @param speculate false for target-only decoding
      */
     public record Submit(String id, GenerationRequest request, String query, String requestedDraft, boolean fixedK,
-            boolean speculate, Consumer<int[]> onTokens, CompletableFuture<RequestActor.Finished> done)
+            boolean speculate, java.time.Duration deadline, Consumer<int[]> onTokens,
+            CompletableFuture<RequestActor.Finished> done)
             implements Command {
     }
 
@@ -137,7 +138,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 parts.target().config().eosTokenId(), parts.target().config().maxPositionEmbeddings(), target,
                 draft == null ? null : drafts.get(draft), draft, draft == null ? 0 : draftCapacity.get(draft), feed,
                 draft == null || s.fixedK() ? null : proposalLengths.get(draft), parts.settings().draftTimeout(),
-                client), "request-" + s.id());
+                s.deadline(), client), "request-" + s.id());
         return this;
     }
 }

@@ -48,6 +48,10 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private record DraftTimedOut(long round) implements Command {
     }
 
+    private enum DeadlinePassed implements Command {
+        INSTANCE
+    }
+
     /** What the client hears: tokens as they are accepted, then the result (or the failure). */
     public sealed interface Event extends CrossNode {
     }
@@ -98,19 +102,31 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
             Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
             ActorRef<Event> client) {
+        return create(id, request, tokenizer, eosTokenId, targetCapacity, target, draft, draftName, draftCapacity,
+                trainer, adaptive, draftTimeout, null, client);
+    }
+
+    /** @param deadline the request ends with what it has (and a problem saying so) after this long; null: none */
+    public static Behavior<Command> create(String id, GenerationRequest request, TextTokenizer tokenizer,
+            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
+            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
+            Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
+            Duration deadline, ActorRef<Event> client) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new RequestActor(ctx, id, request, tokenizer,
                 eosTokenId, targetCapacity, target, draft, draftName, draftCapacity, trainer, adaptive, draftTimeout,
-                client, timers)));
+                deadline, client, timers)));
     }
 
     private final org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers;
     private final AdaptiveProposalLength adaptive;
+    private final Duration deadline;
 
     private RequestActor(ActorContext<Command> ctx, String id, GenerationRequest request, TextTokenizer tokenizer,
             int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
             ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
             Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
-            ActorRef<Event> client, org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers) {
+            Duration deadline, ActorRef<Event> client,
+            org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers) {
         super(ctx);
         this.id = id;
         this.target = target;
@@ -122,6 +138,10 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         this.draftTimeout = draftTimeout;
         this.timers = timers;
         this.adaptive = adaptive;
+        this.deadline = deadline;
+        if (deadline != null) {
+            timers.startSingleTimer("deadline", DeadlinePassed.INSTANCE, deadline);
+        }
         this.speculate = draft != null && request.numDraftTokens() > 0;
         this.generation = new Generation(request, new GenerationListener() {
             @Override
@@ -154,6 +174,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
                 .onMessage(Proposed.class, this::onProposed)
                 .onMessage(DraftTimedOut.class, this::onDraftTimedOut)
                 .onMessageEquals(Cancel.INSTANCE, () -> finish(null))
+                .onMessageEquals(DeadlinePassed.INSTANCE, () -> finish("deadline of " + deadline.toMillis()
+                        + " ms passed after " + generation.generated() + " tokens"))
                 .build();
     }
 

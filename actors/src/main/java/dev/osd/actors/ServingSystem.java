@@ -43,10 +43,16 @@ public final class ServingSystem implements AutoCloseable {
     }
 
     /** One request as the API takes it. */
-    public record Submission(GenerationRequest request, String query, String draft, boolean fixedK, boolean speculate) {
+    /** @param deadline how long the request may take before it ends with what it has; null: no limit */
+    public record Submission(GenerationRequest request, String query, String draft, boolean fixedK, boolean speculate,
+            Duration deadline) {
+        public Submission(GenerationRequest request, String query, String draft, boolean fixedK, boolean speculate) {
+            this(request, query, draft, fixedK, speculate, null);
+        }
+
         /** Speculation with the routed draft and its adaptive proposal length (at most the request's k). */
         public static Submission of(GenerationRequest request, String query) {
-            return new Submission(request, query, null, false, true);
+            return new Submission(request, query, null, false, true, null);
         }
     }
 
@@ -71,7 +77,7 @@ public final class ServingSystem implements AutoCloseable {
     public CompletionStage<RequestActor.Finished> submit(Submission s, Consumer<int[]> onTokens) {
         CompletableFuture<RequestActor.Finished> done = new CompletableFuture<>();
         system.tell(new Gateway.Submit(Long.toString(ids.incrementAndGet()), s.request(), s.query(), s.draft(),
-                s.fixedK(), s.speculate(), onTokens, done));
+                s.fixedK(), s.speculate(), s.deadline(), onTokens, done));
         return done;
     }
 

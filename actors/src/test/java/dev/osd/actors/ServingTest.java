@@ -224,4 +224,22 @@ class ServingTest {
         assertTrue(adaptive.alpha() < 0.5, "alpha " + adaptive.alpha());
         assertTrue(adaptive.next() < 6, "k " + adaptive.next());
     }
+
+    @Test
+    void aRequestPastItsDeadlineEndsWithWhatItHas() {
+        Serving s = start(2);
+        TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
+        KIT.spawn(RequestActor.create("deadline", new GenerationRequest(prompt(3), 120, SamplingParams.GREEDY, null,
+                true, 2), null, target.config().eosTokenId(), 128, s.target(), s.draft(), "d", 128, null, null,
+                Duration.ofSeconds(2), Duration.ofMillis(1), probe.getRef()));
+        RequestActor.Finished f = finished(probe, 1).values().iterator().next();
+        assertTrue(f.problem() != null && f.problem().startsWith("deadline"), String.valueOf(f.problem()));
+        assertTrue(f.result().tokens().length < 120);
+        TestProbe<TargetActor.Stats> stats = KIT.createTestProbe();
+        stats.awaitAssert(() -> {
+            s.target().tell(new TargetActor.GetStats(stats.getRef()));
+            assertEquals(0, stats.receiveMessage().openCaches());
+            return null;
+        });
+    }
 }
