@@ -21,9 +21,10 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
- * The guardian of a one-node serving system: spawns the target actor, one draft actor and one trainer actor
- * per draft (registered with the Receptionist), and for every submitted request asks the router for a draft
- * and spawns a {@link RequestActor}. When a request ends, the router learns the acceptance its draft achieved.
+ * The guardian of a one-node serving system: spawns the target actor, the router actor, one draft actor and
+ * one trainer actor per draft (target and drafts registered with the Receptionist), and for every submitted
+ * request asks the {@link RouterActor} for a draft and spawns a {@link RequestActor}. When a request ends, the
+ * router learns the acceptance its draft achieved.
  */
 public final class Gateway extends AbstractBehavior<Gateway.Command> {
 
@@ -51,11 +52,12 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             implements Command {
     }
 
-    private record Observed(String query, String draft, double acceptance) implements Command {
+    private record Routed(Submit submit, RouterActor.Routed routed) implements Command {
     }
 
     private final ServingSystem.Parts parts;
     private final ActorRef<TargetActor.Command> target;
+    private final ActorRef<RouterActor.Command> router;
     private final Map<String, ActorRef<DraftActor.Command>> drafts = new HashMap<>();
     private final Map<String, ActorRef<TrainerActor.Command>> trainers = new HashMap<>();
     private final Map<String, AdaptiveProposalLength> proposalLengths = new HashMap<>();
@@ -72,6 +74,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         ServingSystem.Settings s = parts.settings();
         target = ctx.spawn(TargetActor.create(parts.target(), s.slots(), s.maxBatch()), "target", models);
         ctx.getSystem().receptionist().tell(Receptionist.register(TARGET_KEY, target));
+        router = ctx.spawn(RouterActor.create(parts.router()), "router");
         for (ServingSystem.Draft d : parts.drafts()) {
             LlamaModel shape;
             try (var lease = d.live().acquire()) {
@@ -99,26 +102,33 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Submit.class, this::onSubmit)
-                .onMessage(Observed.class, o -> {
-                    parts.router().observe(o.query(), o.draft(), o.acceptance());
-                    return this;
-                })
+                .onMessage(Routed.class, this::onRouted)
                 .build();
     }
 
     private Behavior<Command> onSubmit(Submit s) {
-        Router.Route route;
-        try {
-            route = s.speculate() ? parts.router().route(s.query(), s.requestedDraft())
-                    : new Router.Route(null, null, Router.Reason.NONE);
-        } catch (IllegalArgumentException e) {
-            s.done().completeExceptionally(e);
+        if (!s.speculate()) {
+            return onRouted(new Routed(s, new RouterActor.Routed(new Router.Route(null, null, Router.Reason.NONE),
+                    null)));
+        }
+        getContext().ask(RouterActor.Routed.class, router, java.time.Duration.ofSeconds(1),
+                replyTo -> new RouterActor.Route(s.query(), s.requestedDraft(), replyTo),
+                (routed, failure) -> new Routed(s, routed != null ? routed
+                        // a router that does not answer costs speculation, never the request
+                        : new RouterActor.Routed(new Router.Route(null, null, Router.Reason.NONE), null)));
+        return this;
+    }
+
+    private Behavior<Command> onRouted(Routed r) {
+        Submit s = r.submit();
+        if (r.routed().problem() != null) {
+            s.done().completeExceptionally(new IllegalArgumentException(r.routed().problem()));
             return this;
         }
+        Router.Route route = r.routed().route();
         String draft = route.draft() != null && drafts.containsKey(route.draft()) ? route.draft() : null;
         ActorRef<TrainerActor.Command> trainer = draft == null ? null : trainers.get(draft);
-        Consumer<SpeculationRound> feed = trainer == null ? null : r -> trainer.tell(new TrainerActor.Round(r));
-        ActorRef<Command> self = getContext().getSelf();
+        Consumer<SpeculationRound> feed = trainer == null ? null : round -> trainer.tell(new TrainerActor.Round(round));
         ActorRef<RequestActor.Event> client = getContext().spawnAnonymous(Behaviors.receive(RequestActor.Event.class)
                 .onMessage(RequestActor.Tokens.class, t -> {
                     if (s.onTokens() != null) {
@@ -128,7 +138,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 })
                 .onMessage(RequestActor.Finished.class, f -> {
                     if (f.draft() != null) {
-                        self.tell(new Observed(s.query(), f.draft(), f.result().stats().tokenAcceptance()));
+                        router.tell(new RouterActor.Observe(s.query(), f.draft(), f.result().stats().tokenAcceptance()));
                     }
                     s.done().complete(f);
                     return Behaviors.stopped();
