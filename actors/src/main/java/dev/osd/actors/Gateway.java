@@ -55,6 +55,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private record Routed(Submit submit, RouterActor.Routed routed) implements Command {
     }
 
+    /** The target actor's batching figures. */
+    public record GetTargetStats(ActorRef<TargetActor.Stats> replyTo) implements Command {
+    }
+
     private final ServingSystem.Parts parts;
     private final ActorRef<TargetActor.Command> target;
     private final ActorRef<RouterActor.Command> router;
@@ -103,6 +107,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         return newReceiveBuilder()
                 .onMessage(Submit.class, this::onSubmit)
                 .onMessage(Routed.class, this::onRouted)
+                .onMessage(GetTargetStats.class, g -> {
+                    target.tell(new TargetActor.GetStats(g.replyTo()));
+                    return this;
+                })
                 .build();
     }
 

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 
 /**
  * The Java API in front of the actors (what the HTTP layer and benchmarks use): start a one-node serving
@@ -79,6 +80,12 @@ public final class ServingSystem implements AutoCloseable {
         system.tell(new Gateway.Submit(Long.toString(ids.incrementAndGet()), s.request(), s.query(), s.draft(),
                 s.fixedK(), s.speculate(), s.deadline(), onTokens, done));
         return done;
+    }
+
+    /** The target actor's batching figures so far. */
+    public TargetActor.Stats targetStats() {
+        return AskPattern.<Gateway.Command, TargetActor.Stats>ask(system, Gateway.GetTargetStats::new,
+                Duration.ofSeconds(5), system.scheduler()).toCompletableFuture().join();
     }
 
     public ActorSystem<Gateway.Command> actorSystem() {

@@ -262,6 +262,9 @@ final class BenchCommand implements Runnable {
                     dev.osd.engine.TextTokenizer tokenizer = dev.osd.engine.TextTokenizer.load(targetDir);
                     dev.osd.engine.LlamaModel target = dev.osd.engine.LlamaModel.load(targetDir, manager);
                     dev.osd.engine.LlamaModel base = dev.osd.engine.LlamaModel.load(draftDir, manager)) {
+                // measured twice, the second time warm: the first figures of a fresh JVM run slow
+                ModelsBenchmark.decodeMillis(base);
+                ModelsBenchmark.decodeMillis(target);
                 double c = ModelsBenchmark.decodeMillis(base) / ModelsBenchmark.decodeMillis(target);
                 System.out.printf(java.util.Locale.ROOT, "cost ratio c = %.3f%n", c);
                 ServingBenchmark bench = new ServingBenchmark(target, base, tokenizer, manager, maxTokens, c);

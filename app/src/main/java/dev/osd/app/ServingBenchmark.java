@@ -91,6 +91,7 @@ final class ServingBenchmark {
     Map<String, Object> run(Mode mode, int concurrency, int n, int offset) throws Exception {
         List<String> classes = List.of("sql", "math", "code", "finance");
         Semaphore inFlight = new Semaphore(concurrency);
+        dev.osd.actors.TargetActor.Stats before = mode.system.targetStats();
         List<CompletableFuture<RequestActor.Finished>> results = new ArrayList<>();
         long start = System.nanoTime();
         for (int i = 0; i < n; i++) {
@@ -120,6 +121,8 @@ final class ServingBenchmark {
             judged += f.result().stats().acceptedTokens() + f.result().stats().rejections();
         }
         double seconds = (System.nanoTime() - start) / 1e9;
+        dev.osd.actors.TargetActor.Stats after = mode.system.targetStats();
+        double meanBatch = (double) (after.scored() - before.scored()) / Math.max(1, after.forwards() - before.forwards());
         Arrays.sort(tpot);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("requests", n);
@@ -128,8 +131,11 @@ final class ServingBenchmark {
         m.put("output_tokens_per_s", tokens / seconds);
         m.put("token_acceptance", judged == 0 ? 0 : (double) accepted / judged);
         m.put("seconds", seconds);
-        System.out.printf(Locale.ROOT, "%-12s c=%-3d tpot p50 %6.2f ms  p99 %6.2f ms  %7.1f tokens/s  alpha %.2f%n",
-                mode.name, concurrency, tpot[n / 2], m.get("tpot_ms_p99"), tokens / seconds, m.get("token_acceptance"));
+        m.put("mean_batch", meanBatch);
+        m.put("batch_fill", meanBatch / Math.min(16, concurrency));
+        System.out.printf(Locale.ROOT, "%-12s c=%-3d tpot p50 %6.2f ms  p99 %6.2f ms  %7.1f tokens/s  alpha %.2f  "
+                + "batch %.2f%n", mode.name, concurrency, tpot[n / 2], m.get("tpot_ms_p99"), tokens / seconds,
+                m.get("token_acceptance"), meanBatch);
         return m;
     }
 }
