@@ -55,6 +55,12 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private record Routed(Submit submit, RouterActor.Routed routed) implements Command {
     }
 
+    private record RequestGone(Submit submit) implements Command {
+    }
+
+    private record RequestUnanswered(Submit submit) implements Command {
+    }
+
     /** The target actor's batching figures. */
     public record GetTargetStats(ActorRef<TargetActor.Stats> replyTo) implements Command {
     }
@@ -107,6 +113,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         return newReceiveBuilder()
                 .onMessage(Submit.class, this::onSubmit)
                 .onMessage(Routed.class, this::onRouted)
+                .onMessage(RequestGone.class, this::onRequestGone)
+                .onMessage(RequestUnanswered.class, this::onRequestUnanswered)
                 .onMessage(GetTargetStats.class, g -> {
                     target.tell(new TargetActor.GetStats(g.replyTo()));
                     return this;
@@ -152,11 +160,35 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                     return Behaviors.stopped();
                 })
                 .build());
-        getContext().spawn(RequestActor.create(s.id(), s.request(), parts.tokenizer(),
-                parts.target().config().eosTokenId(), parts.target().config().maxPositionEmbeddings(), target,
-                draft == null ? null : drafts.get(draft), draft, draft == null ? 0 : draftCapacity.get(draft), feed,
-                draft == null || s.fixedK() ? null : proposalLengths.get(draft), parts.settings().draftTimeout(),
-                s.deadline(), client), "request-" + s.id());
+        ActorRef<RequestActor.Command> request;
+        try {
+            request = getContext().spawn(RequestActor.create(s.id(), s.request(), parts.tokenizer(),
+                    parts.target().config().eosTokenId(), parts.target().config().maxPositionEmbeddings(), target,
+                    draft == null ? null : drafts.get(draft), draft, draft == null ? 0 : draftCapacity.get(draft),
+                    feed, draft == null || s.fixedK() ? null : proposalLengths.get(draft),
+                    parts.settings().draftTimeout(), s.deadline(), client), "request-" + s.id());
+        } catch (RuntimeException e) {
+            getContext().stop(client);
+            s.done().completeExceptionally(e);
+            return this;
+        }
+        // a request actor that dies without answering still answers its caller: nothing is lost silently
+        getContext().watchWith(request, new RequestGone(s));
+        return this;
+    }
+
+    private Behavior<Command> onRequestGone(RequestGone gone) {
+        if (!gone.submit().done().isDone()) {
+            // its last answer may still be on its way to the caller's adapter: look again in a moment
+            getContext().scheduleOnce(java.time.Duration.ofSeconds(1), getContext().getSelf(),
+                    new RequestUnanswered(gone.submit()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onRequestUnanswered(RequestUnanswered u) {
+        u.submit().done().completeExceptionally(new IllegalStateException("request " + u.submit().id()
+                + " stopped before it finished"));
         return this;
     }
 }

@@ -250,6 +250,10 @@ final class BenchCommand implements Runnable {
         @Option(names = "--out", description = "Write the figures as JSON here.")
         java.nio.file.Path out;
 
+        @Option(names = "--cost-ratio", description = "Draft ÷ target decode time for the adaptive k (default: "
+                + "measured at start-up, which is noisy on a shared 2-core machine).")
+        Double costRatio;
+
         @Override
         public Integer call() throws Exception {
             java.nio.file.Path targetDir = Osd.embedded("target");
@@ -262,10 +266,15 @@ final class BenchCommand implements Runnable {
                     dev.osd.engine.TextTokenizer tokenizer = dev.osd.engine.TextTokenizer.load(targetDir);
                     dev.osd.engine.LlamaModel target = dev.osd.engine.LlamaModel.load(targetDir, manager);
                     dev.osd.engine.LlamaModel base = dev.osd.engine.LlamaModel.load(draftDir, manager)) {
-                // measured twice, the second time warm: the first figures of a fresh JVM run slow
-                ModelsBenchmark.decodeMillis(base);
-                ModelsBenchmark.decodeMillis(target);
-                double c = ModelsBenchmark.decodeMillis(base) / ModelsBenchmark.decodeMillis(target);
+                double c;
+                if (costRatio != null) {
+                    c = costRatio;
+                } else {
+                    // measured twice, the second time warm: the first figures of a fresh JVM run slow
+                    ModelsBenchmark.decodeMillis(base);
+                    ModelsBenchmark.decodeMillis(target);
+                    c = ModelsBenchmark.decodeMillis(base) / ModelsBenchmark.decodeMillis(target);
+                }
                 System.out.printf(java.util.Locale.ROOT, "cost ratio c = %.3f%n", c);
                 ServingBenchmark bench = new ServingBenchmark(target, base, tokenizer, manager, maxTokens, c);
                 int slots = 2 * concurrency.stream().mapToInt(Integer::intValue).max().orElse(1);
