@@ -2,7 +2,8 @@ package dev.osd.actors;
 
 /**
  * Chooses the proposal length k of one draft from what was measured: its token acceptance α (accepted ÷
- * judged proposals over exponentially decaying sums) and the cost ratio c of one draft forward to one target verification.
+ * judged proposals over exponentially decaying sums) and the cost ratio c of one draft forward to one target
+ * verification (as requests experience them).
  * The expected tokens per unit of time of k proposals is (1 − α^(k+1)) / ((1 − α)(k·c + 1)) (the paper's
  * speedup model); the k that maximises it within [min, max] is used, so a draft that learns gets longer
  * proposals and one that falls behind gets shorter ones (0 would mean: not worth speculating).
@@ -48,6 +49,21 @@ public final class AdaptiveProposalLength {
 
     public synchronized void costRatio(double c) {
         this.costRatio = c;
+    }
+
+    /**
+     * Records what one round cost as serving saw it: the draft's time per proposed token and the target's
+     * time for the verification; c follows their ratio (a decaying average), so the start-up guess is
+     * replaced by what requests actually wait for.
+     */
+    public synchronized void observeCost(double draftMillisPerToken, double verifyMillis) {
+        if (draftMillisPerToken > 0 && verifyMillis > 0) {
+            costRatio += smoothing * (draftMillisPerToken / verifyMillis - costRatio);
+        }
+    }
+
+    public synchronized double costRatio() {
+        return costRatio;
     }
 
     public synchronized double alpha() {

@@ -80,6 +80,9 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private int lengthBeforeRound;
     private long round;
     private boolean awaitingDraft;
+    private long proposeSent;
+    private long proposeNanos;
+    private long verifySent;
 
     /**
      * @param draft the chosen draft's actor, or null for target-only decoding
@@ -205,6 +208,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         round++;
         if (k > 0) {
             awaitingDraft = true;
+            proposeSent = System.nanoTime();
             draft.tell(new DraftActor.Propose(id, generation.prefix(generation.length()), k,
                     generation.request().sampling(), generation.random().nextLong(), getContext().getSelf(),
                     proposedAdapter));
@@ -229,10 +233,12 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             // the draft actor re-read the sequence with the new version itself
         }
         pendingProposal = p.proposed();
+        proposeNanos = System.nanoTime() - proposeSent;
         int[] pending = generation.tail(targetCached);
         int[] proposal = pendingProposal.tokens();
         int[] input = Arrays.copyOf(pending, pending.length + proposal.length);
         System.arraycopy(proposal, 0, input, pending.length, proposal.length);
+        verifySent = System.nanoTime();
         target.tell(new TargetActor.Score(id, targetCached, input, proposal.length + 1, scoredAdapter));
         return this;
     }
@@ -271,6 +277,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             Verification v = generation.verify(pendingProposal.proposal(), scored.logits(), verifier);
             if (adaptive != null) {
                 adaptive.observe(v.proposed(), v.accepted());
+                adaptive.observeCost(proposeNanos / 1e6 / v.proposed(), (System.nanoTime() - verifySent) / 1e6);
             }
             targetCached = lengthBeforeRound + v.accepted();
             pendingProposal = null;

@@ -46,4 +46,15 @@ class AdaptiveProposalLengthTest {
         assertEquals(3, dear.next());
         assertThrows(IllegalArgumentException.class, () -> new AdaptiveProposalLength(3, 2, 0.5, 0.1, 0.1));
     }
+
+    @Test
+    void theCostRatioFollowsWhatRoundsCost() {
+        AdaptiveProposalLength k = new AdaptiveProposalLength(1, 10, 0.6, 0.3, 0.05);
+        assertEquals(1, k.next(), "a dear draft (start-up guess c = 0.3)");
+        for (int i = 0; i < 200; i++) {
+            k.observeCost(0.2, 20.0); // 0.2 ms per draft token, 20 ms per verification: c = 0.01
+        }
+        assertEquals(0.01, k.costRatio(), 1e-3);
+        assertEquals(7, k.next(), "measured cheap: longer proposals");
+    }
 }
