@@ -250,6 +250,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--out", description = "Write the figures as JSON here.")
         java.nio.file.Path out;
 
+        @Option(names = "--device", defaultValue = "auto", description = "Where the target runs: auto, cpu or gpu.")
+        String device;
+
         @Option(names = "--cost-ratio", description = "Draft ÷ target decode time for the adaptive k (default: "
                 + "measured at start-up, which is noisy on a shared 2-core machine).")
         Double costRatio;
@@ -262,9 +265,11 @@ final class BenchCommand implements Runnable {
                 throw new IllegalArgumentException("the embedded models are missing (models/target, models/draft)");
             }
             java.util.Map<String, Object> figures = new java.util.LinkedHashMap<>();
+            ai.djl.Device targetDevice = dev.osd.actors.TargetDevice.resolve(device);
             try (NDManager manager = NDManager.newBaseManager();
+                    NDManager targetManager = NDManager.newBaseManager(targetDevice);
                     dev.osd.engine.TextTokenizer tokenizer = dev.osd.engine.TextTokenizer.load(targetDir);
-                    dev.osd.engine.LlamaModel target = dev.osd.engine.LlamaModel.load(targetDir, manager);
+                    dev.osd.engine.LlamaModel target = dev.osd.engine.LlamaModel.load(targetDir, targetManager);
                     dev.osd.engine.LlamaModel base = dev.osd.engine.LlamaModel.load(draftDir, manager)) {
                 double c;
                 if (costRatio != null) {
