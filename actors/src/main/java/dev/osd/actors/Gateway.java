@@ -6,6 +6,7 @@ import dev.osd.engine.LlamaModel;
 import dev.osd.engine.SpeculationRound;
 import dev.osd.routing.Router;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
@@ -22,8 +23,9 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
  * The guardian of a one-node serving system: spawns the target actor, the router actor, one draft actor and
- * one trainer actor per draft (target and drafts registered with the Receptionist), and for every submitted
- * request asks the {@link RouterActor} for a draft and spawns a {@link RequestActor}. When a request ends, the
+ * one trainer actor per draft (target and drafts registered with the Receptionist), follows the Receptionist's
+ * listings of targets and draft replicas, and for every submitted request asks the {@link RouterActor} for a
+ * draft and spawns a {@link RequestActor} on a listed target and replica. When a request ends, the
  * router learns the acceptance its draft achieved.
  */
 public final class Gateway extends AbstractBehavior<Gateway.Command> {
@@ -58,6 +60,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private record RequestGone(Submit submit) implements Command {
     }
 
+    /** What the Receptionist lists for a key the gateway follows. */
+    private record Listed(Receptionist.Listing listing) implements Command {
+    }
+
     private record RequestUnanswered(Submit submit) implements Command {
     }
 
@@ -72,6 +78,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private final Map<String, ActorRef<TrainerActor.Command>> trainers = new HashMap<>();
     private final Map<String, AdaptiveProposalLength> proposalLengths = new HashMap<>();
     private final Map<String, Integer> draftCapacity = new HashMap<>();
+    // replicas as the Receptionist lists them (on one node: the ones spawned here; in a cluster: every node's)
+    private List<ActorRef<TargetActor.Command>> targets = List.of();
+    private final Map<String, List<ActorRef<DraftActor.Command>>> replicas = new HashMap<>();
+    private long picks;
 
     static Behavior<Command> create(ServingSystem.Parts parts) {
         return Behaviors.setup(ctx -> new Gateway(ctx, parts));
@@ -85,6 +95,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         target = ctx.spawn(TargetActor.create(parts.target(), s.slots(), s.maxBatch()), "target", models);
         ctx.getSystem().receptionist().tell(Receptionist.register(TARGET_KEY, target));
         router = ctx.spawn(RouterActor.create(parts.router()), "router");
+        ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
+        ctx.getSystem().receptionist().tell(Receptionist.subscribe(TARGET_KEY, listings));
         for (ServingSystem.Draft d : parts.drafts()) {
             LlamaModel shape;
             try (var lease = d.live().acquire()) {
@@ -99,6 +111,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                         pool)).onFailure(SupervisorStrategy.restart()), "draft-" + d.name(), models);
                 drafts.put(d.name(), ref);
                 ctx.getSystem().receptionist().tell(Receptionist.register(draftKey(d.name()), ref));
+                ctx.getSystem().receptionist().tell(Receptionist.subscribe(draftKey(d.name()), listings));
             }
             if (d.trainer() != null) {
                 trainers.put(d.name(), ctx.spawn(Behaviors.supervise(TrainerActor.create(d.trainer()))
@@ -114,6 +127,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 .onMessage(Submit.class, this::onSubmit)
                 .onMessage(Routed.class, this::onRouted)
                 .onMessage(RequestGone.class, this::onRequestGone)
+                .onMessage(Listed.class, this::onListed)
                 .onMessage(RequestUnanswered.class, this::onRequestUnanswered)
                 .onMessage(GetTargetStats.class, g -> {
                     target.tell(new TargetActor.GetStats(g.replyTo()));
@@ -162,9 +176,11 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 .build());
         ActorRef<RequestActor.Command> request;
         try {
+            // the request keeps the target and draft replica it starts with: they hold its caches
             request = getContext().spawn(RequestActor.create(s.id(), s.request(), parts.tokenizer(),
-                    parts.target().config().eosTokenId(), parts.target().config().maxPositionEmbeddings(), target,
-                    draft == null ? null : drafts.get(draft), draft, draft == null ? 0 : draftCapacity.get(draft),
+                    parts.target().config().eosTokenId(), parts.target().config().maxPositionEmbeddings(),
+                    pick(targets, target), draft == null ? null : pick(replicas.get(draft), drafts.get(draft)), draft,
+                    draft == null ? 0 : draftCapacity.get(draft),
                     feed, draft == null || s.fixedK() ? null : proposalLengths.get(draft),
                     parts.settings().draftTimeout(), s.deadline(), client), "request-" + s.id());
         } catch (RuntimeException e) {
@@ -175,6 +191,29 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         // a request actor that dies without answering still answers its caller: nothing is lost silently
         getContext().watchWith(request, new RequestGone(s));
         return this;
+    }
+
+    private Behavior<Command> onListed(Listed l) {
+        Receptionist.Listing listing = l.listing();
+        if (listing.isForKey(TARGET_KEY)) {
+            targets = List.copyOf(listing.getServiceInstances(TARGET_KEY));
+        } else {
+            for (String name : drafts.keySet()) {
+                ServiceKey<DraftActor.Command> key = draftKey(name);
+                if (listing.isForKey(key)) {
+                    replicas.put(name, List.copyOf(listing.getServiceInstances(key)));
+                }
+            }
+        }
+        return this;
+    }
+
+    /** A listed instance, in turn; the one spawned here until the Receptionist has listed any. */
+    private <T> ActorRef<T> pick(List<ActorRef<T>> listed, ActorRef<T> local) {
+        if (listed == null || listed.isEmpty()) {
+            return local;
+        }
+        return listed.get((int) (picks++ % listed.size()));
     }
 
     private Behavior<Command> onRequestGone(RequestGone gone) {

@@ -77,6 +77,19 @@ class ServingSystemTest {
             assertTrue(trainerA.stats().records() > 0 && trainerB.stats().records() > 0, "both trainers were fed");
             assertTrue(a.versionNumber() > 0, "draft a learned: version " + a.versionNumber());
 
+            // the target and every draft replica can be found through the Receptionist (how a cluster finds them)
+            for (org.apache.pekko.actor.typed.receptionist.ServiceKey<?> key : List.of(Gateway.TARGET_KEY,
+                    Gateway.draftKey("a"), Gateway.draftKey("b"))) {
+                org.apache.pekko.actor.typed.receptionist.Receptionist.Listing listing =
+                        org.apache.pekko.actor.typed.javadsl.AskPattern.<org.apache.pekko.actor.typed.receptionist
+                                .Receptionist.Command, org.apache.pekko.actor.typed.receptionist.Receptionist.Listing>ask(
+                                system.actorSystem().receptionist(),
+                                r -> org.apache.pekko.actor.typed.receptionist.Receptionist.find(key, r),
+                                java.time.Duration.ofSeconds(3), system.actorSystem().scheduler())
+                                .toCompletableFuture().get(5, TimeUnit.SECONDS);
+                assertEquals(1, listing.getAllServiceInstances(key).size(), key.id());
+            }
+
             // target-only on request, and an unknown draft refused
             RequestActor.Finished plain = system.submit(new ServingSystem.Submission(ServingTest.greedy(3, 4), "alpha",
                     null, true, false), null).toCompletableFuture().get(30, TimeUnit.SECONDS);
