@@ -35,7 +35,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", description = "Target model directory (Hugging Face layout). Default: models/target.")
     Path model;
 
-    @Option(names = "--draft", description = "Draft model directory. Default: models/draft when it exists.")
+    @Option(names = "--draft", description = "Draft model directory, or a draft's checkpoint store (its newest valid "
+            + "version). Default: models/draft when it exists.")
     Path draft;
 
     @Option(names = "--max-tokens", defaultValue = "64", description = "Most tokens to generate (default ${DEFAULT-VALUE}).")
@@ -66,7 +67,7 @@ final class GenerateCommand implements Callable<Integer> {
     boolean ignoreEos;
 
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
         Path targetDir = model != null ? model : Osd.embedded("target");
         if (targetDir == null) {
             throw new ParameterException(spec.commandLine(), "no --model given and no embedded target under "
@@ -83,7 +84,7 @@ final class GenerateCommand implements Callable<Integer> {
         try (NDManager manager = NDManager.newBaseManager();
                 TextTokenizer tokenizer = TextTokenizer.load(targetDir)) {
             LlamaModel target = LlamaModel.load(targetDir, manager);
-            LlamaModel draftModel = draftDir == null ? null : LlamaModel.load(draftDir, manager);
+            LlamaModel draftModel = draftDir == null ? null : loadDraft(draftDir, manager);
             int[] prompt = Prompts.encode(tokenizer, target.config(), this.prompt);
             int positions = Math.min(target.config().maxPositionEmbeddings(), prompt.length + maxTokens + 1);
             if (prompt.length + 1 > target.config().maxPositionEmbeddings()) {
@@ -129,5 +130,21 @@ final class GenerateCommand implements Callable<Integer> {
             b.append(" draft_failures=").append(s.draftFailures());
         }
         return b.toString();
+    }
+
+    /**
+     * A model directory, or a draft's checkpoint store (what online training wrote, e.g. `bench online`'s
+     * DIR/drafts/NAME): its newest version that passes its checks.
+     */
+    static LlamaModel loadDraft(Path dir, ai.djl.ndarray.NDManager manager) throws java.io.IOException {
+        if (!dev.osd.drafts.DraftCheckpointStore.isStore(dir)) {
+            return LlamaModel.load(dir, manager);
+        }
+        dev.osd.drafts.DraftCheckpointStore store = new dev.osd.drafts.DraftCheckpointStore(dir,
+                dir.getFileName().toString(), Integer.MAX_VALUE);
+        dev.osd.drafts.DraftCheckpointStore.Stored stored = store.loadNewest(manager).orElseThrow(
+                () -> new IllegalArgumentException("no valid draft version in " + dir));
+        System.err.printf("draft %s version %d%n", dir, stored.manifest().version());
+        return LlamaModel.of(stored.weights());
     }
 }

@@ -187,6 +187,18 @@ public final class DraftCheckpointStore {
         return new Stored(m, weights);
     }
 
+    /** Whether a directory holds a checkpoint store (at least one manifest), rather than a plain model directory. */
+    public static boolean isStore(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.anyMatch(f -> MANIFEST.matcher(f.getFileName().toString()).matches());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** Loads a stored version as a draft version (for restart). */
     public DraftVersion toVersion(Stored stored) {
         return new DraftVersion(draft, stored.manifest().version(), stored.manifest().parent(),

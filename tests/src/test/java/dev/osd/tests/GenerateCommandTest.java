@@ -110,4 +110,27 @@ class GenerateCommandTest {
         assertEquals(1, r.code());
         assertTrue(r.err().contains("model.safetensors") && r.err().contains("truncated"), r.err());
     }
+
+    @Test
+    void aDraftCheckpointStoreServesItsNewestValidVersion() throws IOException {
+        Path store = dir.resolve("store");
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            dev.osd.drafts.DraftCheckpointStore s = new dev.osd.drafts.DraftCheckpointStore(store, "d", 3);
+            for (long v = 1; v <= 2; v++) {
+                try (dev.osd.drafts.DraftVersion version = new dev.osd.drafts.DraftVersion("d", v, v - 1,
+                        dev.osd.engine.LlamaModel.load(draft, m))) {
+                    s.save(version, null);
+                }
+            }
+        }
+        // the newest is damaged: the one before serves
+        Files.write(store.resolve("v00000002.safetensors"), new byte[] {1, 2, 3});
+        Run plain = run("generate", "--prompt", "Hello", "--model", target.toString(), "--no-speculation",
+                "--max-tokens", "30", "--ignore-eos");
+        Run spec = run("generate", "--prompt", "Hello", "--model", target.toString(), "--draft", store.toString(),
+                "--max-tokens", "30", "--num-draft-tokens", "3", "--ignore-eos");
+        assertEquals(0, spec.code(), spec.err());
+        assertTrue(spec.err().contains("version 1"), spec.err());
+        assertEquals(plain.lines()[0], spec.lines()[0]);
+    }
 }
