@@ -78,15 +78,10 @@ final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() throws IOException {
-            java.nio.file.Path targetDir = model != null ? model : Osd.embedded("target");
-            java.nio.file.Path draftDir = draft != null ? draft : Osd.embedded("draft");
-            if (targetDir == null || draftDir == null) {
-                throw new IllegalArgumentException("need a target and a draft (--model, --draft or models/)");
-            }
-            try (NDManager manager = NDManager.newBaseManager();
-                    dev.osd.engine.TextTokenizer tokenizer = dev.osd.engine.TextTokenizer.load(targetDir);
-                    dev.osd.engine.LlamaModel target = dev.osd.engine.LlamaModel.load(targetDir, manager);
-                    dev.osd.engine.LlamaModel draftModel = dev.osd.engine.LlamaModel.load(draftDir, manager)) {
+            try (ModelPair models = ModelPair.open(model, draft)) {
+                dev.osd.engine.LlamaModel target = models.target();
+                dev.osd.engine.LlamaModel draftModel = models.draft();
+                dev.osd.engine.TextTokenizer tokenizer = models.tokenizer();
                 ModelsBenchmark bench = new ModelsBenchmark(target, draftModel, tokenizer, k);
                 List<ModelsBenchmark.ClassFigures> figures = new ArrayList<>();
                 System.out.printf(java.util.Locale.ROOT, "%-8s %7s %11s %11s %10s %10s %10s%n", "class", "prompts",
@@ -193,11 +188,6 @@ final class BenchCommand implements Runnable {
                 OnlinePlots.replot(out);
                 return 0;
             }
-            java.nio.file.Path targetDir = model != null ? model : Osd.embedded("target");
-            java.nio.file.Path draftDir = draft != null ? draft : Osd.embedded("draft");
-            if (targetDir == null || draftDir == null) {
-                throw new IllegalArgumentException("need a target and a draft (--model, --draft or models/)");
-            }
             if (!drafts.equals("per-class") && !drafts.equals("shared")) {
                 throw new IllegalArgumentException("--drafts must be per-class or shared, got " + drafts);
             }
@@ -205,10 +195,11 @@ final class BenchCommand implements Runnable {
                 throw new IllegalArgumentException("--requests, --k and --max-tokens must be positive, --temperature >= 0");
             }
             classes.forEach(dev.osd.workload.Workload::get);
-            try (NDManager manager = NDManager.newBaseManager();
-                    dev.osd.engine.TextTokenizer tokenizer = dev.osd.engine.TextTokenizer.load(targetDir);
-                    dev.osd.engine.LlamaModel target = dev.osd.engine.LlamaModel.load(targetDir, manager);
-                    dev.osd.engine.LlamaModel base = dev.osd.engine.LlamaModel.load(draftDir, manager)) {
+            try (ModelPair models = ModelPair.open(model, draft)) {
+                NDManager manager = models.manager();
+                dev.osd.engine.TextTokenizer tokenizer = models.tokenizer();
+                dev.osd.engine.LlamaModel target = models.target();
+                dev.osd.engine.LlamaModel base = models.draft();
                 dev.osd.distillation.TrainerSettings trainer = dev.osd.distillation.TrainerSettings
                         .defaults(base.config().vocabSize())
                         .withDivergence(dev.osd.distillation.Divergence.parse(loss)).withLearningRate(lr)
@@ -259,18 +250,12 @@ final class BenchCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            java.nio.file.Path targetDir = Osd.embedded("target");
-            java.nio.file.Path draftDir = Osd.embedded("draft");
-            if (targetDir == null || draftDir == null) {
-                throw new IllegalArgumentException("the embedded models are missing (models/target, models/draft)");
-            }
             java.util.Map<String, Object> figures = new java.util.LinkedHashMap<>();
-            ai.djl.Device targetDevice = dev.osd.actors.TargetDevice.resolve(device);
-            try (NDManager manager = NDManager.newBaseManager();
-                    NDManager targetManager = NDManager.newBaseManager(targetDevice);
-                    dev.osd.engine.TextTokenizer tokenizer = dev.osd.engine.TextTokenizer.load(targetDir);
-                    dev.osd.engine.LlamaModel target = dev.osd.engine.LlamaModel.load(targetDir, targetManager);
-                    dev.osd.engine.LlamaModel base = dev.osd.engine.LlamaModel.load(draftDir, manager)) {
+            try (ModelPair models = ModelPair.open(null, null, dev.osd.actors.TargetDevice.resolve(device))) {
+                NDManager manager = models.manager();
+                dev.osd.engine.TextTokenizer tokenizer = models.tokenizer();
+                dev.osd.engine.LlamaModel target = models.target();
+                dev.osd.engine.LlamaModel base = models.draft();
                 double c;
                 if (costRatio != null) {
                     c = costRatio;
