@@ -1,6 +1,5 @@
 package dev.osd.actors;
 
-import dev.osd.engine.FinishReason;
 import dev.osd.engine.Generation;
 import dev.osd.engine.GenerationListener;
 import dev.osd.engine.GenerationRequest;
@@ -229,9 +228,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         if (p.proposed().problem() != null) {
             return dropDraft(p.proposed().problem());
         }
-        if (generation.switchDraftVersion(p.proposed().version())) {
-            // the draft actor re-read the sequence with the new version itself
-        }
+        // counts version changes; the draft actor re-read the sequence with a new version itself
+        generation.switchDraftVersion(p.proposed().version());
         pendingProposal = p.proposed();
         proposeNanos = System.nanoTime() - proposeSent;
         int[] pending = generation.tail(targetCached);
@@ -302,11 +300,5 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         if (draft != null) {
             draft.tell(new DraftActor.Release(id));
         }
-    }
-
-    /** Whether a result ended normally (for callers that only look at the event). */
-    public static boolean completed(Finished f) {
-        return f.problem() == null && f.result().finishReason() != null
-                && (f.result().finishReason() == FinishReason.STOP || f.result().finishReason() == FinishReason.LENGTH);
     }
 }

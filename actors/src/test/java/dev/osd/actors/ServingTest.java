@@ -47,8 +47,7 @@ class ServingTest {
         manager = NDManager.newBaseManager();
         target = LlamaModel.of(LlamaWeights.random(new LlamaConfig(48, 96, 2, 4, 2, 1e-5, 10000.0, 64, 128, false,
                 1, 0), 21, 0.3, manager));
-        // a draft that often agrees with the target: the target's own weights, one layer fewer is not possible
-        // with random weights, so a perturbed copy of a second random model keeps acceptance moderate
+        // an unrelated random draft: it is seldom accepted, so requests exercise rejections and corrections
         draft = LlamaModel.of(LlamaWeights.random(new LlamaConfig(32, 64, 1, 2, 2, 1e-6, 10000.0, 64, 128, true,
                 1, 0), 22, 0.3, manager));
         plainPool = target.newCachePool(1);

@@ -152,8 +152,8 @@ final class OnlineBenchmark {
         double seconds = (System.nanoTime() - started) / 1e9;
         Map<String, Object> summary = OnlineSummary.of(plan, schedule, outcomes, probes, stats, seconds);
         Files.writeString(out.resolve("summary.json"),
-                new com.google.gson.GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create()
-                        .toJson(summary));
+                new com.google.gson.GsonBuilder().setPrettyPrinting().serializeNulls()
+                        .serializeSpecialFloatingPointValues().create().toJson(summary));
         OnlinePlots.write(out, plan, schedule, outcomes);
         return summary;
     }

@@ -47,6 +47,8 @@ class OnlineBenchCommandTest {
                 assertTrue(v >= 0 && v <= 1, c + " " + key + " " + v);
             }
         }
+        // the shape: every key present, null where the run was too short to have it
+        assertTrue(summary.getAsJsonObject("classes").getAsJsonObject("sql").get("alpha_500").isJsonNull());
         assertTrue(summary.get("updates").getAsLong() >= 1, "the drafts were updated");
         assertTrue(summary.get("seconds").getAsDouble() > 0);
         // per-class drafts: versions numbered per draft, and the last ones saved
