@@ -12,8 +12,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.DispatcherSelector;
-import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.MailboxSelector;
+import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -50,7 +50,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
      */
     public record Submit(String id, GenerationRequest request, String query, String requestedDraft, boolean fixedK,
             boolean speculate, java.time.Duration deadline, Consumer<int[]> onTokens,
-            CompletableFuture<RequestActor.Finished> done)
+            CompletableFuture<RequestActor.Finished> done, long submittedNanos)
             implements Command {
     }
 
@@ -67,8 +67,32 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private record RequestUnanswered(Submit submit) implements Command {
     }
 
+    /** A retired draft's actor has stopped: its cache pool can go. */
+    private record DraftStopped(KvCachePool pool) implements Command {
+    }
+
     /** The target actor's batching figures. */
     public record GetTargetStats(ActorRef<TargetActor.Stats> replyTo) implements Command {
+    }
+
+    /** Stops a request early; it answers with what it has. Unknown or finished ids are ignored. */
+    public record Cancel(String id) implements Command {
+    }
+
+    /** Serves a new draft (local: it carries the draft's weights); {@code rule} routes its class, may be null. */
+    public record AddDraft(ServingSystem.Draft draft, dev.osd.routing.RoutingRule rule,
+            CompletableFuture<ServingSystem.Draft> done) implements Command {
+    }
+
+    /** Stops serving a draft: its requests in flight go on target-only. */
+    public record RetireDraft(String name, CompletableFuture<ServingSystem.Draft> done) implements Command {
+    }
+
+    /** How many targets and replicas of each draft the gateway can reach. */
+    public record GetReadiness(ActorRef<Readiness> replyTo) implements Command {
+    }
+
+    public record Readiness(int targets, Map<String, Integer> draftReplicas) {
     }
 
     private final ServingSystem.Parts parts;
@@ -78,6 +102,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private final Map<String, ActorRef<TrainerActor.Command>> trainers = new HashMap<>();
     private final Map<String, AdaptiveProposalLength> proposalLengths = new HashMap<>();
     private final Map<String, Integer> draftCapacity = new HashMap<>();
+    private final Map<String, KvCachePool> pools = new HashMap<>();
     // replicas as the Receptionist lists them (on one node: the ones spawned here; in a cluster: every node's)
     private List<ActorRef<TargetActor.Command>> targets = List.of();
     private final Map<String, List<ActorRef<DraftActor.Command>>> replicas = new HashMap<>();
@@ -90,35 +115,50 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private Gateway(ActorContext<Command> ctx, ServingSystem.Parts parts) {
         super(ctx);
         this.parts = parts;
-        DispatcherSelector models = DispatcherSelector.fromConfig("osd.model-dispatcher");
         ServingSystem.Settings s = parts.settings();
-        target = ctx.spawn(TargetActor.create(parts.target(), s.slots(), s.maxBatch()), "target", models);
+        target = ctx.spawn(ActorMetrics.measured(TargetActor.Command.class, "target",
+                TargetActor.create(parts.target(), s.slots(), s.maxBatch())), "target", MODELS);
         ctx.getSystem().receptionist().tell(Receptionist.register(TARGET_KEY, target));
-        router = ctx.spawn(RouterActor.create(parts.router()), "router");
-        ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
+        router = ctx.spawn(ActorMetrics.measured(RouterActor.Command.class, "router",
+                RouterActor.create(parts.router())), "router", COUNTED);
+        listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
         ctx.getSystem().receptionist().tell(Receptionist.subscribe(TARGET_KEY, listings));
         for (ServingSystem.Draft d : parts.drafts()) {
-            LlamaModel shape;
-            try (var lease = d.live().acquire()) {
-                shape = lease.model();
-                KvCachePool pool = new KvCachePool(shape.config(), s.slots(),
-                        Math.min(shape.config().maxPositionEmbeddings(), parts.target().config().maxPositionEmbeddings()),
-                        parts.manager());
-                draftCapacity.put(d.name(), pool.positions());
-                // a replica that fails is restarted; requests it served go on (its answers time out or come back
-                // with a problem, and they continue target-only)
-                ActorRef<DraftActor.Command> ref = ctx.spawn(Behaviors.supervise(DraftActor.create(d.name(), d.live(),
-                        pool)).onFailure(SupervisorStrategy.restart()), "draft-" + d.name(), models);
-                drafts.put(d.name(), ref);
-                ctx.getSystem().receptionist().tell(Receptionist.register(draftKey(d.name()), ref));
-                ctx.getSystem().receptionist().tell(Receptionist.subscribe(draftKey(d.name()), listings));
-            }
-            if (d.trainer() != null) {
-                trainers.put(d.name(), ctx.spawn(Behaviors.supervise(TrainerActor.create(d.trainer()))
-                        .onFailure(SupervisorStrategy.restart()), "trainer-" + d.name()));
-            }
-            proposalLengths.put(d.name(), new AdaptiveProposalLength(s.minK(), s.maxK(), 0.5, s.costRatio(), 0.05));
+            spawnDraft(d);
         }
+    }
+
+    /** Model actors run on the model dispatcher; every serving actor's mailbox is counted. */
+    private static final Props MODELS = MailboxSelector.fromConfig(ActorMetrics.MAILBOX)
+            .withDispatcherFromConfig("osd.model-dispatcher");
+    private static final Props COUNTED = MailboxSelector.fromConfig(ActorMetrics.MAILBOX);
+
+    private final ActorRef<Receptionist.Listing> listings;
+
+    /** A draft replica (restarted when it fails), its trainer, its adaptive proposal length. */
+    private void spawnDraft(ServingSystem.Draft d) {
+        ServingSystem.Settings s = parts.settings();
+        ActorContext<Command> ctx = getContext();
+        try (var lease = d.live().acquire()) {
+            LlamaModel shape = lease.model();
+            KvCachePool pool = new KvCachePool(shape.config(), s.slots(),
+                    Math.min(shape.config().maxPositionEmbeddings(), parts.target().config().maxPositionEmbeddings()),
+                    parts.manager());
+            draftCapacity.put(d.name(), pool.positions());
+            // a replica that fails is restarted; requests it served go on (its answers time out or come back
+            // with a problem, and they continue target-only)
+            ActorRef<DraftActor.Command> ref = ctx.spawn(ActorMetrics.restarting(DraftActor.Command.class, "draft",
+                    DraftActor.create(d.name(), d.live(), pool)), "draft-" + d.name(), MODELS);
+            drafts.put(d.name(), ref);
+            pools.put(d.name(), pool);
+            ctx.getSystem().receptionist().tell(Receptionist.register(draftKey(d.name()), ref));
+            ctx.getSystem().receptionist().tell(Receptionist.subscribe(draftKey(d.name()), listings));
+        }
+        if (d.trainer() != null) {
+            trainers.put(d.name(), ctx.spawn(ActorMetrics.restarting(TrainerActor.Command.class, "trainer",
+                    TrainerActor.create(d.trainer())), "trainer-" + d.name(), COUNTED));
+        }
+        proposalLengths.put(d.name(), new AdaptiveProposalLength(s.minK(), s.maxK(), 0.5, s.costRatio(), 0.05));
     }
 
     @Override
@@ -131,6 +171,14 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 .onMessage(RequestUnanswered.class, this::onRequestUnanswered)
                 .onMessage(GetTargetStats.class, g -> {
                     target.tell(new TargetActor.GetStats(g.replyTo()));
+                    return this;
+                })
+                .onMessage(Cancel.class, this::onCancel)
+                .onMessage(AddDraft.class, this::onAddDraft)
+                .onMessage(RetireDraft.class, this::onRetireDraft)
+                .onMessage(GetReadiness.class, this::onGetReadiness)
+                .onMessage(DraftStopped.class, d -> {
+                    d.pool().close();
                     return this;
                 })
                 .build();
@@ -159,8 +207,12 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         String draft = route.draft() != null && drafts.containsKey(route.draft()) ? route.draft() : null;
         ActorRef<TrainerActor.Command> trainer = draft == null ? null : trainers.get(draft);
         Consumer<SpeculationRound> feed = trainer == null ? null : round -> trainer.tell(new TrainerActor.Round(round));
+        long[] firstToken = {-1};
         ActorRef<RequestActor.Event> client = getContext().spawnAnonymous(Behaviors.receive(RequestActor.Event.class)
                 .onMessage(RequestActor.Tokens.class, t -> {
+                    if (firstToken[0] < 0) {
+                        firstToken[0] = System.nanoTime();
+                    }
                     if (s.onTokens() != null) {
                         s.onTokens().accept(t.tokens());
                     }
@@ -170,19 +222,23 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                     if (f.draft() != null) {
                         router.tell(new RouterActor.Observe(s.query(), f.draft(), f.result().stats().tokenAcceptance()));
                     }
-                    s.done().complete(f);
+                    RequestActor.Finished answered = f.withQueryClass(route.queryClass());
+                    long now = System.nanoTime();
+                    parts.metrics().record(answered, s.submittedNanos(), firstToken[0] < 0 ? now : firstToken[0], now);
+                    s.done().complete(answered);
                     return Behaviors.stopped();
                 })
                 .build());
         ActorRef<RequestActor.Command> request;
         try {
             // the request keeps the target and draft replica it starts with: they hold its caches
-            request = getContext().spawn(RequestActor.create(s.id(), s.request(), parts.tokenizer(),
+            request = getContext().spawn(ActorMetrics.measured(RequestActor.Command.class, "request",
+                    RequestActor.create(s.id(), s.request(), parts.tokenizer(),
                     parts.target().config().eosTokenId(), parts.target().config().maxPositionEmbeddings(),
                     pick(targets, target), draft == null ? null : pick(replicas.get(draft), drafts.get(draft)), draft,
                     draft == null ? 0 : draftCapacity.get(draft),
                     feed, draft == null || s.fixedK() ? null : proposalLengths.get(draft),
-                    parts.settings().draftTimeout(), s.deadline(), client), "request-" + s.id());
+                    parts.settings().draftTimeout(), s.deadline(), client)), "request-" + s.id(), COUNTED);
         } catch (RuntimeException e) {
             getContext().stop(client);
             s.done().completeExceptionally(e);
@@ -214,6 +270,62 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             return local;
         }
         return listed.get((int) (picks++ % listed.size()));
+    }
+
+    private Behavior<Command> onCancel(Cancel c) {
+        getContext().getChild("request-" + c.id()).ifPresent(child ->
+                child.<RequestActor.Command>unsafeUpcast().tell(RequestActor.Cancel.INSTANCE));
+        return this;
+    }
+
+    private Behavior<Command> onAddDraft(AddDraft a) {
+        String name = a.draft().name();
+        if (drafts.containsKey(name)) {
+            a.done().completeExceptionally(new IllegalArgumentException("draft '" + name + "' exists already"));
+            return this;
+        }
+        try {
+            spawnDraft(a.draft());
+        } catch (RuntimeException e) {
+            a.done().completeExceptionally(e);
+            return this;
+        }
+        router.tell(new RouterActor.AddDraft(name, a.rule()));
+        a.done().complete(a.draft());
+        return this;
+    }
+
+    private Behavior<Command> onRetireDraft(RetireDraft r) {
+        ActorRef<DraftActor.Command> ref = drafts.remove(r.name());
+        if (ref == null) {
+            r.done().completeExceptionally(new IllegalArgumentException("unknown draft '" + r.name() + "'"));
+            return this;
+        }
+        router.tell(new RouterActor.RemoveDraft(r.name()));
+        getContext().getSystem().receptionist().tell(Receptionist.deregister(draftKey(r.name()), ref));
+        // requests in flight lose their proposals: they time out or hear a problem and go on target-only
+        getContext().stop(ref);
+        getContext().watchWith(ref, new DraftStopped(pools.get(r.name())));
+        ActorRef<TrainerActor.Command> trainer = trainers.remove(r.name());
+        if (trainer != null) {
+            getContext().stop(trainer);
+        }
+        replicas.remove(r.name());
+        proposalLengths.remove(r.name());
+        draftCapacity.remove(r.name());
+        pools.remove(r.name());
+        r.done().complete(null);
+        return this;
+    }
+
+    private Behavior<Command> onGetReadiness(GetReadiness g) {
+        Map<String, Integer> counts = new java.util.TreeMap<>();
+        for (String name : drafts.keySet()) {
+            List<ActorRef<DraftActor.Command>> listed = replicas.get(name);
+            counts.put(name, listed == null ? 0 : listed.size());
+        }
+        g.replyTo().tell(new Readiness(targets.size(), counts));
+        return this;
     }
 
     private Behavior<Command> onRequestGone(RequestGone gone) {

@@ -58,7 +58,20 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     public record Tokens(String requestId, int[] tokens) implements Event {
     }
 
-    public record Finished(String requestId, GenerationResult result, String draft, String problem) implements Event {
+    /**
+     * @param draft the draft that served the request, or null for target-only decoding
+     * @param problem why the request ended early (overloaded, deadline, target trouble), or null
+     * @param queryClass the class the router gave the query, or null
+     */
+    public record Finished(String requestId, GenerationResult result, String draft, String problem, String queryClass)
+            implements Event {
+        public Finished(String requestId, GenerationResult result, String draft, String problem) {
+            this(requestId, result, draft, problem, null);
+        }
+
+        Finished withQueryClass(String c) {
+            return new Finished(requestId, result, draft, problem, c);
+        }
     }
 
     private final String id;

@@ -27,7 +27,8 @@ public final class RouterActor {
     public record Observe(String query, String draft, double acceptance) implements Command, CrossNode {
     }
 
-    public record AddDraft(String draft) implements Command, CrossNode {
+    /** @param rule routes the draft's class (tried first), or null */
+    public record AddDraft(String draft, dev.osd.routing.RoutingRule rule) implements Command, CrossNode {
     }
 
     public record RemoveDraft(String draft) implements Command, CrossNode {
@@ -51,7 +52,7 @@ public final class RouterActor {
                     return Behaviors.same();
                 })
                 .onMessage(AddDraft.class, a -> {
-                    router.addDraft(a.draft());
+                    router.addDraft(a.draft(), a.rule());
                     return Behaviors.same();
                 })
                 .onMessage(RemoveDraft.class, r -> {

@@ -9,12 +9,15 @@ import dev.osd.engine.TextTokenizer;
 import dev.osd.routing.Router;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * The Java API in front of the actors (what the HTTP layer and benchmarks use): start a one-node serving
@@ -39,8 +42,17 @@ public final class ServingSystem implements AutoCloseable {
         }
     }
 
+    /** Makes a new draft for a class added at run time (cloned from the base draft, with its trainer). */
+    public interface DraftFactory {
+        Draft create(String name);
+    }
+
     record Parts(LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts, Router router, Settings settings,
-            NDManager manager) {
+            NDManager manager, ServingMetrics metrics) {
+    }
+
+    /** A submitted request: its id (for {@link #cancel}) and its result to come. */
+    public record Submitted(String id, CompletionStage<RequestActor.Finished> result) {
     }
 
     /** One request as the API takes it. */
@@ -59,16 +71,38 @@ public final class ServingSystem implements AutoCloseable {
 
     private final ActorSystem<Gateway.Command> system;
     private final AtomicLong ids = new AtomicLong();
+    private final Map<String, Draft> drafts = new ConcurrentSkipListMap<>();
+    private final DraftFactory factory;
+    private final ServingMetrics metrics;
+    private final LlamaModel target;
 
-    private ServingSystem(ActorSystem<Gateway.Command> system) {
-        this.system = system;
+    private ServingSystem(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts, Router router,
+            Settings settings, NDManager manager, DraftFactory factory) {
+        for (Draft d : drafts) {
+            this.drafts.put(d.name(), d);
+        }
+        this.factory = factory;
+        this.target = target;
+        // the actor metrics extension belongs to the actor system: the registry is made once that exists
+        CompletableFuture<ServingMetrics> m = new CompletableFuture<>();
+        this.system = ActorSystem.create(Behaviors.setup(ctx -> {
+            ServingMetrics made = new ServingMetrics(this.drafts::values, ActorMetrics.of(ctx.getSystem()));
+            m.complete(made);
+            return Gateway.create(new Parts(target, tokenizer, drafts, router, settings, manager, made));
+        }), name);
+        this.metrics = m.orTimeout(30, java.util.concurrent.TimeUnit.SECONDS).join();
     }
 
     /** Starts the actors; the models stay the caller's. */
     public static ServingSystem start(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts,
             Router router, Settings settings, NDManager manager) {
-        return new ServingSystem(ActorSystem.create(Gateway.create(new Parts(target, tokenizer, drafts, router, settings,
-                manager)), name));
+        return start(name, target, tokenizer, drafts, router, settings, manager, null);
+    }
+
+    /** @param factory makes drafts for classes added at run time; null: drafts cannot be added */
+    public static ServingSystem start(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts,
+            Router router, Settings settings, NDManager manager, DraftFactory factory) {
+        return new ServingSystem(name, target, tokenizer, drafts, router, settings, manager, factory);
     }
 
     /**
@@ -76,10 +110,99 @@ public final class ServingSystem implements AutoCloseable {
      * the stage completes with the result, or exceptionally when the request names an unknown draft.
      */
     public CompletionStage<RequestActor.Finished> submit(Submission s, Consumer<int[]> onTokens) {
+        return send(s, onTokens).result();
+    }
+
+    /** As {@link #submit}, and tells the request's id, with which it can be cancelled. */
+    public Submitted send(Submission s, Consumer<int[]> onTokens) {
         CompletableFuture<RequestActor.Finished> done = new CompletableFuture<>();
-        system.tell(new Gateway.Submit(Long.toString(ids.incrementAndGet()), s.request(), s.query(), s.draft(),
-                s.fixedK(), s.speculate(), s.deadline(), onTokens, done));
-        return done;
+        String id = Long.toString(ids.incrementAndGet());
+        system.tell(new Gateway.Submit(id, s.request(), s.query(), s.draft(), s.fixedK(), s.speculate(), s.deadline(),
+                onTokens, done, System.nanoTime()));
+        return new Submitted(id, done);
+    }
+
+    /** Ends a request early (a client went away); it answers with what it has. */
+    public void cancel(String id) {
+        system.tell(new Gateway.Cancel(id));
+    }
+
+    /** The drafts served now, by name. */
+    public Map<String, Draft> drafts() {
+        return Map.copyOf(drafts);
+    }
+
+    public LlamaModel target() {
+        return target;
+    }
+
+    public ServingMetrics metrics() {
+        return metrics;
+    }
+
+    public boolean canAddDrafts() {
+        return factory != null;
+    }
+
+    /**
+     * Serves a new draft for a new class, made by the system's draft factory (a clone of the base draft that
+     * starts learning on the traffic {@code rule} routes to it).
+     */
+    public CompletionStage<Draft> addDraft(String name, dev.osd.routing.RoutingRule rule) {
+        if (factory == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("this system has no draft factory"));
+        }
+        if (drafts.containsKey(name)) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("draft '" + name + "' exists already"));
+        }
+        Draft d = factory.create(name);
+        CompletableFuture<Draft> done = new CompletableFuture<>();
+        system.tell(new Gateway.AddDraft(d, rule, done));
+        return done.whenComplete((added, failure) -> {
+            if (failure == null) {
+                drafts.put(name, d);
+            } else {
+                closeDraft(d);
+            }
+        });
+    }
+
+    /** Stops serving a draft and frees it; requests in flight with it finish target-only. */
+    public CompletionStage<Void> retireDraft(String name) {
+        CompletableFuture<Draft> done = new CompletableFuture<>();
+        system.tell(new Gateway.RetireDraft(name, done));
+        return done.thenAccept(x -> {
+            Draft d = drafts.remove(name);
+            if (d != null) {
+                closeDraft(d);
+            }
+        });
+    }
+
+    private static void closeDraft(Draft d) {
+        if (d.trainer() != null) {
+            d.trainer().close();
+        }
+        d.live().close();
+    }
+
+    /** Pauses (or resumes) the training of one draft, or of all when {@code name} is null. */
+    public void setTraining(String name, boolean paused) {
+        for (Draft d : drafts.values()) {
+            if ((name == null || d.name().equals(name)) && d.trainer() != null) {
+                if (paused) {
+                    d.trainer().pause();
+                } else {
+                    d.trainer().resume();
+                }
+            }
+        }
+    }
+
+    /** How many targets and draft replicas the gateway can reach now. */
+    public Gateway.Readiness readiness() {
+        return AskPattern.<Gateway.Command, Gateway.Readiness>ask(system, Gateway.GetReadiness::new,
+                Duration.ofSeconds(5), system.scheduler()).toCompletableFuture().join();
     }
 
     /** The target actor's batching figures so far. */

@@ -28,7 +28,7 @@ public final class Router {
     public record Route(String draft, String queryClass, Reason reason) {
     }
 
-    private final List<RoutingRule> rules;
+    private final List<RoutingRule> rules;  // copy-on-write: classify reads without the lock
     private final Set<String> drafts = new LinkedHashSet<>();
     private final String general;
     private final LearnedRouter learned;
@@ -41,7 +41,7 @@ public final class Router {
      * @param learnedAfter observations every candidate draft needs before the learned router decides
      */
     public Router(List<RoutingRule> rules, String general, LearnedRouter learned, long learnedAfter) {
-        this.rules = List.copyOf(rules);
+        this.rules = new java.util.concurrent.CopyOnWriteArrayList<>(rules);
         this.general = general;
         this.learned = learned;
         this.learnedAfter = learnedAfter;
@@ -73,8 +73,24 @@ public final class Router {
         drafts.add(draft);
     }
 
+    /**
+     * A draft added at run time with the rule that claims its class; the rule is tried before the others, so a
+     * new class can take queries an older, broader rule would have claimed.
+     */
+    public synchronized void addDraft(String draft, RoutingRule rule) {
+        if (rule != null) {
+            if (!rule.draft().equals(draft)) {
+                throw new IllegalArgumentException("rule for '" + rule.draft() + "' given for draft '" + draft + "'");
+            }
+            rules.add(0, rule);
+        }
+        drafts.add(draft);
+    }
+
+    /** Stops routing to a draft; its rules go with it. */
     public synchronized void removeDraft(String draft) {
         drafts.remove(draft);
+        rules.removeIf(r -> r.draft().equals(draft) && !draft.equals(general));
     }
 
     public synchronized Route route(String query, String requested) {
