@@ -49,7 +49,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
      * @param speculate false for target-only decoding
      */
     public record Submit(String id, GenerationRequest request, String query, String requestedDraft, boolean fixedK,
-            boolean speculate, java.time.Duration deadline, Consumer<int[]> onTokens,
+            boolean speculate, java.time.Duration deadline, Consumer<RequestActor.Tokens> onTokens,
             CompletableFuture<RequestActor.Finished> done, long submittedNanos)
             implements Command {
     }
@@ -214,7 +214,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                         firstToken[0] = System.nanoTime();
                     }
                     if (s.onTokens() != null) {
-                        s.onTokens().accept(t.tokens());
+                        s.onTokens().accept(t);
                     }
                     return Behaviors.same();
                 })

@@ -55,7 +55,9 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     public sealed interface Event extends CrossNode {
     }
 
-    public record Tokens(String requestId, int[] tokens) implements Event {
+    /** @param logprobs each token's log-probability when the request asked for them, else null */
+    public record Tokens(String requestId, int[] tokens, java.util.List<dev.osd.engine.TokenLogprob> logprobs)
+            implements Event {
     }
 
     /**
@@ -160,8 +162,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         this.speculate = draft != null && request.numDraftTokens() > 0;
         this.generation = new Generation(request, new GenerationListener() {
             @Override
-            public void onTokens(int[] tokens) {
-                client.tell(new Tokens(id, tokens));
+            public void onTokens(int[] tokens, java.util.List<dev.osd.engine.TokenLogprob> logprobs) {
+                client.tell(new Tokens(id, tokens, logprobs));
             }
 
             @Override

@@ -51,6 +51,7 @@ public final class ServingMetrics {
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> classTraffic = new ConcurrentHashMap<>();
     private final LongAdder served = new LongAdder();
+    private final Map<String, double[]> tpotTotals = new ConcurrentHashMap<>();
 
     /**
      * @param liveDrafts the drafts being served now (read when scraped)
@@ -124,7 +125,13 @@ public final class ServingMetrics {
             ttft.labelValues(speculation).observe((firstTokenNanos - submittedNanos) / 1e9);
             e2e.labelValues(speculation).observe((finishedNanos - submittedNanos) / 1e9);
             if (n > 1) {
-                tpot.labelValues(speculation).observe((finishedNanos - firstTokenNanos) / 1e9 / (n - 1));
+                double seconds = (finishedNanos - firstTokenNanos) / 1e9 / (n - 1);
+                tpot.labelValues(speculation).observe(seconds);
+                double[] t = tpotTotals.computeIfAbsent(speculation, x -> new double[2]);
+                synchronized (t) {
+                    t[0] += seconds;
+                    t[1]++;
+                }
             }
         }
     }
@@ -138,6 +145,14 @@ public final class ServingMetrics {
 
     public long served() {
         return served.sum();
+    }
+
+    /** Sum of time per output token (seconds) and number of requests so far, speculation "on" or "off". */
+    public double[] tpotTotals(String speculation) {
+        double[] t = tpotTotals.computeIfAbsent(speculation, x -> new double[2]);
+        synchronized (t) {
+            return t.clone();
+        }
     }
 
     /** A draft's recent requests. */
@@ -159,6 +174,8 @@ public final class ServingMetrics {
         private final int capacity;
         private final Deque<long[]> requests = new ArrayDeque<>();
         private long total;
+        private long totalAccepted;
+        private long totalJudged;
 
         Window(int capacity) {
             this.capacity = capacity;
@@ -170,6 +187,13 @@ public final class ServingMetrics {
                 requests.removeLast();
             }
             total++;
+            totalAccepted += accepted;
+            totalJudged += judged;
+        }
+
+        /** Accepted and judged positions over every request so far. */
+        public synchronized long[] totals() {
+            return new long[] {totalAccepted, totalJudged};
         }
 
         /** Requests this draft served in all. */

@@ -77,7 +77,7 @@ public final class ServingSystem implements AutoCloseable {
     private final LlamaModel target;
 
     private ServingSystem(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts, Router router,
-            Settings settings, NDManager manager, DraftFactory factory) {
+            Settings settings, NDManager manager, DraftFactory factory, com.typesafe.config.Config config) {
         for (Draft d : drafts) {
             this.drafts.put(d.name(), d);
         }
@@ -88,8 +88,9 @@ public final class ServingSystem implements AutoCloseable {
         this.system = ActorSystem.create(Behaviors.setup(ctx -> {
             ServingMetrics made = new ServingMetrics(this.drafts::values, ActorMetrics.of(ctx.getSystem()));
             m.complete(made);
-            return Gateway.create(new Parts(target, tokenizer, drafts, router, settings, manager, made));
-        }), name);
+            return ActorMetrics.measured(Gateway.Command.class, "gateway",
+                    Gateway.create(new Parts(target, tokenizer, drafts, router, settings, manager, made)));
+        }), name, config == null ? com.typesafe.config.ConfigFactory.load() : config);
         this.metrics = m.orTimeout(30, java.util.concurrent.TimeUnit.SECONDS).join();
     }
 
@@ -102,7 +103,13 @@ public final class ServingSystem implements AutoCloseable {
     /** @param factory makes drafts for classes added at run time; null: drafts cannot be added */
     public static ServingSystem start(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts,
             Router router, Settings settings, NDManager manager, DraftFactory factory) {
-        return new ServingSystem(name, target, tokenizer, drafts, router, settings, manager, factory);
+        return start(name, target, tokenizer, drafts, router, settings, manager, factory, null);
+    }
+
+    /** @param config the actor system's configuration (null: the default, application.conf over reference.conf) */
+    public static ServingSystem start(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts,
+            Router router, Settings settings, NDManager manager, DraftFactory factory, com.typesafe.config.Config config) {
+        return new ServingSystem(name, target, tokenizer, drafts, router, settings, manager, factory, config);
     }
 
     /**
@@ -110,11 +117,14 @@ public final class ServingSystem implements AutoCloseable {
      * the stage completes with the result, or exceptionally when the request names an unknown draft.
      */
     public CompletionStage<RequestActor.Finished> submit(Submission s, Consumer<int[]> onTokens) {
-        return send(s, onTokens).result();
+        return send(s, onTokens == null ? null : t -> onTokens.accept(t.tokens())).result();
     }
 
-    /** As {@link #submit}, and tells the request's id, with which it can be cancelled. */
-    public Submitted send(Submission s, Consumer<int[]> onTokens) {
+    /**
+     * As {@link #submit}, with the streamed tokens' log-probabilities (when asked for), and tells the request's
+     * id, with which it can be cancelled.
+     */
+    public Submitted send(Submission s, Consumer<RequestActor.Tokens> onTokens) {
         CompletableFuture<RequestActor.Finished> done = new CompletableFuture<>();
         String id = Long.toString(ids.incrementAndGet());
         system.tell(new Gateway.Submit(id, s.request(), s.query(), s.draft(), s.fixedK(), s.speculate(), s.deadline(),

@@ -1,6 +1,8 @@
 package dev.osd.engine;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -26,6 +28,7 @@ public final class Generation {
     private long firstTokenNanos = -1;
     private int stopCut = -1;
     private long draftVersion = Long.MIN_VALUE;
+    private final List<TokenLogprob> logprobs;
 
     /**
      * @param eosTokenId the target's end-of-sequence token (-1: none)
@@ -47,6 +50,7 @@ public final class Generation {
         this.promptLength = request.prompt().length;
         this.tokens = Arrays.copyOf(request.prompt(), promptLength + request.maxTokens() + 1);
         this.length = promptLength;
+        this.logprobs = request.logprobs() >= 0 ? new ArrayList<>() : null;
     }
 
     public GenerationRequest request() {
@@ -95,7 +99,7 @@ public final class Generation {
 
     /** Ends a plain round: one token sampled from the target's logits at the last position. */
     public void targetStep(float[] logits) {
-        emit(new int[] {Sampler.next(logits, request.sampling(), random)});
+        emit(new int[] {Sampler.next(logits, request.sampling(), random)}, new float[][] {logits});
     }
 
     /**
@@ -114,7 +118,7 @@ public final class Generation {
         Verification v = verifier.verify(proposal.tokens(), proposal.q(), p, random);
         stats.record(v);
         listener.onRound(new SpeculationRound(prefix(before), proposal.tokens(), proposal.q(), p, logits, v));
-        emit(v.emitted());
+        emit(v.emitted(), logits);
         return v;
     }
 
@@ -133,16 +137,21 @@ public final class Generation {
         stats.recordDraftFailure();
     }
 
-    /** Appends tokens one by one until a stop condition, then streams the kept ones. */
-    private void emit(int[] emitted) {
+    /** Appends tokens one by one until a stop condition, then streams the kept ones ({@code logits[i]}: token i's). */
+    private void emit(int[] emitted, float[][] logits) {
         int kept = 0;
-        for (int t : emitted) {
+        int firstLogprob = logprobs == null ? 0 : logprobs.size();
+        for (int i = 0; i < emitted.length; i++) {
+            int t = emitted[i];
             if (!request.ignoreEos() && t == eosTokenId) {
                 finish = FinishReason.STOP;
                 break;
             }
             tokens[length++] = t;
             kept++;
+            if (logprobs != null) {
+                logprobs.add(TokenLogprob.of(logits[i], t, request.logprobs()));
+            }
             if (firstTokenNanos < 0) {
                 firstTokenNanos = System.nanoTime() - start;
             }
@@ -156,7 +165,8 @@ public final class Generation {
             }
         }
         if (kept > 0) {
-            listener.onTokens(Arrays.copyOfRange(tokens, length - kept, length));
+            listener.onTokens(Arrays.copyOfRange(tokens, length - kept, length),
+                    logprobs == null ? null : List.copyOf(logprobs.subList(firstLogprob, logprobs.size())));
         }
     }
 
@@ -191,6 +201,7 @@ public final class Generation {
             }
         }
         return new GenerationResult(out, text, finish, stats, promptLength,
-                firstTokenNanos < 0 ? totalNanos : firstTokenNanos, totalNanos);
+                firstTokenNanos < 0 ? totalNanos : firstTokenNanos, totalNanos,
+                logprobs == null ? null : List.copyOf(logprobs));
     }
 }

@@ -9,6 +9,11 @@ public interface GenerationListener {
     default void onTokens(int[] tokens) {
     }
 
+    /** As {@link #onTokens(int[])}, with each token's log-probability when the request asked for them (else null). */
+    default void onTokens(int[] tokens, java.util.List<TokenLogprob> logprobs) {
+        onTokens(tokens);
+    }
+
     /** One speculative round, with what distillation needs. */
     default void onRound(SpeculationRound round) {
     }

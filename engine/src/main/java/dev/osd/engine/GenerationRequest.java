@@ -11,9 +11,15 @@ import java.util.List;
  * @param stop strings that end generation when they appear in the output (left out of the text)
  * @param ignoreEos keep generating past the end-of-sequence token
  * @param numDraftTokens k, the proposal length per round; 0 means target-only decoding
+ * @param logprobs -1: no log-probabilities; n >= 0: each token's, with its n most likely alternatives
  */
 public record GenerationRequest(int[] prompt, int maxTokens, SamplingParams sampling, List<String> stop,
-        boolean ignoreEos, int numDraftTokens) {
+        boolean ignoreEos, int numDraftTokens, int logprobs) {
+
+    public GenerationRequest(int[] prompt, int maxTokens, SamplingParams sampling, List<String> stop,
+            boolean ignoreEos, int numDraftTokens) {
+        this(prompt, maxTokens, sampling, stop, ignoreEos, numDraftTokens, -1);
+    }
 
     public GenerationRequest {
         if (prompt == null || prompt.length == 0) {
@@ -21,6 +27,9 @@ public record GenerationRequest(int[] prompt, int maxTokens, SamplingParams samp
         }
         if (maxTokens < 1) {
             throw new IllegalArgumentException("max_tokens must be >= 1, got " + maxTokens);
+        }
+        if (logprobs < -1) {
+            throw new IllegalArgumentException("logprobs must be -1 (none) or >= 0, got " + logprobs);
         }
         if (numDraftTokens < 0) {
             throw new IllegalArgumentException("num_draft_tokens must be >= 0, got " + numDraftTokens);

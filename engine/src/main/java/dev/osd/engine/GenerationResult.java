@@ -10,9 +10,15 @@ package dev.osd.engine;
  * @param promptTokens length of the prompt
  * @param firstTokenNanos time from start to the first generated token
  * @param totalNanos time from start to the end
+ * @param logprobs each generated token's log-probability, when the request asked for them; else null
  */
 public record GenerationResult(int[] tokens, String text, FinishReason finishReason, SpeculationStats stats,
-        int promptTokens, long firstTokenNanos, long totalNanos) {
+        int promptTokens, long firstTokenNanos, long totalNanos, java.util.List<TokenLogprob> logprobs) {
+
+    public GenerationResult(int[] tokens, String text, FinishReason finishReason, SpeculationStats stats,
+            int promptTokens, long firstTokenNanos, long totalNanos) {
+        this(tokens, text, finishReason, stats, promptTokens, firstTokenNanos, totalNanos, null);
+    }
 
     /** Mean time per output token after the first, in seconds (TPOT). */
     public double timePerOutputToken() {

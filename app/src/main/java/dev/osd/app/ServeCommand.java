@@ -1,0 +1,108 @@
+package dev.osd.app;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.osd.actors.ServingSystem;
+import dev.osd.actors.TargetDevice;
+import dev.osd.http.HttpServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./osd serve}: one node with every role (gateway, target, drafts, trainers) over the embedded models
+ * (or given ones), the OpenAI-compatible API, the dashboard and /metrics on one port.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve the OpenAI-compatible API with online speculative decoding on one machine.")
+final class ServeCommand implements Callable<Integer> {
+
+    @Option(names = "--port", description = "Port to listen on (default: osd.serve.port, 8080; 0 picks a free one).")
+    Integer port;
+
+    @Option(names = "--host", description = "Address to bind (default: osd.serve.host, 127.0.0.1).")
+    String host;
+
+    @Option(names = "--config", description = "A HOCON file over the defaults (osd.serve.*, osd.target.*, pekko.*).")
+    Path config;
+
+    @Option(names = "--model", description = "Target model directory (default: the embedded target).")
+    Path model;
+
+    @Option(names = "--draft", description = "Base draft model directory (default: the embedded draft).")
+    Path draft;
+
+    @Option(names = "--state", description = "Where the drafts' checkpoint stores live (default: osd.serve.state, "
+            + "./osd-state); drafts resume from them at start.")
+    Path state;
+
+    @Option(names = "--no-training", description = "Serve the base drafts without online distillation.")
+    boolean noTraining;
+
+    @Option(names = "--no-speculation", description = "Target-only serving (no drafts).")
+    boolean noSpeculation;
+
+    /** Set by tests: called with the server once it listens. */
+    static volatile java.util.function.Consumer<HttpServer> onListening;
+    /** Set by tests: counted down to stop the server. */
+    static volatile CountDownLatch stop;
+
+    @Override
+    public Integer call() throws Exception {
+        Config c = loadConfig();
+        Config s = c.getConfig("osd.serve");
+        Path stateDir = state != null ? state : s.getString("state").isEmpty() ? null : Path.of(s.getString("state"));
+        ServingSystem.Settings settings = new ServingSystem.Settings(s.getInt("slots"), c.getInt("osd.target.max-batch"),
+                Duration.ofMillis(s.getDuration("draft-timeout").toMillis()), s.getDouble("cost-ratio"), 1,
+                s.getInt("max-draft-tokens"));
+        HttpServer.Settings http = new HttpServer.Settings(host != null ? host : s.getString("host"),
+                port != null ? port : s.getInt("port"), s.getString("model-name"), s.getBytes("max-body-bytes"),
+                key(s, "api-key", "OSD_API_KEY"), key(s, "admin-key", "OSD_ADMIN_KEY"), s.getInt("max-draft-tokens"));
+        System.out.println("loading models ...");
+        try (ModelPair models = ModelPair.open(model, draft,
+                TargetDevice.resolve(c.getString("osd.target.device")));
+                ServingStack stack = new ServingStack("osd", models, new ServingStack.Options(!noTraining,
+                        !noSpeculation, stateDir, settings, c));
+                HttpServer server = HttpServer.start(stack.system(), models.tokenizer(), http)) {
+            System.out.printf("OSD serves '%s' at %s%n", http.model(), server.url());
+            System.out.printf("  OpenAI API:  %s/v1  (e.g. OPENAI_BASE_URL=%s/v1)%n", server.url(), server.url());
+            System.out.printf("  dashboard:   %s/%n  metrics:     %s/metrics%n  drafts:      %s/v1/drafts%n",
+                    server.url(), server.url(), server.url());
+            System.out.printf("  drafts %s, training %s, state %s%n", stack.system().drafts().keySet(),
+                    noTraining ? "off" : "on", stateDir == null ? "none" : stateDir.toAbsolutePath());
+            CountDownLatch done = stop != null ? stop : new CountDownLatch(1);
+            Thread hook = new Thread(done::countDown);
+            Runtime.getRuntime().addShutdownHook(hook);
+            if (onListening != null) {
+                onListening.accept(server);
+            }
+            done.await();
+            System.out.println("stopping: trainers save their drafts ...");
+        }
+        return 0;
+    }
+
+    private Config loadConfig() {
+        Config base = ConfigFactory.load();
+        if (config == null) {
+            return base;
+        }
+        if (!Files.isRegularFile(config)) {
+            throw new IllegalArgumentException("--config " + config + ": no such file");
+        }
+        return ConfigFactory.parseFile(config.toFile()).withFallback(base).resolve();
+    }
+
+    private static String key(Config s, String path, String env) {
+        String fromEnv = System.getenv(env);
+        if (fromEnv != null && !fromEnv.isEmpty()) {
+            return fromEnv;
+        }
+        String v = s.getString(path);
+        return v.isEmpty() ? null : v;
+    }
+}

@@ -1,0 +1,111 @@
+package dev.osd.app;
+
+import com.typesafe.config.Config;
+import dev.osd.actors.ServingSystem;
+import dev.osd.distillation.DraftTrainer;
+import dev.osd.distillation.TrainerSettings;
+import dev.osd.drafts.DraftCheckpointStore;
+import dev.osd.drafts.DraftVersion;
+import dev.osd.drafts.LiveDraft;
+import dev.osd.engine.LlamaModel;
+import dev.osd.routing.Router;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A one-node serving system over a target and a base draft, as {@code ./osd serve} runs it: one draft per query
+ * class of the embedded workload plus a general one, each a clone of the base draft that (when online) learns
+ * from the traffic routed to it; with a state directory, each draft resumes from the newest valid version in
+ * its checkpoint store and its trainer keeps saving there. Drafts added at run time are made the same way.
+ */
+final class ServingStack implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ServingStack.class);
+
+    static final List<String> DRAFTS = List.of("sql", "math", "code", "finance", "general");
+
+    /**
+     * @param online drafts learn from their traffic (false: they stay the base draft)
+     * @param speculate false: no drafts at all (target-only serving)
+     * @param state where draft checkpoint stores live (state/drafts/NAME), or null for none
+     */
+    record Options(boolean online, boolean speculate, Path state, ServingSystem.Settings settings, Config config) {
+    }
+
+    private final ModelPair models;
+    private final Options options;
+    private final ExecutorService training = DraftTrainer.newTrainingExecutor();
+    private final List<ServingSystem.Draft> made = new CopyOnWriteArrayList<>();
+    private final ServingSystem system;
+
+    ServingStack(String name, ModelPair models, Options options) {
+        this.models = models;
+        this.options = options;
+        List<ServingSystem.Draft> drafts = new ArrayList<>();
+        if (options.speculate()) {
+            for (String d : DRAFTS) {
+                drafts.add(draft(d));
+            }
+        }
+        Router router = new Router(Router.embeddedRules(), options.speculate() ? "general" : null, null, 0);
+        system = ServingSystem.start(name, models.target(), models.tokenizer(), drafts, router, options.settings(),
+                models.manager(), options.speculate() ? this::draft : null, options.config());
+    }
+
+    ServingSystem system() {
+        return system;
+    }
+
+    /** A draft named {@code name}: its store's newest valid version, else a clone of the base draft. */
+    private ServingSystem.Draft draft(String name) {
+        DraftCheckpointStore store = options.state() == null ? null
+                : new DraftCheckpointStore(options.state().resolve("drafts").resolve(name), name, 5);
+        DraftVersion start = null;
+        if (store != null) {
+            try {
+                Optional<DraftCheckpointStore.Stored> stored = store.loadNewest(models.manager());
+                if (stored.isPresent()) {
+                    start = store.toVersion(stored.get());
+                    LOG.info("draft {} resumes at version {} from {}", name, start.number(), store.dir());
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the checkpoint store " + store.dir(), e);
+            }
+        }
+        if (start == null) {
+            start = new DraftVersion(name, 0, -1, LlamaModel.of(models.draft().weights().copy(models.manager())));
+        }
+        LiveDraft live = new LiveDraft(start);
+        DraftTrainer trainer = options.online() ? new DraftTrainer(live,
+                TrainerSettings.defaults(models.draft().config().vocabSize()), training, store, models.manager())
+                : null;
+        ServingSystem.Draft d = new ServingSystem.Draft(name, live, trainer);
+        made.add(d);
+        return d;
+    }
+
+    @Override
+    public void close() {
+        // retired drafts were closed when they were retired
+        java.util.Set<String> served = system.drafts().keySet();
+        made.removeIf(d -> !served.contains(d.name()));
+        system.close();
+        for (ServingSystem.Draft d : made) {
+            if (d.trainer() != null) {
+                d.trainer().close(); // saves the current version to the store
+            }
+        }
+        training.shutdown();
+        for (ServingSystem.Draft d : made) {
+            d.live().close();
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package dev.osd.engine;
+
+/**
+ * The log-probability the target gave a generated token, and its most likely alternatives at that position.
+ * Taken from the target's raw distribution (before temperature, top-k and top-p), as vLLM reports by default.
+ *
+ * @param topTokens the most likely tokens, most likely first (empty when none were asked for)
+ * @param topLogprobs their log-probabilities
+ */
+public record TokenLogprob(int token, float logprob, int[] topTokens, float[] topLogprobs) {
+
+    /** The entry for {@code token} at a position with these raw logits, with {@code top} alternatives. */
+    public static TokenLogprob of(float[] logits, int token, int top) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float l : logits) {
+            max = Math.max(max, l);
+        }
+        double sum = 0;
+        for (float l : logits) {
+            sum += Math.exp(l - max);
+        }
+        float logZ = (float) (max + Math.log(sum));
+        int n = Math.min(top, logits.length);
+        int[] topTokens = new int[n];
+        float[] topLogprobs = new float[n];
+        // partial selection: n is small (at most 20)
+        boolean[] taken = new boolean[logits.length];
+        for (int i = 0; i < n; i++) {
+            int best = -1;
+            for (int t = 0; t < logits.length; t++) {
+                if (!taken[t] && (best < 0 || logits[t] > logits[best])) {
+                    best = t;
+                }
+            }
+            taken[best] = true;
+            topTokens[i] = best;
+            topLogprobs[i] = logits[best] - logZ;
+        }
+        return new TokenLogprob(token, logits[token] - logZ, topTokens, topLogprobs);
+    }
+}

@@ -1,0 +1,332 @@
+package dev.osd.http;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
+import dev.osd.workload.ChatTemplate;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A completion or chat completion request as the OpenAI API gives it, checked field by field: every wrong
+ * type or out-of-range value is refused with the name of the parameter. Token counts against the context
+ * are checked later, once the prompt is tokenized ({@link OpenAiApi}).
+ *
+ * @param prompts for completions, each prompt as text or as token ids (one of the two is null)
+ * @param messages for chat completions, the conversation (null for completions)
+ * @param maxTokens most tokens per choice; null: the completions default (16) or the rest of the context (chat)
+ * @param logprobs completions: how many alternatives per token (0: only the chosen one), chat: top_logprobs;
+ *     null: none
+ * @param numDraftTokens the request's k; null: the draft's adaptive choice
+ * @param draft the draft the request names, or null for the router's choice
+ */
+record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<ChatTemplate.Message> messages,
+        Integer maxTokens, double temperature, double topP, int topK, int n, List<String> stop, Long seed,
+        boolean stream, boolean includeUsage, Integer logprobs, boolean ignoreEos, boolean speculate,
+        Integer numDraftTokens, String draft) {
+
+    /** Most choices one request may ask for. */
+    static final int MAX_N = 16;
+    /** Most proposal length a request may ask for. */
+    static final int MAX_DRAFT_TOKENS = 16;
+
+    /** One prompt: text, or token ids. */
+    record Prompt(String text, int[] tokens) {
+    }
+
+    static CompletionParams parse(JsonObject body, boolean chat) {
+        String model = optString(body, "model");
+        List<Prompt> prompts = null;
+        List<ChatTemplate.Message> messages = null;
+        if (chat) {
+            messages = messages(body.get("messages"));
+        } else {
+            prompts = prompts(body.get("prompt"));
+        }
+        Integer maxTokens = optInt(body, chat && body.has("max_completion_tokens") ? "max_completion_tokens"
+                : "max_tokens");
+        if (maxTokens != null && maxTokens < 1) {
+            throw ApiError.invalid(chat && body.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
+                    "max_tokens must be at least 1, got " + maxTokens);
+        }
+        double temperature = optNumber(body, "temperature", 1.0);
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+            throw ApiError.invalid("temperature", "temperature must be a number >= 0, got " + temperature);
+        }
+        double topP = optNumber(body, "top_p", 1.0);
+        if (!(topP > 0 && topP <= 1)) {
+            throw ApiError.invalid("top_p", "top_p must be in (0, 1], got " + topP);
+        }
+        Integer topKOrNull = optInt(body, "top_k");
+        int topK = topKOrNull == null ? 0 : topKOrNull;
+        if (topK < -1) {
+            throw ApiError.invalid("top_k", "top_k must be -1 or 0 (no limit) or positive, got " + topK);
+        }
+        Integer nOrNull = optInt(body, "n");
+        int n = nOrNull == null ? 1 : nOrNull;
+        if (n < 1 || n > MAX_N) {
+            throw ApiError.invalid("n", "n must be between 1 and " + MAX_N + ", got " + n);
+        }
+        List<String> stop = stop(body.get("stop"));
+        Long seed = optLong(body, "seed");
+        boolean stream = optBoolean(body, "stream", false);
+        boolean includeUsage = false;
+        JsonElement so = body.get("stream_options");
+        if (so != null && !so.isJsonNull()) {
+            if (!so.isJsonObject()) {
+                throw ApiError.invalid("stream_options", "stream_options must be an object");
+            }
+            if (!stream) {
+                throw ApiError.invalid("stream_options", "stream_options is only allowed when stream is true");
+            }
+            includeUsage = optBoolean(so.getAsJsonObject(), "include_usage", "stream_options.include_usage", false);
+        }
+        Integer logprobs = logprobs(body, chat);
+        boolean ignoreEos = optBoolean(body, "ignore_eos", false);
+        boolean speculate = true;
+        Integer k = null;
+        String draft = null;
+        JsonElement sp = body.get("speculation");
+        if (sp != null && !sp.isJsonNull()) {
+            if (!sp.isJsonObject()) {
+                throw ApiError.invalid("speculation", "speculation must be an object {enabled, num_draft_tokens, draft}");
+            }
+            JsonObject s = sp.getAsJsonObject();
+            speculate = optBoolean(s, "enabled", "speculation.enabled", true);
+            k = optInt(s, "num_draft_tokens", "speculation.num_draft_tokens");
+            if (k != null && (k < 0 || k > MAX_DRAFT_TOKENS)) {
+                throw ApiError.invalid("speculation.num_draft_tokens", "num_draft_tokens must be between 0 and "
+                        + MAX_DRAFT_TOKENS + ", got " + k);
+            }
+            if (k != null && k == 0) {
+                speculate = false;
+            }
+            draft = optString(s, "draft", "speculation.draft");
+        }
+        return new CompletionParams(chat, model, prompts, messages, maxTokens, temperature, topP, topK == -1 ? 0 : topK,
+                n, stop, seed, stream, includeUsage, logprobs, ignoreEos, speculate, k, draft);
+    }
+
+    private static List<Prompt> prompts(JsonElement e) {
+        if (e == null || e.isJsonNull()) {
+            throw ApiError.invalid("prompt", "prompt is required");
+        }
+        List<Prompt> out = new ArrayList<>();
+        if (isString(e)) {
+            out.add(new Prompt(e.getAsString(), null));
+            return out;
+        }
+        if (!e.isJsonArray() || e.getAsJsonArray().isEmpty()) {
+            throw ApiError.invalid("prompt", "prompt must be a string, a list of strings, a list of token ids or a "
+                    + "list of lists of token ids (not empty)");
+        }
+        JsonArray a = e.getAsJsonArray();
+        if (a.get(0).isJsonPrimitive() && a.get(0).getAsJsonPrimitive().isNumber()) {
+            out.add(new Prompt(null, tokenIds(a)));
+            return out;
+        }
+        for (JsonElement p : a) {
+            if (isString(p)) {
+                out.add(new Prompt(p.getAsString(), null));
+            } else if (p.isJsonArray() && !p.getAsJsonArray().isEmpty()) {
+                out.add(new Prompt(null, tokenIds(p.getAsJsonArray())));
+            } else {
+                throw ApiError.invalid("prompt", "each prompt in the list must be a string or a list of token ids");
+            }
+        }
+        return out;
+    }
+
+    private static int[] tokenIds(JsonArray a) {
+        int[] ids = new int[a.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonElement t = a.get(i);
+            if (!t.isJsonPrimitive() || !t.getAsJsonPrimitive().isNumber() || !isInteger(t.getAsDouble())) {
+                throw ApiError.invalid("prompt", "token ids must be integers, got " + t);
+            }
+            ids[i] = t.getAsInt();
+        }
+        return ids;
+    }
+
+    private static List<ChatTemplate.Message> messages(JsonElement e) {
+        if (e == null || e.isJsonNull()) {
+            throw ApiError.invalid("messages", "messages is required");
+        }
+        if (!e.isJsonArray() || e.getAsJsonArray().isEmpty()) {
+            throw ApiError.invalid("messages", "messages must be a non-empty list of {role, content}");
+        }
+        List<ChatTemplate.Message> out = new ArrayList<>();
+        int i = 0;
+        for (JsonElement m : e.getAsJsonArray()) {
+            String where = "messages[" + i++ + "]";
+            if (!m.isJsonObject()) {
+                throw ApiError.invalid(where, where + " must be an object {role, content}");
+            }
+            JsonObject o = m.getAsJsonObject();
+            String role = optString(o, "role", where + ".role");
+            if (role == null || !(role.equals("system") || role.equals("user") || role.equals("assistant")
+                    || role.equals("developer"))) {
+                throw ApiError.invalid(where + ".role", where + ".role must be system, developer, user or assistant, "
+                        + "got " + role);
+            }
+            out.add(new ChatTemplate.Message(role.equals("developer") ? "system" : role, content(o.get("content"),
+                    where + ".content")));
+        }
+        return out;
+    }
+
+    /** A message's content: a string, or a list of text parts. */
+    private static String content(JsonElement c, String param) {
+        if (c == null || c.isJsonNull()) {
+            return "";
+        }
+        if (isString(c)) {
+            return c.getAsString();
+        }
+        if (c.isJsonArray()) {
+            StringBuilder b = new StringBuilder();
+            for (JsonElement part : c.getAsJsonArray()) {
+                if (!part.isJsonObject() || !"text".equals(optString(part.getAsJsonObject(), "type", param))
+                        || !isString(part.getAsJsonObject().get("text"))) {
+                    throw ApiError.invalid(param, "only text content parts {type: text, text} are supported");
+                }
+                b.append(part.getAsJsonObject().get("text").getAsString());
+            }
+            return b.toString();
+        }
+        throw ApiError.invalid(param, param + " must be a string or a list of text parts");
+    }
+
+    private static List<String> stop(JsonElement e) {
+        if (e == null || e.isJsonNull()) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        if (isString(e)) {
+            out.add(e.getAsString());
+        } else if (e.isJsonArray()) {
+            for (JsonElement s : e.getAsJsonArray()) {
+                if (!isString(s)) {
+                    throw ApiError.invalid("stop", "stop must be a string or a list of strings");
+                }
+                out.add(s.getAsString());
+            }
+        } else {
+            throw ApiError.invalid("stop", "stop must be a string or a list of strings");
+        }
+        if (out.size() > 4) {
+            throw ApiError.invalid("stop", "at most 4 stop sequences, got " + out.size());
+        }
+        for (String s : out) {
+            if (s.isEmpty()) {
+                throw ApiError.invalid("stop", "stop sequences must not be empty");
+            }
+        }
+        return out;
+    }
+
+    private static Integer logprobs(JsonObject body, boolean chat) {
+        if (!chat) {
+            Integer lp = optInt(body, "logprobs");
+            if (lp != null && (lp < 0 || lp > 5)) {
+                throw ApiError.invalid("logprobs", "logprobs must be between 0 and 5, got " + lp);
+            }
+            return lp;
+        }
+        boolean on = optBoolean(body, "logprobs", false);
+        Integer top = optInt(body, "top_logprobs");
+        if (top != null && (top < 0 || top > 20)) {
+            throw ApiError.invalid("top_logprobs", "top_logprobs must be between 0 and 20, got " + top);
+        }
+        if (top != null && !on) {
+            throw ApiError.invalid("top_logprobs", "top_logprobs needs logprobs: true");
+        }
+        return on ? (top == null ? 0 : top) : null;
+    }
+
+    private static boolean isString(JsonElement e) {
+        return e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isString();
+    }
+
+    private static boolean isInteger(double d) {
+        return d == Math.rint(d) && !Double.isInfinite(d);
+    }
+
+    private static String optString(JsonObject o, String name) {
+        return optString(o, name, name);
+    }
+
+    private static String optString(JsonObject o, String name, String param) {
+        JsonElement e = o.get(name);
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        if (!isString(e)) {
+            throw ApiError.invalid(param, param + " must be a string, got " + e);
+        }
+        return e.getAsString();
+    }
+
+    private static double optNumber(JsonObject o, String name, double fallback) {
+        JsonElement e = o.get(name);
+        if (e == null || e.isJsonNull()) {
+            return fallback;
+        }
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw ApiError.invalid(name, name + " must be a number, got " + e);
+        }
+        return e.getAsDouble();
+    }
+
+    private static Integer optInt(JsonObject o, String name) {
+        return optInt(o, name, name);
+    }
+
+    private static Integer optInt(JsonObject o, String name, String param) {
+        Long v = optLong(o, name, param);
+        if (v == null) {
+            return null;
+        }
+        if (v > Integer.MAX_VALUE || v < Integer.MIN_VALUE) {
+            throw ApiError.invalid(param, param + " is out of range: " + v);
+        }
+        return v.intValue();
+    }
+
+    private static Long optLong(JsonObject o, String name) {
+        return optLong(o, name, name);
+    }
+
+    private static Long optLong(JsonObject o, String name, String param) {
+        JsonElement e = o.get(name);
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw ApiError.invalid(param, param + " must be an integer, got " + e);
+        }
+        JsonPrimitive p = e.getAsJsonPrimitive();
+        double d = p.getAsDouble();
+        if (!isInteger(d) || Math.abs(d) > 9.2e18) {
+            throw ApiError.invalid(param, param + " must be an integer, got " + e);
+        }
+        return p.getAsBigDecimal().longValue();
+    }
+
+    private static boolean optBoolean(JsonObject o, String name, boolean fallback) {
+        return optBoolean(o, name, name, fallback);
+    }
+
+    private static boolean optBoolean(JsonObject o, String name, String param, boolean fallback) {
+        JsonElement e = o.get(name);
+        if (e == null || e.isJsonNull()) {
+            return fallback;
+        }
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
+            throw ApiError.invalid(param, param + " must be true or false, got " + e);
+        }
+        return e.getAsBoolean();
+    }
+}

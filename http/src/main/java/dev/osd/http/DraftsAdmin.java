@@ -1,0 +1,164 @@
+package dev.osd.http;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import dev.osd.actors.ServingMetrics;
+import dev.osd.actors.ServingSystem;
+import dev.osd.distillation.DraftTrainer;
+import dev.osd.routing.RoutingRule;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/** {@code /v1/drafts}: the drafts served, their figures and trainers; adding, retiring, pausing, resuming. */
+final class DraftsAdmin {
+
+    private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,31}");
+
+    private final ServingSystem system;
+
+    DraftsAdmin(ServingSystem system) {
+        this.system = system;
+    }
+
+    JsonObject list() {
+        Map<String, ServingSystem.Draft> drafts = system.drafts();
+        long served = 0;
+        for (String name : drafts.keySet()) {
+            served += system.metrics().window(name).total();
+        }
+        JsonArray data = new JsonArray();
+        for (ServingSystem.Draft d : drafts.values()) {
+            data.add(describe(d, served));
+        }
+        JsonObject o = new JsonObject();
+        o.addProperty("object", "list");
+        o.add("data", data);
+        o.addProperty("requests", system.metrics().served());
+        JsonObject traffic = new JsonObject();
+        system.metrics().trafficByClass().forEach(traffic::addProperty);
+        o.add("requests_by_class", traffic);
+        return o;
+    }
+
+    JsonObject describe(ServingSystem.Draft d, long servedByDrafts) {
+        ServingMetrics.Window w = system.metrics().window(d.name());
+        JsonObject o = new JsonObject();
+        o.addProperty("name", d.name());
+        o.addProperty("object", "draft");
+        o.addProperty("query_class", d.name());
+        o.addProperty("version", d.live().versionNumber());
+        o.addProperty("requests", w.total());
+        o.addProperty("traffic_share", servedByDrafts == 0 ? 0.0 : (double) w.total() / servedByDrafts);
+        JsonObject acceptance = new JsonObject();
+        for (int n : ServingMetrics.WINDOWS) {
+            double a = w.acceptance(n);
+            if (Double.isNaN(a)) {
+                acceptance.add("last_" + n, com.google.gson.JsonNull.INSTANCE);
+            } else {
+                acceptance.addProperty("last_" + n, a);
+            }
+        }
+        o.add("acceptance", acceptance);
+        JsonObject trainer = new JsonObject();
+        DraftTrainer t = d.trainer();
+        if (t == null) {
+            trainer.addProperty("state", "none");
+        } else {
+            DraftTrainer.Stats s = t.stats();
+            trainer.addProperty("state", s.paused() ? "paused" : "training");
+            trainer.addProperty("updates", s.updates());
+            if (!Double.isNaN(s.lastLoss())) {
+                trainer.addProperty("last_loss", s.lastLoss());
+            }
+            trainer.addProperty("rollbacks", s.rollbacks());
+            trainer.addProperty("records", s.records());
+            trainer.addProperty("buffered", s.buffered());
+            trainer.addProperty("dropped_untrained", s.droppedUntrained());
+            trainer.addProperty("seconds_per_update", s.secondsPerUpdate());
+        }
+        o.add("trainer", trainer);
+        return o;
+    }
+
+    /** POST /v1/drafts {"name", "keywords": [...], "patterns": [...]}: a new draft for a new class. */
+    CompletionStage<JsonObject> add(JsonObject body) {
+        JsonElement n = body.get("name");
+        if (n == null || !n.isJsonPrimitive() || !n.getAsJsonPrimitive().isString()) {
+            throw ApiError.invalid("name", "name (a string) is required");
+        }
+        String name = n.getAsString();
+        if (!NAME.matcher(name).matches()) {
+            throw ApiError.invalid("name", "name must be 1-32 characters of a-z, 0-9, '-' and '_', starting with a "
+                    + "letter or digit; got '" + name + "'");
+        }
+        if (system.drafts().containsKey(name)) {
+            throw new ApiError(409, "invalid_request_error", "name", "exists", "draft '" + name + "' exists already",
+                    0);
+        }
+        if (!system.canAddDrafts()) {
+            throw ApiError.invalid(null, "this server cannot make new drafts (no base draft)");
+        }
+        List<String> keywords = strings(body, "keywords");
+        List<String> patterns = strings(body, "patterns");
+        for (String p : patterns) {
+            try {
+                Pattern.compile(p);
+            } catch (PatternSyntaxException e) {
+                throw ApiError.invalid("patterns", "not a regular expression: " + e.getDescription() + " in '" + p
+                        + "'");
+            }
+        }
+        RoutingRule rule = keywords.isEmpty() && patterns.isEmpty() ? null : RoutingRule.of(name, keywords, patterns);
+        return system.addDraft(name, rule).thenApply(d -> describe(d, 0));
+    }
+
+    CompletionStage<JsonObject> retire(String name) {
+        if (!system.drafts().containsKey(name)) {
+            throw ApiError.notFound("name", "unknown draft '" + name + "'");
+        }
+        return system.retireDraft(name).thenApply(x -> {
+            JsonObject o = new JsonObject();
+            o.addProperty("name", name);
+            o.addProperty("object", "draft");
+            o.addProperty("deleted", true);
+            return o;
+        });
+    }
+
+    /** Pauses or resumes one draft's training ({@code name} null: every draft's). */
+    JsonObject training(String name, boolean paused) {
+        if (name != null && !system.drafts().containsKey(name)) {
+            throw ApiError.notFound("name", "unknown draft '" + name + "'");
+        }
+        system.setTraining(name, paused);
+        return name == null ? list() : describe(system.drafts().get(name), 0);
+    }
+
+    private static List<String> strings(JsonObject body, String field) {
+        JsonElement e = body.get(field);
+        List<String> out = new ArrayList<>();
+        if (e == null || e.isJsonNull()) {
+            return out;
+        }
+        if (!e.isJsonArray()) {
+            throw ApiError.invalid(field, field + " must be a list of strings");
+        }
+        for (JsonElement s : e.getAsJsonArray()) {
+            if (!s.isJsonPrimitive() || !s.getAsJsonPrimitive().isString() || s.getAsString().isEmpty()) {
+                throw ApiError.invalid(field, field + " must be a list of non-empty strings");
+            }
+            out.add(s.getAsString());
+        }
+        return out;
+    }
+
+    static CompletionStage<JsonObject> done(JsonObject o) {
+        return CompletableFuture.completedFuture(o);
+    }
+}

@@ -1,0 +1,329 @@
+package dev.osd.http;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import dev.osd.actors.Gateway;
+import dev.osd.actors.ServingSystem;
+import dev.osd.engine.TextTokenizer;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.Cancellable;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.ContentType;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpCharsets;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.MediaTypes;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.apache.pekko.stream.Materializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP face of a serving system (Pekko HTTP on the system's own actor system): the OpenAI API, the
+ * administrative endpoints, {@code /metrics}, health, and the dashboard.
+ */
+public final class HttpServer extends AllDirectives implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpServer.class);
+
+    /**
+     * @param apiKey when set, the API asks for {@code Authorization: Bearer <apiKey>}
+     * @param adminKey when set, the administrative endpoints ask for it (else they are open like the API)
+     * @param maxBodyBytes larger request bodies are refused with 413
+     * @param maxDraftTokens the proposal length bound for requests that do not fix it
+     */
+    public record Settings(String host, int port, String model, long maxBodyBytes, String apiKey, String adminKey,
+            int maxDraftTokens) {
+        public static Settings defaults() {
+            return new Settings("127.0.0.1", 8080, "osd-embedded", 1 << 20, null, null, 8);
+        }
+
+        public Settings withPort(int p) {
+            return new Settings(host, p, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens);
+        }
+
+        public Settings withHost(String h) {
+            return new Settings(h, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens);
+        }
+
+        public Settings withKeys(String api, String admin) {
+            return new Settings(host, port, model, maxBodyBytes, api, admin, maxDraftTokens);
+        }
+
+        public Settings withMaxBodyBytes(long b) {
+            return new Settings(host, port, model, b, apiKey, adminKey, maxDraftTokens);
+        }
+    }
+
+    private final ServingSystem system;
+    private final Settings settings;
+    private final OpenAiApi api;
+    private final DraftsAdmin drafts;
+    private final DashboardHistory history;
+    private final Materializer materializer;
+    private final ServerBinding binding;
+    private final Cancellable sampling;
+
+    private HttpServer(ServingSystem system, TextTokenizer tokenizer, Settings settings) {
+        this.system = system;
+        this.settings = settings;
+        this.materializer = Materializer.matFromSystem(system.actorSystem());
+        this.api = new OpenAiApi(system, tokenizer, settings.model(), settings.maxDraftTokens(), materializer);
+        this.drafts = new DraftsAdmin(system);
+        this.history = new DashboardHistory(system, 600);
+        this.sampling = system.actorSystem().scheduler().scheduleAtFixedRate(Duration.ofSeconds(1),
+                Duration.ofSeconds(1), history::sample, system.actorSystem().executionContext());
+        this.binding = Http.get(system.actorSystem()).newServerAt(settings.host(), settings.port()).bind(routes())
+                .toCompletableFuture().join();
+    }
+
+    /** Binds the routes ({@code port} 0: a free port) and starts sampling for the dashboard. */
+    public static HttpServer start(ServingSystem system, TextTokenizer tokenizer, Settings settings) {
+        return new HttpServer(system, tokenizer, settings);
+    }
+
+    /** The port it listens on. */
+    public int port() {
+        return binding.localAddress().getPort();
+    }
+
+    public String url() {
+        return "http://" + settings.host() + ":" + port();
+    }
+
+    Route routes() {
+        return handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> concat(
+                pathPrefix("v1", () -> concat(openAiRoutes(), adminRoutes(),
+                        path("dashboard", () -> get(() -> complete(json(200, history.toJson())))))),
+                operationsRoutes())));
+    }
+
+    private Route openAiRoutes() {
+        return concat(
+                path("completions", () -> post(() -> withApiKey(() -> jsonBody(b -> api.complete(b, false))))),
+                path(PathMatchers.segment("chat").slash("completions"),
+                        () -> post(() -> withApiKey(() -> jsonBody(b -> api.complete(b, true))))),
+                path("models", () -> get(() -> withApiKey(() -> complete(json(200, api.models()))))));
+    }
+
+    private Route adminRoutes() {
+        Route list = get(() -> complete(json(200, drafts.list())));
+        Route add = post(() -> jsonBody(b -> drafts.add(b).thenApply(d -> json(201, d))));
+        return concat(
+                path("drafts", () -> withAdminKey(() -> concat(list, add))),
+                path(PathMatchers.segment("drafts").slash(PathMatchers.segment()), name -> withAdminKey(() -> concat(
+                        get(() -> complete(json(200, draft(name)))),
+                        delete(() -> answer(() -> drafts.retire(name)))))),
+                path(PathMatchers.segment("drafts").slash(PathMatchers.segment()).slash(PathMatchers.segment()),
+                        (name, action) -> post(() -> withAdminKey(
+                                () -> complete(json(200, drafts.training(name, paused(action))))))),
+                path(PathMatchers.segment("training").slash(PathMatchers.segment()), action -> post(
+                        () -> withAdminKey(() -> complete(json(200, drafts.training(null, paused(action))))))));
+    }
+
+    private Route operationsRoutes() {
+        ContentType js = MediaTypes.APPLICATION_JAVASCRIPT.toContentType(HttpCharsets.UTF_8);
+        return concat(
+                path("metrics", () -> get(this::metrics)),
+                path(PathMatchers.segment("health").slash("live"), () -> get(() -> complete(health(true)))),
+                path(PathMatchers.segment("health").slash("ready"), () -> get(() -> complete(health(false)))),
+                pathSingleSlash(() -> get(() -> complete(resource("dashboard.html", ContentTypes.TEXT_HTML_UTF8)))),
+                path("dashboard.js", () -> get(() -> complete(resource("dashboard.js", js)))));
+    }
+
+    private static HttpResponse json(int status, JsonElement body) {
+        return dev.osd.http.Http.json(status, body);
+    }
+
+    private JsonObject draft(String name) {
+        ServingSystem.Draft d = system.drafts().get(name);
+        if (d == null) {
+            throw ApiError.notFound("name", "unknown draft '" + name + "'");
+        }
+        return drafts.describe(d, 0);
+    }
+
+    private static boolean paused(String action) {
+        return switch (action) {
+            case "pause" -> true;
+            case "resume" -> false;
+            default -> throw ApiError.notFound(null, "unknown action '" + action + "' (pause or resume)");
+        };
+    }
+
+    /** Reads the body as a JSON object (413 past the size limit, 400 when it is not JSON) and hands it on. */
+    private Route jsonBody(Function<JsonObject, CompletionStage<HttpResponse>> handler) {
+        return extractRequestEntity(entity -> {
+            OptionalLong length = entity.getContentLengthOption();
+            if (length.isPresent() && length.getAsLong() > settings.maxBodyBytes()) {
+                return complete(dev.osd.http.Http.error(ApiError.tooLarge(settings.maxBodyBytes())));
+            }
+            CompletionStage<HttpResponse> response = entity.withSizeLimit(settings.maxBodyBytes())
+                    .toStrict(10_000, materializer)
+                    .thenCompose(strict -> handler.apply(parse(strict.getData().utf8String())))
+                    .exceptionally(t -> dev.osd.http.Http.error(asApiError(t)));
+            return completeWithFuture(response);
+        });
+    }
+
+    private Route answer(Supplier<CompletionStage<JsonObject>> work) {
+        CompletionStage<HttpResponse> r;
+        try {
+            r = work.get().thenApply(o -> json(200, o));
+        } catch (RuntimeException e) {
+            r = CompletableFuture.failedFuture(e);
+        }
+        return completeWithFuture(r.exceptionally(t -> dev.osd.http.Http.error(asApiError(t))));
+    }
+
+    private static JsonObject parse(String text) {
+        JsonElement e;
+        try {
+            e = JsonParser.parseString(text);
+        } catch (JsonParseException | IllegalStateException ex) {
+            throw ApiError.invalid(null, "the body is not valid JSON: " + ex.getMessage());
+        }
+        if (e == null || !e.isJsonObject()) {
+            throw ApiError.invalid(null, "the body must be a JSON object");
+        }
+        return e.getAsJsonObject();
+    }
+
+    static ApiError asApiError(Throwable t) {
+        Throwable cause = t;
+        while ((cause instanceof CompletionException || cause instanceof java.util.concurrent.ExecutionException)
+                && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof ApiError e) {
+            return e;
+        }
+        if (cause instanceof EntityStreamSizeException) {
+            return ApiError.tooLarge(-1 == 0 ? 0 : ((EntityStreamSizeException) cause).limit());
+        }
+        if (cause instanceof IllegalArgumentException) {
+            return ApiError.invalid(null, cause.getMessage());
+        }
+        LOG.error("request failed", cause);
+        return ApiError.internal(cause.getClass().getSimpleName() + ": " + cause.getMessage());
+    }
+
+    private Route withApiKey(Supplier<Route> inner) {
+        return withKey(settings.apiKey(), inner);
+    }
+
+    private Route withAdminKey(Supplier<Route> inner) {
+        return withKey(settings.adminKey() != null ? settings.adminKey() : settings.apiKey(), inner);
+    }
+
+    private Route withKey(String key, Supplier<Route> inner) {
+        if (key == null) {
+            return inner.get();
+        }
+        return optionalHeaderValueByName("Authorization", (Optional<String> h) -> {
+            byte[] expected = ("Bearer " + key).getBytes(StandardCharsets.UTF_8);
+            if (h.isPresent() && MessageDigest.isEqual(expected, h.get().getBytes(StandardCharsets.UTF_8))) {
+                return inner.get();
+            }
+            return complete(dev.osd.http.Http.error(ApiError.unauthorized(h.isPresent()
+                    ? "the API key is not valid" : "this endpoint needs an API key: Authorization: Bearer <key>")));
+        });
+    }
+
+    private Route metrics() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            PrometheusTextFormatWriter.create().write(out, system.metrics().registry().scrape());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        // the text format 0.0.4 (what PrometheusTextFormatWriter.CONTENT_TYPE names)
+        return complete(HttpResponse.create().withEntity(HttpEntities.create(
+                MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8), out.toByteArray())));
+    }
+
+    /** Live: the process answers. Ready: the gateway reaches a target and a replica of every draft. */
+    private HttpResponse health(boolean live) {
+        JsonObject o = new JsonObject();
+        if (live) {
+            o.addProperty("status", "live");
+            return json(200, o);
+        }
+        Gateway.Readiness r;
+        try {
+            r = system.readiness();
+        } catch (RuntimeException e) {
+            o.addProperty("status", "not ready");
+            o.addProperty("reason", "the gateway does not answer: " + e.getMessage());
+            return json(503, o);
+        }
+        boolean ready = r.targets() > 0 && r.draftReplicas().values().stream().allMatch(n -> n > 0);
+        o.addProperty("status", ready ? "ready" : "not ready");
+        o.addProperty("targets", r.targets());
+        JsonObject d = new JsonObject();
+        r.draftReplicas().forEach(d::addProperty);
+        o.add("draft_replicas", d);
+        return json(ready ? 200 : 503, o);
+    }
+
+    private static HttpResponse resource(String name, ContentType type) {
+        try (InputStream in = HttpServer.class.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IllegalStateException("missing resource " + name);
+            }
+            return HttpResponse.create().withEntity(HttpEntities.create(type, in.readAllBytes()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private ExceptionHandler exceptions() {
+        return ExceptionHandler.newBuilder()
+                .match(ApiError.class, e -> complete(dev.osd.http.Http.error(e)))
+                .match(RuntimeException.class, e -> complete(dev.osd.http.Http.error(asApiError(e))))
+                .build();
+    }
+
+    /** Pekko's own refusals (no such route, wrong method, ...) in OpenAI's error shape. */
+    private RejectionHandler rejections() {
+        return RejectionHandler.defaultHandler().mapRejectionResponse(response -> {
+            HttpEntity entity = response.entity();
+            String message = entity instanceof HttpEntity.Strict s ? s.getData().utf8String()
+                    : response.status().reason();
+            int status = response.status().intValue();
+            return dev.osd.http.Http.error(new ApiError(status, status == 404 ? "invalid_request_error"
+                    : status >= 500 ? "server_error" : "invalid_request_error", null, null, message, 0))
+                    .withHeaders(response.getHeaders());
+        });
+    }
+
+    @Override
+    public void close() {
+        sampling.cancel();
+        binding.unbind().toCompletableFuture().join();
+    }
+}

@@ -1,0 +1,503 @@
+package dev.osd.http;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import dev.osd.actors.RequestActor;
+import dev.osd.actors.ServingSystem;
+import dev.osd.engine.GenerationRequest;
+import dev.osd.engine.GenerationResult;
+import dev.osd.engine.LlamaConfig;
+import dev.osd.engine.SamplingParams;
+import dev.osd.engine.SpeculationStats;
+import dev.osd.engine.TextTokenizer;
+import dev.osd.engine.TokenLogprob;
+import dev.osd.workload.ChatTemplate;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+
+/**
+ * The OpenAI-compatible completions and chat completions: checks a request, tokenizes its prompts, submits
+ * one generation per prompt and choice to the serving system, and answers with one JSON object or a stream of
+ * Server-Sent Events, each response carrying its speculation figures under {@code metrics}.
+ */
+final class OpenAiApi {
+
+    private final ServingSystem system;
+    private final TextTokenizer tokenizer;
+    private final String model;
+    private final Materializer materializer;
+    private final int maxDraftTokens;
+    private final long created = System.currentTimeMillis() / 1000;
+
+    /** @param maxDraftTokens the proposal length bound when a request does not fix k (the draft's adaptive k applies) */
+    OpenAiApi(ServingSystem system, TextTokenizer tokenizer, String model, int maxDraftTokens,
+            Materializer materializer) {
+        this.system = system;
+        this.tokenizer = tokenizer;
+        this.model = model;
+        this.maxDraftTokens = maxDraftTokens;
+        this.materializer = materializer;
+    }
+
+    String model() {
+        return model;
+    }
+
+    JsonObject models() {
+        JsonObject m = new JsonObject();
+        m.addProperty("id", model);
+        m.addProperty("object", "model");
+        m.addProperty("created", created);
+        m.addProperty("owned_by", "osd");
+        m.addProperty("max_model_len", system.target().config().maxPositionEmbeddings());
+        JsonArray data = new JsonArray();
+        data.add(m);
+        JsonObject list = new JsonObject();
+        list.addProperty("object", "list");
+        list.add("data", data);
+        return list;
+    }
+
+    /** One generation of a request: its prompt index, choice index and what it submitted. */
+    private record Choice(int index, GenerationRequest request, String query) {
+    }
+
+    CompletionStage<HttpResponse> complete(JsonObject body, boolean chat) {
+        CompletionParams p = CompletionParams.parse(body, chat);
+        if (p.model() != null && !p.model().equals(model)) {
+            throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "the model '" + p.model()
+                    + "' does not exist; this server serves '" + model + "'", 0);
+        }
+        if (p.draft() != null && !system.drafts().containsKey(p.draft())) {
+            throw ApiError.invalid("speculation.draft", "unknown draft '" + p.draft() + "' (serving: "
+                    + system.drafts().keySet() + ")");
+        }
+        List<Choice> choices = choices(p);
+        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+        long createdAt = System.currentTimeMillis() / 1000;
+        return p.stream() ? stream(p, choices, id, createdAt) : whole(p, choices, id, createdAt);
+    }
+
+    private List<Choice> choices(CompletionParams p) {
+        LlamaConfig config = system.target().config();
+        int context = config.maxPositionEmbeddings();
+        List<int[]> prompts = new ArrayList<>();
+        List<String> queries = new ArrayList<>();
+        String promptParam = p.chat() ? "messages" : "prompt";
+        if (p.chat()) {
+            String rendered = ChatTemplate.render(p.messages());
+            prompts.add(withBos(tokenizer.encode(rendered), config));
+            // the router reads what the user asked, not the template's markers
+            queries.add(p.messages().stream().filter(m -> m.role().equals("user")).map(ChatTemplate.Message::content)
+                    .collect(Collectors.joining("\n")));
+        } else {
+            for (CompletionParams.Prompt prompt : p.prompts()) {
+                if (prompt.text() != null) {
+                    prompts.add(withBos(tokenizer.encode(prompt.text()), config));
+                    queries.add(prompt.text());
+                } else {
+                    for (int t : prompt.tokens()) {
+                        if (t < 0 || t >= config.vocabSize()) {
+                            throw ApiError.invalid("prompt", "token id " + t + " is outside the vocabulary [0, "
+                                    + config.vocabSize() + ")");
+                        }
+                    }
+                    prompts.add(prompt.tokens());
+                    queries.add(tokenizer.decode(prompt.tokens()));
+                }
+            }
+        }
+        List<Choice> out = new ArrayList<>();
+        int index = 0;
+        for (int i = 0; i < prompts.size(); i++) {
+            int[] ids = prompts.get(i);
+            if (ids.length == 0) {
+                throw ApiError.invalid(promptParam, "the prompt is empty");
+            }
+            if (ids.length >= context) {
+                throw ApiError.invalid(promptParam, "the prompt has " + ids.length + " tokens; the model's context "
+                        + "holds " + context + " (prompt and completion together)");
+            }
+            int maxTokens = p.maxTokens() != null ? p.maxTokens() : p.chat() ? context - ids.length : 16;
+            if (ids.length + maxTokens > context) {
+                throw ApiError.invalid(p.chat() ? "max_completion_tokens" : "max_tokens", "max_tokens " + maxTokens
+                        + " and the prompt's " + ids.length + " tokens exceed the model's context of " + context
+                        + " tokens");
+            }
+            int k = !p.speculate() ? 0 : p.numDraftTokens() != null ? p.numDraftTokens() : maxDraftTokens;
+            for (int j = 0; j < p.n(); j++) {
+                long seed = p.seed() != null ? p.seed() + j : ThreadLocalRandom.current().nextLong();
+                SamplingParams sampling = new SamplingParams(p.temperature(), p.topK(), p.topP(), seed);
+                out.add(new Choice(index++, new GenerationRequest(ids, maxTokens, sampling, p.stop(), p.ignoreEos(), k,
+                        p.logprobs() == null ? -1 : p.logprobs()), queries.get(i)));
+            }
+        }
+        return out;
+    }
+
+    private static int[] withBos(int[] body, LlamaConfig config) {
+        if (config.bosTokenId() < 0) {
+            return body;
+        }
+        int[] ids = new int[body.length + 1];
+        ids[0] = config.bosTokenId();
+        System.arraycopy(body, 0, ids, 1, body.length);
+        return ids;
+    }
+
+    private ServingSystem.Submission submission(CompletionParams p, Choice c) {
+        return new ServingSystem.Submission(c.request(), c.query(), p.draft(), p.numDraftTokens() != null,
+                p.speculate() && c.request().numDraftTokens() > 0, null);
+    }
+
+    // ---- one JSON answer
+
+    private CompletionStage<HttpResponse> whole(CompletionParams p, List<Choice> choices, String id, long createdAt) {
+        List<CompletableFuture<RequestActor.Finished>> results = new ArrayList<>();
+        for (Choice c : choices) {
+            results.add(system.send(submission(p, c), null).result().toCompletableFuture());
+        }
+        return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).handle((x, failure) -> {
+            if (failure != null) {
+                throw new CompletionException(asApiError(failure));
+            }
+            List<RequestActor.Finished> done = results.stream().map(CompletableFuture::join).toList();
+            for (RequestActor.Finished f : done) {
+                ApiError e = problem(f);
+                if (e != null) {
+                    throw new CompletionException(e);
+                }
+            }
+            JsonObject o = new JsonObject();
+            o.addProperty("id", id);
+            o.addProperty("object", p.chat() ? "chat.completion" : "text_completion");
+            o.addProperty("created", createdAt);
+            o.addProperty("model", model);
+            JsonArray array = new JsonArray();
+            for (int i = 0; i < done.size(); i++) {
+                GenerationResult r = done.get(i).result();
+                JsonObject choice = new JsonObject();
+                choice.addProperty("index", i);
+                if (p.chat()) {
+                    JsonObject message = new JsonObject();
+                    message.addProperty("role", "assistant");
+                    message.addProperty("content", r.text());
+                    choice.add("message", message);
+                    choice.add("logprobs", r.logprobs() == null ? JsonNull.INSTANCE : chatLogprobs(r.logprobs()));
+                } else {
+                    choice.addProperty("text", r.text());
+                    choice.add("logprobs", r.logprobs() == null ? JsonNull.INSTANCE
+                            : completionLogprobs(r.logprobs(), 0));
+                }
+                choice.addProperty("finish_reason", finishReason(r));
+                array.add(choice);
+            }
+            o.add("choices", array);
+            o.add("usage", usage(done, p.n()));
+            o.add("metrics", metrics(done));
+            return Http.json(200, o);
+        });
+    }
+
+    // ---- Server-Sent Events
+
+    private CompletionStage<HttpResponse> stream(CompletionParams p, List<Choice> choices, String id, long createdAt) {
+        Pair<BoundedSourceQueue<ByteString>, Source<ByteString, NotUsed>> queue = Source.<ByteString>queue(
+                4 * choices.size() * (choices.get(0).request().maxTokens() + 4) + 16).preMaterialize(materializer);
+        BoundedSourceQueue<ByteString> events = queue.first();
+        CompletableFuture<HttpResponse> response = new CompletableFuture<>();
+        AtomicBoolean ended = new AtomicBoolean();
+        List<String> ids = new ArrayList<>();
+        Source<ByteString, NotUsed> body = queue.second().watchTermination((nu, done) -> {
+            // a client that goes away cancels its generations: their caches are freed at once
+            done.whenComplete((d, t) -> {
+                if (!ended.get()) {
+                    synchronized (ids) {
+                        ids.forEach(system::cancel);
+                    }
+                }
+            });
+            return nu;
+        });
+        HttpResponse streaming = Http.eventStream(body);
+        Runnable open = () -> response.complete(streaming);
+        AtomicInteger remaining = new AtomicInteger(choices.size());
+        RequestActor.Finished[] finished = new RequestActor.Finished[choices.size()];
+        for (Choice c : choices) {
+            TextStream text = new TextStream(tokenizer, p.stop());
+            boolean[] first = {true};
+            ServingSystem.Submitted s = system.send(submission(p, c), t -> {
+                open.run();
+                String delta = text.append(t.tokens());
+                if (!delta.isEmpty() || t.logprobs() != null || (p.chat() && first[0])) {
+                    JsonObject chunk = chunk(p, id, createdAt, c.index(), delta, first[0], null);
+                    if (t.logprobs() != null) {
+                        chunk.getAsJsonArray("choices").get(0).getAsJsonObject().add("logprobs", p.chat()
+                                ? chatLogprobs(t.logprobs()) : completionLogprobs(t.logprobs(), 0));
+                    }
+                    first[0] = false;
+                    send(events, chunk);
+                }
+            });
+            synchronized (ids) {
+                ids.add(s.id());
+            }
+            s.result().whenComplete((f, failure) -> {
+                ApiError e = failure != null ? asApiError(failure) : problem(f);
+                if (e != null && response.complete(Http.error(e))) {
+                    // nothing was streamed yet: answer with the error itself (429 for saturation)
+                    ended.set(true);
+                    synchronized (ids) {
+                        ids.forEach(system::cancel);
+                    }
+                    events.complete();
+                    return;
+                }
+                open.run();
+                boolean all = remaining.decrementAndGet() == 0;
+                if (e != null) {
+                    send(events, e.toJson());
+                } else {
+                    finished[c.index()] = f;
+                    JsonObject last = chunk(p, id, createdAt, c.index(), text.finish(f.result().text()), first[0],
+                            finishReason(f.result()));
+                    if (all && !p.includeUsage()) {
+                        last.add("metrics", metrics(doneOf(finished)));
+                    }
+                    send(events, last);
+                }
+                if (!all) {
+                    return;
+                }
+                if (p.includeUsage() || e != null) {
+                    JsonObject u = chunk(p, id, createdAt, -1, null, false, null);
+                    if (p.includeUsage()) {
+                        u.add("usage", usage(doneOf(finished), p.n()));
+                    }
+                    u.add("metrics", metrics(doneOf(finished)));
+                    send(events, u);
+                }
+                ended.set(true);
+                events.offer(ByteString.fromString("data: [DONE]\n\n"));
+                events.complete();
+            });
+        }
+        return response;
+    }
+
+    private static List<RequestActor.Finished> doneOf(RequestActor.Finished[] finished) {
+        List<RequestActor.Finished> out = new ArrayList<>();
+        for (RequestActor.Finished f : finished) {
+            if (f != null) {
+                out.add(f);
+            }
+        }
+        return out;
+    }
+
+    private static void send(BoundedSourceQueue<ByteString> events, JsonObject o) {
+        events.offer(ByteString.fromString("data: " + o + "\n\n"));
+    }
+
+    /** A streamed chunk for one choice ({@code index} -1: a chunk with no choices, for usage). */
+    private JsonObject chunk(CompletionParams p, String id, long createdAt, int index, String text, boolean first,
+            String finishReason) {
+        JsonObject o = new JsonObject();
+        o.addProperty("id", id);
+        o.addProperty("object", p.chat() ? "chat.completion.chunk" : "text_completion");
+        o.addProperty("created", createdAt);
+        o.addProperty("model", model);
+        JsonArray array = new JsonArray();
+        if (index >= 0) {
+            JsonObject choice = new JsonObject();
+            choice.addProperty("index", index);
+            if (p.chat()) {
+                JsonObject delta = new JsonObject();
+                if (first) {
+                    delta.addProperty("role", "assistant");
+                }
+                if (text != null && (!text.isEmpty() || finishReason == null)) {
+                    delta.addProperty("content", text);
+                }
+                choice.add("delta", delta);
+            } else {
+                choice.addProperty("text", text == null ? "" : text);
+            }
+            choice.add("logprobs", JsonNull.INSTANCE);
+            if (finishReason == null) {
+                choice.add("finish_reason", JsonNull.INSTANCE);
+            } else {
+                choice.addProperty("finish_reason", finishReason);
+            }
+            array.add(choice);
+        }
+        o.add("choices", array);
+        return o;
+    }
+
+    // ---- shared pieces
+
+    /** The API error a finished generation's problem is, or null when it finished normally. */
+    private static ApiError problem(RequestActor.Finished f) {
+        if (f.problem() == null) {
+            return null;
+        }
+        if (f.problem().startsWith("overloaded")) {
+            return ApiError.overloaded("the server is at capacity (" + f.problem() + "); retry shortly");
+        }
+        return ApiError.internal("generation failed: " + f.problem());
+    }
+
+    private static ApiError asApiError(Throwable t) {
+        Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+        if (cause instanceof ApiError e) {
+            return e;
+        }
+        if (cause instanceof IllegalArgumentException) {
+            return ApiError.invalid(null, cause.getMessage());
+        }
+        return ApiError.internal(String.valueOf(cause.getMessage()));
+    }
+
+    private static String finishReason(GenerationResult r) {
+        return r.finishReason() == null ? "length" : r.finishReason().name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** Token counts; the n choices of one prompt count that prompt once, as OpenAI does. */
+    private static JsonObject usage(List<RequestActor.Finished> done, int n) {
+        int prompt = 0;
+        int completion = 0;
+        for (RequestActor.Finished f : done) {
+            prompt += f.result().promptTokens();
+            completion += f.result().tokens().length;
+        }
+        prompt /= n;
+        JsonObject u = new JsonObject();
+        u.addProperty("prompt_tokens", prompt);
+        u.addProperty("completion_tokens", completion);
+        u.addProperty("total_tokens", prompt + completion);
+        return u;
+    }
+
+    /** vLLM's per-request speculation figures, summed over the choices, with the draft and its version. */
+    static JsonObject metrics(List<RequestActor.Finished> done) {
+        long steps = 0;
+        long draftTokens = 0;
+        long accepted = 0;
+        String draft = null;
+        long version = -1;
+        String queryClass = null;
+        for (RequestActor.Finished f : done) {
+            SpeculationStats s = f.result().stats();
+            steps += s.steps();
+            draftTokens += s.draftTokens();
+            accepted += s.acceptedTokens();
+            if (f.draft() != null) {
+                draft = f.draft();
+                version = Math.max(version, s.lastDraftVersion());
+            }
+            if (f.queryClass() != null) {
+                queryClass = f.queryClass();
+            }
+        }
+        JsonObject sd = new JsonObject();
+        sd.addProperty("num_spec_steps", steps);
+        sd.addProperty("num_draft_tokens", draftTokens);
+        sd.addProperty("num_accepted_draft_tokens", accepted);
+        sd.addProperty("draft_acceptance_rate", draftTokens == 0 ? 0.0 : (double) accepted / draftTokens);
+        sd.addProperty("mean_acceptance_length", steps == 0 ? 1.0 : 1.0 + (double) accepted / steps);
+        sd.addProperty("draft", draft);
+        if (version < 0) {
+            sd.add("draft_version", JsonNull.INSTANCE);
+        } else {
+            sd.addProperty("draft_version", version);
+        }
+        sd.addProperty("query_class", queryClass);
+        JsonObject m = new JsonObject();
+        m.add("speculative_decoding", sd);
+        return m;
+    }
+
+    private String tokenText(int token) {
+        return tokenizer.decode(new int[] {token});
+    }
+
+    /** The completions API's logprobs object. */
+    private JsonObject completionLogprobs(List<TokenLogprob> lps, int offset) {
+        JsonArray tokens = new JsonArray();
+        JsonArray logprobs = new JsonArray();
+        JsonArray tops = new JsonArray();
+        JsonArray offsets = new JsonArray();
+        int at = offset;
+        for (TokenLogprob lp : lps) {
+            String t = tokenText(lp.token());
+            tokens.add(t);
+            logprobs.add(lp.logprob());
+            JsonObject top = new JsonObject();
+            for (int i = 0; i < lp.topTokens().length; i++) {
+                top.addProperty(tokenText(lp.topTokens()[i]), lp.topLogprobs()[i]);
+            }
+            tops.add(top);
+            offsets.add(at);
+            at += t.length();
+        }
+        JsonObject o = new JsonObject();
+        o.add("tokens", tokens);
+        o.add("token_logprobs", logprobs);
+        o.add("top_logprobs", tops);
+        o.add("text_offset", offsets);
+        return o;
+    }
+
+    /** The chat API's logprobs object. */
+    private JsonObject chatLogprobs(List<TokenLogprob> lps) {
+        JsonArray content = new JsonArray();
+        for (TokenLogprob lp : lps) {
+            JsonObject entry = tokenEntry(lp.token(), lp.logprob());
+            JsonArray top = new JsonArray();
+            for (int i = 0; i < lp.topTokens().length; i++) {
+                top.add(tokenEntry(lp.topTokens()[i], lp.topLogprobs()[i]));
+            }
+            entry.add("top_logprobs", top);
+            content.add(entry);
+        }
+        JsonObject o = new JsonObject();
+        o.add("content", content);
+        return o;
+    }
+
+    private JsonObject tokenEntry(int token, float logprob) {
+        String text = tokenText(token);
+        JsonObject o = new JsonObject();
+        o.addProperty("token", text);
+        o.addProperty("logprob", logprob);
+        JsonArray bytes = new JsonArray();
+        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
+            bytes.add(b & 0xff);
+        }
+        o.add("bytes", bytes);
+        return o;
+    }
+
+    static JsonElement nullable(String s) {
+        return s == null ? JsonNull.INSTANCE : new com.google.gson.JsonPrimitive(s);
+    }
+}
