@@ -63,6 +63,7 @@ final class ServeCommand implements Callable<Integer> {
                 port != null ? port : s.getInt("port"), s.getString("model-name"), s.getBytes("max-body-bytes"),
                 key(s, "api-key", "OSD_API_KEY"), key(s, "admin-key", "OSD_ADMIN_KEY"), s.getInt("max-draft-tokens"));
         System.out.println("loading models ...");
+        CountDownLatch closed = new CountDownLatch(1);
         try (ModelPair models = ModelPair.open(model, draft,
                 TargetDevice.resolve(c.getString("osd.target.device")));
                 ServingStack stack = new ServingStack("osd", models, new ServingStack.Options(!noTraining,
@@ -75,14 +76,25 @@ final class ServeCommand implements Callable<Integer> {
             System.out.printf("  drafts %s, training %s, state %s%n", stack.system().drafts().keySet(),
                     noTraining ? "off" : "on", stateDir == null ? "none" : stateDir.toAbsolutePath());
             CountDownLatch done = stop != null ? stop : new CountDownLatch(1);
-            Thread hook = new Thread(done::countDown);
+            // on SIGTERM / Ctrl-C: stop serving, and hold the JVM until the trainers saved their drafts
+            Thread hook = new Thread(() -> {
+                done.countDown();
+                try {
+                    closed.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
             Runtime.getRuntime().addShutdownHook(hook);
             if (onListening != null) {
                 onListening.accept(server);
             }
             done.await();
             System.out.println("stopping: trainers save their drafts ...");
+        } finally {
+            closed.countDown();
         }
+        System.out.println("stopped");
         return 0;
     }
 
