@@ -1,0 +1,116 @@
+package dev.osd.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code osd serve} as a user runs it, in its own JVM: it prints where to point a client, serves, learns, saves
+ * its drafts when stopped with SIGTERM, and a restart resumes every draft from its checkpoint store.
+ */
+class ServeProcessTest {
+
+    @TempDir
+    Path state;
+
+    record Server(Process process, String url, StringBuffer output, Thread reader) {
+    }
+
+    Server start() throws Exception {
+        Path root = EmbeddedModelsTest.repositoryRoot();
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx3g", "-Dosd.home=" + root, "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1",
+                "-cp", System.getProperty("java.class.path"), "dev.osd.app.Osd", "serve", "--port", "0",
+                "--state", state.toString()).redirectErrorStream(true).start();
+        StringBuffer output = new StringBuffer();
+        CompletableFuture<String> url = new CompletableFuture<>();
+        Thread reader = new Thread(() -> {
+            Pattern at = Pattern.compile("OSD serves '.*' at (http://\\S+)");
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(),
+                    StandardCharsets.UTF_8))) {
+                for (String line = in.readLine(); line != null; line = in.readLine()) {
+                    output.append(line).append('\n');
+                    Matcher m = at.matcher(line);
+                    if (m.find()) {
+                        url.complete(m.group(1));
+                    }
+                }
+            } catch (IOException e) {
+                url.completeExceptionally(e);
+            }
+            url.completeExceptionally(new IllegalStateException("serve ended: " + output));
+        });
+        reader.setDaemon(true);
+        reader.start();
+        return new Server(p, url.get(120, TimeUnit.SECONDS), output, reader);
+    }
+
+    static long version(HttpClientSupport api, String draft) {
+        for (JsonElement d : api.get("/v1/drafts").json().getAsJsonArray("data")) {
+            if (d.getAsJsonObject().get("name").getAsString().equals(draft)) {
+                return d.getAsJsonObject().get("version").getAsLong();
+            }
+        }
+        throw new AssertionError("no draft " + draft);
+    }
+
+    @Test
+    void serveLearnsSavesOnSigtermAndResumesFromItsStores() throws Exception {
+        Server first = start();
+        long learned;
+        try {
+            HttpClientSupport api = new HttpClientSupport(first.url());
+            assertEquals(200, api.get("/health/ready").status());
+            for (int i = 0; i < 8; i++) {
+                JsonObject body = HttpApiTest.completion(HttpApiTest.prompt("math", 200 + i), 40);
+                assertEquals(200, api.post("/v1/completions", body).status());
+            }
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (version(api, "math") == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            learned = version(api, "math");
+            assertTrue(learned > 0, "the math draft learned online");
+        } finally {
+            // SIGTERM through the handle: Process.destroy() would also close the pipe we read its last words from
+            first.process().toHandle().destroy();
+        }
+        assertTrue(first.process().waitFor(90, TimeUnit.SECONDS), "serve stops on SIGTERM");
+        first.reader().join(10_000);
+        // a JVM that ran its shutdown hooks after SIGTERM exits with 143 (128 + 15)
+        assertTrue(first.process().exitValue() == 143 || first.process().exitValue() == 0, first.output().toString());
+        assertTrue(first.output().toString().contains("stopped"), first.output().toString());
+        Path store = state.resolve("drafts").resolve("math");
+        try (Stream<Path> files = Files.list(store)) {
+            assertTrue(files.anyMatch(f -> f.getFileName().toString().endsWith(".json")), "a saved version in " + store);
+        }
+
+        Server second = start();
+        try {
+            HttpClientSupport api = new HttpClientSupport(second.url());
+            long resumed = version(api, "math");
+            assertTrue(resumed >= learned, "resumed at version " + resumed + " (had " + learned + ")");
+            assertEquals(0, version(api, "code"), "a draft that never learned starts from the base draft");
+            assertNotNull(api.post("/v1/completions", HttpApiTest.completion("Hello", 4)).json());
+        } finally {
+            second.process().toHandle().destroy();
+            second.process().waitFor(90, TimeUnit.SECONDS);
+        }
+    }
+}
