@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code osd bench ...}: the benchmarks, each a subcommand. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
         subcommands = {BenchCommand.Engine.class, BenchCommand.Models.class, BenchCommand.Online.class,
-                BenchCommand.Serving.class})
+                BenchCommand.Serve.class})
 final class BenchCommand implements Runnable {
 
     @Override
@@ -220,11 +220,11 @@ final class BenchCommand implements Runnable {
         }
     }
 
-    @Command(name = "serving", mixinStandardHelpOptions = true,
-            description = "The serving core through its Java API on the embedded models: time per output token and "
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = "Over HTTP against a server it starts: TTFT, time per output token, end-to-end latency and "
                     + "tokens/s for target-only, the static base draft and online drafts (warmed up), at several "
                     + "concurrencies, and online serving with trainers active against paused.")
-    static final class Serving implements Callable<Integer> {
+    static final class Serve implements Callable<Integer> {
 
         @Option(names = "--concurrency", defaultValue = "1,4,16", split = ",")
         List<Integer> concurrency;
@@ -238,67 +238,31 @@ final class BenchCommand implements Runnable {
         @Option(names = "--max-tokens", defaultValue = "96")
         int maxTokens;
 
-        @Option(names = "--out", description = "Write the figures as JSON here.")
+        @Option(names = "--out", required = true, description = "Directory for summary.json, serve.csv and the plots.")
         java.nio.file.Path out;
 
         @Option(names = "--device", defaultValue = "auto", description = "Where the target runs: auto, cpu or gpu.")
         String device;
 
-        @Option(names = "--cost-ratio", description = "Draft ÷ target decode time for the adaptive k (default: "
-                + "measured at start-up, which is noisy on a shared 2-core machine).")
-        Double costRatio;
+        @Option(names = "--cost-ratio", defaultValue = "0.1", description = "Draft / target decode time the adaptive "
+                + "k starts from (it follows measured costs).")
+        double costRatio;
+
+        @Option(names = "--max-draft-tokens", defaultValue = "8", description = "Longest proposal (adaptive k bound).")
+        int maxDraftTokens;
 
         @Override
         public Integer call() throws Exception {
-            java.util.Map<String, Object> figures = new java.util.LinkedHashMap<>();
+            if (requests < 1 || warmup < 0 || maxTokens < 1 || concurrency.stream().anyMatch(c -> c < 1)) {
+                throw new IllegalArgumentException("--requests, --max-tokens and --concurrency must be >= 1, --warmup >= 0");
+            }
+            int slots = 2 * concurrency.stream().mapToInt(Integer::intValue).max().orElse(1);
+            dev.osd.actors.ServingSystem.Settings settings = new dev.osd.actors.ServingSystem.Settings(slots, 16,
+                    java.time.Duration.ofSeconds(5), costRatio, 1, maxDraftTokens);
             try (ModelPair models = ModelPair.open(null, null, dev.osd.actors.TargetDevice.resolve(device))) {
-                NDManager manager = models.manager();
-                dev.osd.engine.TextTokenizer tokenizer = models.tokenizer();
-                dev.osd.engine.LlamaModel target = models.target();
-                dev.osd.engine.LlamaModel base = models.draft();
-                double c;
-                if (costRatio != null) {
-                    c = costRatio;
-                } else {
-                    // measured twice, the second time warm: the first figures of a fresh JVM run slow
-                    ModelsBenchmark.decodeMillis(base);
-                    ModelsBenchmark.decodeMillis(target);
-                    c = ModelsBenchmark.decodeMillis(base) / ModelsBenchmark.decodeMillis(target);
-                }
-                System.out.printf(java.util.Locale.ROOT, "cost ratio c = %.3f%n", c);
-                ServingBenchmark bench = new ServingBenchmark(target, base, tokenizer, manager, maxTokens, c);
-                int slots = 2 * concurrency.stream().mapToInt(Integer::intValue).max().orElse(1);
-                for (String mode : List.of("target_only", "static", "online")) {
-                    try (ServingBenchmark.Mode m = bench.new Mode(mode, slots)) {
-                        int offset = 0;
-                        if (mode.equals("online")) {
-                            System.out.printf("warming up the online drafts on %d requests%n", warmup);
-                            bench.run(m, Math.min(4, slots), warmup, 0);
-                            for (dev.osd.distillation.DraftTrainer t : m.trainers) {
-                                t.awaitIdle();
-                            }
-                            offset = warmup;
-                        }
-                        java.util.Map<String, Object> perC = new java.util.LinkedHashMap<>();
-                        for (int conc : concurrency) {
-                            perC.put(Integer.toString(conc), bench.run(m, conc, requests, offset));
-                        }
-                        figures.put(mode, perC);
-                        if (mode.equals("online")) {
-                            java.util.Map<String, Object> training = new java.util.LinkedHashMap<>();
-                            training.put("active", bench.run(m, 1, requests, offset + requests));
-                            m.trainers.forEach(dev.osd.distillation.DraftTrainer::pause);
-                            training.put("paused", bench.run(m, 1, requests, offset + requests));
-                            figures.put("online_training", training);
-                        }
-                    }
-                }
-                figures.put("cost_ratio", c);
+                new ServeBenchmark(models, concurrency, requests, warmup, maxTokens, settings).run(out);
             }
-            if (out != null) {
-                java.nio.file.Files.writeString(out, new com.google.gson.GsonBuilder().setPrettyPrinting().create()
-                        .toJson(figures));
-            }
+            System.out.println("wrote " + out.resolve("summary.json") + ", serve.csv, tpot.png, throughput.png, ttft.png");
             return 0;
         }
     }

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * from the traffic routed to it; with a state directory, each draft resumes from the newest valid version in
  * its checkpoint store and its trainer keeps saving there. Drafts added at run time are made the same way.
  */
-final class ServingStack implements AutoCloseable {
+public final class ServingStack implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ServingStack.class);
 
@@ -37,7 +37,7 @@ final class ServingStack implements AutoCloseable {
      * @param speculate false: no drafts at all (target-only serving)
      * @param state where draft checkpoint stores live (state/drafts/NAME), or null for none
      */
-    record Options(boolean online, boolean speculate, Path state, ServingSystem.Settings settings, Config config) {
+    public record Options(boolean online, boolean speculate, Path state, ServingSystem.Settings settings, Config config) {
     }
 
     private final ModelPair models;
@@ -45,6 +45,21 @@ final class ServingStack implements AutoCloseable {
     private final ExecutorService training = DraftTrainer.newTrainingExecutor();
     private final List<ServingSystem.Draft> made = new CopyOnWriteArrayList<>();
     private final ServingSystem system;
+
+    /** Over the embedded models (the stack closes them too): what the HTTP tests serve. */
+    public static ServingStack embedded(String name, Options options) {
+        ModelPair models = ModelPair.open(null, null);
+        try {
+            ServingStack stack = new ServingStack(name, models, options);
+            stack.ownsModels = true;
+            return stack;
+        } catch (RuntimeException e) {
+            models.close();
+            throw e;
+        }
+    }
+
+    private boolean ownsModels;
 
     ServingStack(String name, ModelPair models, Options options) {
         this.models = models;
@@ -60,7 +75,11 @@ final class ServingStack implements AutoCloseable {
                 models.manager(), options.speculate() ? this::draft : null, options.config());
     }
 
-    ServingSystem system() {
+    public dev.osd.engine.TextTokenizer tokenizer() {
+        return models.tokenizer();
+    }
+
+    public ServingSystem system() {
         return system;
     }
 
@@ -106,6 +125,9 @@ final class ServingStack implements AutoCloseable {
         training.shutdown();
         for (ServingSystem.Draft d : made) {
             d.live().close();
+        }
+        if (ownsModels) {
+            models.close();
         }
     }
 }
