@@ -84,6 +84,10 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
     private final Map<ActorRef<?>, List<String>> requestsByOwner = new HashMap<>();
     private final Deque<Score> queue = new ArrayDeque<>();
     private boolean flushPending;
+    private long flushRequestedAt;
+    // when each request's last answer went out, and how long its requests usually take to come back (µs, EWMA)
+    private final Map<String, Long> answeredAt = new HashMap<>();
+    private final Map<String, Double> returnMicros = new HashMap<>();
     private long forwards;
     private long scored;
     private int largestBatch;
@@ -138,23 +142,70 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         return this;
     }
 
+    /**
+     * A request whose next work usually comes back within this long after its answer (target-only decoding does,
+     * in tens of µs; a request that first asks its draft does not) is waited for, up to {@link #MAX_WAIT_NANOS}
+     * after the first queued work, so that its step joins the batch instead of running alone in the next forward.
+     */
+    static final double QUICK_RETURN_MICROS = 400;
+    static final long MAX_WAIT_NANOS = 600_000;
+
     private Behavior<Command> onScore(Score score) {
+        Long answered = answeredAt.remove(score.requestId());
+        if (answered != null) {
+            double micros = (System.nanoTime() - answered) / 1e3;
+            returnMicros.merge(score.requestId(), micros, (old, now) -> 0.7 * old + 0.3 * now);
+        }
         queue.add(score);
         if (!flushPending) {
             // behind whatever is already in the mailbox: all of it joins this batch
             flushPending = true;
+            flushRequestedAt = System.nanoTime();
             getContext().getSelf().tell(Flush.INSTANCE);
         }
         return this;
     }
 
+    /** Whether a request that usually comes back at once is still on its way (worth a moment's wait). */
+    private boolean quickReturnPending() {
+        if (queue.size() >= maxBatch || System.nanoTime() - flushRequestedAt > MAX_WAIT_NANOS) {
+            return false;
+        }
+        for (String id : answeredAt.keySet()) {
+            Double usual = returnMicros.get(id);
+            if (usual != null && usual < QUICK_RETURN_MICROS) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Work of at most this many new tokens (a decode step, a verification of k + 1) batches together; longer work
+     * (a prefill) batches only with other long work. A batched forward pads every sequence to the longest, so one
+     * prefill in a batch of decode steps would make each of them pay for the prompt's length.
+     */
+    static final int SHORT_WORK = 16;
+
     private Behavior<Command> onFlush() {
+        if (quickReturnPending()) {
+            // yield: whatever arrives meanwhile is queued ahead of the next Flush
+            getContext().getSelf().tell(Flush.INSTANCE);
+            return this;
+        }
         flushPending = false;
         List<Score> batch = new ArrayList<>();
         List<KvCache> batchCaches = new ArrayList<>();
         List<int[]> tokens = new ArrayList<>();
-        while (!queue.isEmpty() && batch.size() < maxBatch) {
-            Score s = queue.poll();
+        // the oldest work decides which kind runs now; the other kind keeps its place for the next forward
+        boolean shortWork = queue.isEmpty() || queue.peek().tokens().length <= SHORT_WORK;
+        java.util.Iterator<Score> it = queue.iterator();
+        while (it.hasNext() && batch.size() < maxBatch) {
+            Score s = it.next();
+            if ((s.tokens().length <= SHORT_WORK) != shortWork) {
+                continue;
+            }
+            it.remove();
             KvCache cache = caches.get(s.requestId());
             String problem = problem(s, cache);
             if (problem != null) {
@@ -181,12 +232,15 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
             forwards++;
             scored += batch.size();
             largestBatch = Math.max(largestBatch, batch.size());
+            long now = System.nanoTime();
             for (int i = 0; i < batch.size(); i++) {
                 batch.get(i).replyTo().tell(new Scored(batch.get(i).requestId(), logits.get(i), null));
+                answeredAt.put(batch.get(i).requestId(), now);
             }
         }
         if (!queue.isEmpty() && !flushPending) {
             flushPending = true;
+            flushRequestedAt = System.nanoTime();
             getContext().getSelf().tell(Flush.INSTANCE);
         }
         return this;
@@ -223,6 +277,8 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
     }
 
     private Behavior<Command> release(String requestId) {
+        answeredAt.remove(requestId);
+        returnMicros.remove(requestId);
         KvCache cache = caches.remove(requestId);
         if (cache != null) {
             cache.close();

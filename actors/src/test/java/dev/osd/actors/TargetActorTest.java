@@ -152,4 +152,36 @@ class TargetActorTest {
         actor.tell(new TargetActor.Score("c", 0, new int[] {1, 2}, 1, scored.getRef()));
         assertEquals(1, scored.receiveMessage().logits().length);
     }
+
+    @Test
+    void aPrefillIsNotBatchedWithDecodeStepsThatWouldPayForItsLength() {
+        ActorRef<TargetActor.Command> actor = KIT.spawn(TargetActor.create(target, 4, 16), "target-kinds",
+                DispatcherSelector.fromConfig("osd.model-dispatcher"));
+        TestProbe<TargetActor.Opened> opened = KIT.createTestProbe();
+        TestProbe<Object> owner = KIT.createTestProbe();
+        for (String id : List.of("a", "b", "c", "d")) {
+            actor.tell(new TargetActor.Open(id, owner.getRef(), opened.getRef()));
+            assertTrue(opened.receiveMessage().accepted());
+        }
+        int[] prompt = new int[TargetActor.SHORT_WORK + 14];
+        java.util.Arrays.fill(prompt, 7);
+        TestProbe<TargetActor.Scored> scored = KIT.createTestProbe();
+        // one burst: the oldest is short, so the first forward takes the three short ones and the prefill waits
+        actor.tell(new TargetActor.Score("a", 0, new int[] {1, 2}, 1, scored.getRef()));
+        actor.tell(new TargetActor.Score("b", 0, prompt, 1, scored.getRef()));
+        actor.tell(new TargetActor.Score("c", 0, new int[] {1, 3}, 1, scored.getRef()));
+        actor.tell(new TargetActor.Score("d", 0, new int[] {1}, 1, scored.getRef()));
+        List<String> order = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            TargetActor.Scored s = scored.receiveMessage();
+            assertNotNull(s.logits(), s.problem());
+            order.add(s.requestId());
+        }
+        assertEquals(List.of("a", "c", "d", "b"), order);
+        TestProbe<TargetActor.Stats> stats = KIT.createTestProbe();
+        actor.tell(new TargetActor.GetStats(stats.getRef()));
+        TargetActor.Stats s = stats.receiveMessage();
+        assertEquals(2, s.forwards(), "short work in one forward, the prefill in another");
+        assertEquals(3, s.largestBatch());
+    }
 }

@@ -13,8 +13,11 @@ import dev.osd.actors.ServingSystem;
 import dev.osd.app.ServingStack;
 import dev.osd.http.HttpServer;
 import dev.osd.workload.Workload;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -445,5 +448,47 @@ class HttpApiTest {
             assertTrue(Integer.parseInt(m.group(1)) > 0, "chart " + chart + " drew points");
         }
         assertTrue(dom.contains("<td>sql</td>"), "the drafts table lists the drafts");
+    }
+
+    @Test
+    void theOfficialOpenAiClientWorksUnchanged(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        // Node's openai package from the npm registry; skipped where Node.js or the registry is not at hand
+        Assumptions.assumeTrue(runs("node", "--version") && runs("npm", "--version"), "no Node.js / npm here");
+        try (InputStream script = HttpApiTest.class.getResourceAsStream("/openai-client/check.mjs")) {
+            Files.copy(script, dir.resolve("check.mjs"));
+        }
+        Files.writeString(dir.resolve("package.json"), "{\"name\": \"osd-openai-check\", \"private\": true}");
+        Process install = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "openai@4")
+                .directory(dir.toFile()).redirectErrorStream(true).start();
+        String installLog = new String(install.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        Assumptions.assumeTrue(install.waitFor(180, TimeUnit.SECONDS) && install.exitValue() == 0,
+                "npm could not install the openai package: " + installLog);
+
+        Process check = new ProcessBuilder("node", "check.mjs", server.url() + "/v1")
+                .directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        assertTrue(check.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, check.exitValue(), out);
+        JsonObject seen = JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1)).getAsJsonObject();
+        assertEquals("osd-embedded", seen.get("model").getAsString());
+        assertFalse(seen.get("completion").getAsString().isEmpty());
+        assertTrue(seen.get("spec").getAsInt() >= 0, "the client passes the speculation figures through");
+        assertEquals("assistant", seen.get("chat_role").getAsString());
+        assertEquals(seen.get("chat").getAsString(), seen.get("chat_streamed").getAsString(),
+                "streamed chat = whole chat at temperature 0");
+        assertTrue(seen.getAsJsonObject("stream_usage").get("completion_tokens").getAsInt() > 0);
+        JsonObject error = seen.getAsJsonObject("error");
+        assertEquals(400, error.get("status").getAsInt());
+        assertEquals("temperature", error.get("param").getAsString());
+    }
+
+    private static boolean runs(String... command) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
     }
 }
