@@ -232,7 +232,7 @@ final class BenchCommand implements Runnable {
         @Option(names = "--requests", defaultValue = "48", description = "Measured requests per figure.")
         int requests;
 
-        @Option(names = "--warmup", defaultValue = "400", description = "Requests the online drafts learn from first.")
+        @Option(names = "--warmup", defaultValue = "1200", description = "Requests the online drafts learn from first.")
         int warmup;
 
         @Option(names = "--max-tokens", defaultValue = "96")
@@ -248,7 +248,7 @@ final class BenchCommand implements Runnable {
                 + "k starts from (it follows measured costs).")
         double costRatio;
 
-        @Option(names = "--max-draft-tokens", defaultValue = "8", description = "Longest proposal (adaptive k bound).")
+        @Option(names = "--max-draft-tokens", defaultValue = "5", description = "Longest proposal (adaptive k bound).")
         int maxDraftTokens;
 
         @Override

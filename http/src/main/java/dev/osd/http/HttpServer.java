@@ -59,7 +59,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     public record Settings(String host, int port, String model, long maxBodyBytes, String apiKey, String adminKey,
             int maxDraftTokens) {
         public static Settings defaults() {
-            return new Settings("127.0.0.1", 8080, "osd-embedded", 1 << 20, null, null, 8);
+            return new Settings("127.0.0.1", 8080, "osd-embedded", 1 << 20, null, null, 5);
         }
 
         public Settings withPort(int p) {

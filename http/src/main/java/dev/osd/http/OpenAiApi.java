@@ -83,7 +83,7 @@ final class OpenAiApi {
     CompletionStage<HttpResponse> complete(JsonObject body, boolean chat) {
         CompletionParams p = CompletionParams.parse(body, chat);
         if (p.model() != null && !p.model().equals(model)) {
-            throw new ApiError(404, "invalid_request_error", "model", "model_not_found", "the model '" + p.model()
+            throw new ApiError(400, "invalid_request_error", "model", "model_not_found", "the model '" + p.model()
                     + "' does not exist; this server serves '" + model + "'", 0);
         }
         if (p.draft() != null && !system.drafts().containsKey(p.draft())) {
@@ -497,7 +497,4 @@ final class OpenAiApi {
         return o;
     }
 
-    static JsonElement nullable(String s) {
-        return s == null ? JsonNull.INSTANCE : new com.google.gson.JsonPrimitive(s);
-    }
 }
