@@ -53,7 +53,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
     public record Release(String requestId) implements Command, CrossNode {
     }
 
-    private record OwnerGone(ActorRef<?> owner) implements Command {
+    private record OwnerGone(ActorRef<?> owner) implements Command, LocalOnly {
     }
 
     /** What one request's cache holds. */

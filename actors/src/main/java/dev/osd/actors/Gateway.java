@@ -37,7 +37,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         return ServiceKey.create(DraftActor.Command.class, "osd-draft-" + draft);
     }
 
-    public sealed interface Command {
+    /** Local: the gateway's commands carry callbacks and futures of the JVM that submits. */
+    public sealed interface Command extends LocalOnly {
     }
 
     /**
@@ -92,7 +93,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     public record GetReadiness(ActorRef<Readiness> replyTo) implements Command {
     }
 
-    public record Readiness(int targets, Map<String, Integer> draftReplicas) {
+    public record Readiness(int targets, Map<String, Integer> draftReplicas) implements LocalOnly {
     }
 
     private final ServingSystem.Parts parts;

@@ -31,23 +31,23 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     }
 
     /** Stops generation early; the client gets the result so far. */
-    public enum Cancel implements Command {
+    public enum Cancel implements Command, LocalOnly {
         INSTANCE
     }
 
-    private record Opened(TargetActor.Opened opened) implements Command {
+    private record Opened(TargetActor.Opened opened) implements Command, LocalOnly {
     }
 
-    private record Scored(TargetActor.Scored scored) implements Command {
+    private record Scored(TargetActor.Scored scored) implements Command, LocalOnly {
     }
 
-    private record Proposed(DraftActor.Proposed proposed) implements Command {
+    private record Proposed(DraftActor.Proposed proposed) implements Command, LocalOnly {
     }
 
-    private record DraftTimedOut(long round) implements Command {
+    private record DraftTimedOut(long round) implements Command, LocalOnly {
     }
 
-    private enum DeadlinePassed implements Command {
+    private enum DeadlinePassed implements Command, LocalOnly {
         INSTANCE
     }
 

@@ -70,11 +70,11 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         }
     }
 
-    private enum Flush implements Command {
+    private enum Flush implements Command, LocalOnly {
         INSTANCE
     }
 
-    private record OwnerGone(ActorRef<?> owner) implements Command {
+    private record OwnerGone(ActorRef<?> owner) implements Command, LocalOnly {
     }
 
     private final LlamaModel target;

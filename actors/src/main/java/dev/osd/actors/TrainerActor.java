@@ -19,11 +19,11 @@ public final class TrainerActor {
     public record Round(SpeculationRound round) implements Command, CrossNode {
     }
 
-    public enum Pause implements Command {
+    public enum Pause implements Command, CrossNode {
         INSTANCE
     }
 
-    public enum Resume implements Command {
+    public enum Resume implements Command, CrossNode {
         INSTANCE
     }
 

@@ -92,9 +92,10 @@ final class ServeCommand implements Callable<Integer> {
             done.await();
             System.out.println("stopping: trainers save their drafts ...");
         } finally {
+            // said before the hook is released: once it returns, the JVM may halt at any moment
+            System.out.println("stopped");
             closed.countDown();
         }
-        System.out.println("stopped");
         return 0;
     }
 

@@ -1,0 +1,83 @@
+package dev.osd.actors;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.Serializer;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * The classes that cross nodes, each with the Kryo id it has on every node. Ids are append-only: a class that
+ * goes keeps its id retired, a new class takes the next free one, so nodes of the same release always agree.
+ */
+final class CrossNodeClasses {
+
+    private CrossNodeClasses() {
+    }
+
+    static void register(Kryo kryo, Serializer<?> actorRefs, Serializer<?> lists, Serializer<?> patterns) {
+        // plain data (ids 100-149)
+        kryo.register(int[].class, 100);
+        kryo.register(long[].class, 101);
+        kryo.register(float[].class, 102);
+        kryo.register(double[].class, 103);
+        kryo.register(float[][].class, 104);
+        kryo.register(double[][].class, 105);
+        kryo.register(byte[].class, 106);
+        kryo.register(java.util.ArrayList.class, lists, 107);
+        kryo.register(jdk("java.util.ImmutableCollections$ListN"), lists, 108);
+        kryo.register(jdk("java.util.ImmutableCollections$List12"), lists, 109);
+        kryo.register(Pattern.class, patterns, 110);
+        kryo.register(jdk("org.apache.pekko.actor.typed.internal.adapter.ActorRefAdapter"), actorRefs, 111);
+        // engine, routing, distillation values inside messages (150-199)
+        kryo.register(dev.osd.engine.SamplingParams.class, 150);
+        kryo.register(dev.osd.engine.SpeculationRound.class, 151);
+        kryo.register(dev.osd.engine.Verification.class, 152);
+        kryo.register(dev.osd.engine.GenerationResult.class, 153);
+        kryo.register(dev.osd.engine.SpeculationStats.class, 154);
+        kryo.register(dev.osd.engine.FinishReason.class, 155);
+        kryo.register(dev.osd.engine.TokenLogprob.class, 156);
+        kryo.register(dev.osd.routing.Router.Route.class, 157);
+        kryo.register(dev.osd.routing.Router.Reason.class, 158);
+        kryo.register(dev.osd.routing.RoutingRule.class, 159);
+        kryo.register(dev.osd.distillation.DraftTrainer.Stats.class, 160);
+        // messages (200-)
+        kryo.register(TargetActor.Open.class, 200);
+        kryo.register(TargetActor.Opened.class, 201);
+        kryo.register(TargetActor.Score.class, 202);
+        kryo.register(TargetActor.Scored.class, 203);
+        kryo.register(TargetActor.Close.class, 204);
+        kryo.register(TargetActor.GetStats.class, 205);
+        kryo.register(TargetActor.Stats.class, 206);
+        kryo.register(DraftActor.Propose.class, 210);
+        kryo.register(DraftActor.Proposed.class, 211);
+        kryo.register(DraftActor.Release.class, 212);
+        kryo.register(RequestActor.Tokens.class, 220);
+        kryo.register(RequestActor.Finished.class, 221);
+        kryo.register(RouterActor.Route.class, 230);
+        kryo.register(RouterActor.Routed.class, 231);
+        kryo.register(RouterActor.Observe.class, 232);
+        kryo.register(RouterActor.AddDraft.class, 233);
+        kryo.register(RouterActor.RemoveDraft.class, 234);
+        kryo.register(TrainerActor.Round.class, 240);
+        kryo.register(TrainerActor.GetStats.class, 241);
+        kryo.register(TrainerActor.Pause.class, 242);
+        kryo.register(TrainerActor.Resume.class, 243);
+    }
+
+    private static Class<?> jdk(String name) {
+        try {
+            return Class.forName(name);
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException("cannot register " + name + " for Kryo", e);
+        }
+    }
+
+    /** Every message class registered here (the round-trip test covers each). */
+    static final List<Class<?>> MESSAGES = List.of(TargetActor.Open.class, TargetActor.Opened.class,
+            TargetActor.Score.class, TargetActor.Scored.class, TargetActor.Close.class, TargetActor.GetStats.class,
+            TargetActor.Stats.class, DraftActor.Propose.class, DraftActor.Proposed.class, DraftActor.Release.class,
+            RequestActor.Tokens.class, RequestActor.Finished.class, RouterActor.Route.class, RouterActor.Routed.class,
+            RouterActor.Observe.class, RouterActor.AddDraft.class, RouterActor.RemoveDraft.class,
+            TrainerActor.Round.class, TrainerActor.GetStats.class, TrainerActor.Pause.class,
+            TrainerActor.Resume.class);
+}
