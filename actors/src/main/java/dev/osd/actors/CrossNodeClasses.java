@@ -62,6 +62,7 @@ final class CrossNodeClasses {
         kryo.register(TrainerActor.GetStats.class, 241);
         kryo.register(TrainerActor.Pause.class, 242);
         kryo.register(TrainerActor.Resume.class, 243);
+        kryo.register(DraftWeights.VersionChunk.class, 250);
     }
 
     private static Class<?> jdk(String name) {
@@ -79,5 +80,5 @@ final class CrossNodeClasses {
             RequestActor.Tokens.class, RequestActor.Finished.class, RouterActor.Route.class, RouterActor.Routed.class,
             RouterActor.Observe.class, RouterActor.AddDraft.class, RouterActor.RemoveDraft.class,
             TrainerActor.Round.class, TrainerActor.GetStats.class, TrainerActor.Pause.class,
-            TrainerActor.Resume.class);
+            TrainerActor.Resume.class, DraftWeights.VersionChunk.class);
 }

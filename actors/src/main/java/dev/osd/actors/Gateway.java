@@ -93,7 +93,16 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     public record GetReadiness(ActorRef<Readiness> replyTo) implements Command {
     }
 
-    public record Readiness(int targets, Map<String, Integer> draftReplicas) implements LocalOnly {
+    /**
+     * @param placements each service (target, draft-NAME, trainer-NAME) and the addresses of the nodes that hold
+     *     an instance of it, as the Receptionist lists them
+     */
+    public record Readiness(int targets, Map<String, Integer> draftReplicas, Map<String, List<String>> placements)
+            implements LocalOnly {
+    }
+
+    public static ServiceKey<TrainerActor.Command> trainerKey(String draft) {
+        return ServiceKey.create(TrainerActor.Command.class, "osd-trainer-" + draft);
     }
 
     private final ServingSystem.Parts parts;
@@ -107,6 +116,9 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     // replicas as the Receptionist lists them (on one node: the ones spawned here; in a cluster: every node's)
     private List<ActorRef<TargetActor.Command>> targets = List.of();
     private final Map<String, List<ActorRef<DraftActor.Command>>> replicas = new HashMap<>();
+    private final Map<String, List<ActorRef<TrainerActor.Command>>> listedTrainers = new HashMap<>();
+    // every draft this system serves, wherever its replicas run
+    private final java.util.Set<String> known = new java.util.TreeSet<>();
     private long picks;
 
     static Behavior<Command> create(ServingSystem.Parts parts) {
@@ -117,16 +129,38 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         super(ctx);
         this.parts = parts;
         ServingSystem.Settings s = parts.settings();
-        target = ctx.spawn(ActorMetrics.measured(TargetActor.Command.class, "target",
-                TargetActor.create(parts.target(), s.slots(), s.maxBatch())), "target", MODELS);
-        ctx.getSystem().receptionist().tell(Receptionist.register(TARGET_KEY, target));
-        router = ctx.spawn(ActorMetrics.measured(RouterActor.Command.class, "router",
-                RouterActor.create(parts.router())), "router", COUNTED);
         listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
-        ctx.getSystem().receptionist().tell(Receptionist.subscribe(TARGET_KEY, listings));
+        if (parts.roles().contains("target")) {
+            target = ctx.spawn(ActorMetrics.measured(TargetActor.Command.class, "target",
+                    TargetActor.create(parts.target(), s.slots(), s.maxBatch())), "target", MODELS);
+            ctx.getSystem().receptionist().tell(Receptionist.register(TARGET_KEY, target));
+        } else {
+            target = null;
+        }
+        if (parts.roles().contains("gateway")) {
+            router = ctx.spawn(ActorMetrics.measured(RouterActor.Command.class, "router",
+                    RouterActor.create(parts.router())), "router", COUNTED);
+            ctx.getSystem().receptionist().tell(Receptionist.subscribe(TARGET_KEY, listings));
+        } else {
+            router = null;
+        }
         for (ServingSystem.Draft d : parts.drafts()) {
             spawnDraft(d);
         }
+        for (String name : parts.draftNames()) {
+            follow(name);
+        }
+    }
+
+    /** The gateway follows where a draft's replicas and its trainer are, and keeps its adaptive k. */
+    private void follow(String name) {
+        if (!parts.roles().contains("gateway") || !known.add(name)) {
+            return;
+        }
+        ServingSystem.Settings s = parts.settings();
+        getContext().getSystem().receptionist().tell(Receptionist.subscribe(draftKey(name), listings));
+        getContext().getSystem().receptionist().tell(Receptionist.subscribe(trainerKey(name), listings));
+        proposalLengths.put(name, new AdaptiveProposalLength(s.minK(), s.maxK(), 0.5, s.costRatio(), 0.05));
     }
 
     /** Model actors run on the model dispatcher; every serving actor's mailbox is counted. */
@@ -136,30 +170,52 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
 
     private final ActorRef<Receptionist.Listing> listings;
 
-    /** A draft replica (restarted when it fails), its trainer, its adaptive proposal length. */
+    /**
+     * What this node runs of a draft: a replica (restarted when it fails) with the receiver of new versions
+     * (draft role), and its trainer with the publisher of new versions (trainer role; one in the whole cluster,
+     * a Cluster Singleton, when the node is in a cluster).
+     */
     private void spawnDraft(ServingSystem.Draft d) {
         ServingSystem.Settings s = parts.settings();
         ActorContext<Command> ctx = getContext();
-        try (var lease = d.live().acquire()) {
-            LlamaModel shape = lease.model();
-            KvCachePool pool = new KvCachePool(shape.config(), s.slots(),
-                    Math.min(shape.config().maxPositionEmbeddings(), parts.target().config().maxPositionEmbeddings()),
-                    parts.manager());
-            draftCapacity.put(d.name(), pool.positions());
-            // a replica that fails is restarted; requests it served go on (its answers time out or come back
-            // with a problem, and they continue target-only)
-            ActorRef<DraftActor.Command> ref = ctx.spawn(ActorMetrics.restarting(DraftActor.Command.class, "draft",
-                    DraftActor.create(d.name(), d.live(), pool)), "draft-" + d.name(), MODELS);
-            drafts.put(d.name(), ref);
-            pools.put(d.name(), pool);
-            ctx.getSystem().receptionist().tell(Receptionist.register(draftKey(d.name()), ref));
-            ctx.getSystem().receptionist().tell(Receptionist.subscribe(draftKey(d.name()), listings));
+        if (parts.roles().contains("draft")) {
+            try (var lease = d.live().acquire()) {
+                LlamaModel shape = lease.model();
+                KvCachePool pool = new KvCachePool(shape.config(), s.slots(),
+                        Math.min(shape.config().maxPositionEmbeddings(), parts.targetConfig().maxPositionEmbeddings()),
+                        parts.manager());
+                draftCapacity.put(d.name(), pool.positions());
+                // a replica that fails is restarted; requests it served go on (its answers time out or come back
+                // with a problem, and they continue target-only)
+                ActorRef<DraftActor.Command> ref = ctx.spawn(ActorMetrics.restarting(DraftActor.Command.class, "draft",
+                        DraftActor.create(d.name(), d.live(), pool)), "draft-" + d.name(), MODELS);
+                drafts.put(d.name(), ref);
+                pools.put(d.name(), pool);
+                ctx.getSystem().receptionist().tell(Receptionist.register(draftKey(d.name()), ref));
+                ctx.spawn(DraftWeights.receiver(d.name(), d.live(), shape.config(), parts.manager(),
+                        parts.onVersionReceived()), "weights-" + d.name());
+            }
         }
-        if (d.trainer() != null) {
-            trainers.put(d.name(), ctx.spawn(ActorMetrics.restarting(TrainerActor.Command.class, "trainer",
-                    TrainerActor.create(d.trainer())), "trainer-" + d.name(), COUNTED));
+        if (parts.roles().contains("trainer") && d.trainer() != null) {
+            Behavior<TrainerActor.Command> trainer = Behaviors.setup(tctx -> {
+                tctx.spawn(DraftWeights.publisher(d.name(), d.live(), java.time.Duration.ofSeconds(1)), "weights");
+                tctx.getSystem().receptionist().tell(Receptionist.register(trainerKey(d.name()), tctx.getSelf()));
+                return TrainerActor.create(d.trainer());
+            });
+            ActorRef<TrainerActor.Command> ref;
+            if (parts.cluster()) {
+                ref = org.apache.pekko.cluster.typed.ClusterSingleton.get(ctx.getSystem()).init(
+                        org.apache.pekko.cluster.typed.SingletonActor.of(ActorMetrics.restarting(
+                                TrainerActor.Command.class, "trainer", trainer), "trainer-" + d.name())
+                                .withSettings(org.apache.pekko.cluster.typed.ClusterSingletonSettings.create(
+                                        ctx.getSystem()).withRole("trainer")));
+            } else {
+                ref = ctx.spawn(ActorMetrics.restarting(TrainerActor.Command.class, "trainer", trainer),
+                        "trainer-" + d.name(), COUNTED);
+            }
+            trainers.put(d.name(), ref);
         }
-        proposalLengths.put(d.name(), new AdaptiveProposalLength(s.minK(), s.maxK(), 0.5, s.costRatio(), 0.05));
+        follow(d.name());
     }
 
     @Override
@@ -171,7 +227,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 .onMessage(Listed.class, this::onListed)
                 .onMessage(RequestUnanswered.class, this::onRequestUnanswered)
                 .onMessage(GetTargetStats.class, g -> {
-                    target.tell(new TargetActor.GetStats(g.replyTo()));
+                    ActorRef<TargetActor.Command> t = pick(targets, target);
+                    if (t != null) {
+                        t.tell(new TargetActor.GetStats(g.replyTo()));
+                    }
                     return this;
                 })
                 .onMessage(Cancel.class, this::onCancel)
@@ -186,6 +245,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     }
 
     private Behavior<Command> onSubmit(Submit s) {
+        if (router == null) {
+            s.done().completeExceptionally(new IllegalStateException("unavailable: this node has no gateway role"));
+            return this;
+        }
         if (!s.speculate()) {
             return onRouted(new Routed(s, new RouterActor.Routed(new Router.Route(null, null, Router.Reason.NONE),
                     null)));
@@ -205,8 +268,14 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             return this;
         }
         Router.Route route = r.routed().route();
-        String draft = route.draft() != null && drafts.containsKey(route.draft()) ? route.draft() : null;
-        ActorRef<TrainerActor.Command> trainer = draft == null ? null : trainers.get(draft);
+        ActorRef<TargetActor.Command> chosenTarget = pick(targets, target);
+        if (chosenTarget == null) {
+            s.done().completeExceptionally(new IllegalStateException("unavailable: no target is reachable"));
+            return this;
+        }
+        String draft = route.draft() != null && available(route.draft()) ? route.draft() : null;
+        ActorRef<TrainerActor.Command> trainer = draft == null ? null
+                : trainers.getOrDefault(draft, pick(listedTrainers.get(draft), null));
         Consumer<SpeculationRound> feed = trainer == null ? null : round -> trainer.tell(new TrainerActor.Round(round));
         long[] firstToken = {-1};
         ActorRef<RequestActor.Event> client = getContext().spawnAnonymous(Behaviors.receive(RequestActor.Event.class)
@@ -235,9 +304,9 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             // the request keeps the target and draft replica it starts with: they hold its caches
             request = getContext().spawn(ActorMetrics.measured(RequestActor.Command.class, "request",
                     RequestActor.create(s.id(), s.request(), parts.tokenizer(),
-                    parts.target().config().eosTokenId(), parts.target().config().maxPositionEmbeddings(),
-                    pick(targets, target), draft == null ? null : pick(replicas.get(draft), drafts.get(draft)), draft,
-                    draft == null ? 0 : draftCapacity.get(draft),
+                    parts.targetConfig().eosTokenId(), parts.targetConfig().maxPositionEmbeddings(),
+                    chosenTarget, draft == null ? null : pick(replicas.get(draft), drafts.get(draft)), draft,
+                    draft == null ? 0 : draftCapacity.getOrDefault(draft, parts.targetConfig().maxPositionEmbeddings()),
                     feed, draft == null || s.fixedK() ? null : proposalLengths.get(draft),
                     parts.settings().draftTimeout(), s.deadline(), client)), "request-" + s.id(), COUNTED);
         } catch (RuntimeException e) {
@@ -254,20 +323,30 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         Receptionist.Listing listing = l.listing();
         if (listing.isForKey(TARGET_KEY)) {
             targets = List.copyOf(listing.getServiceInstances(TARGET_KEY));
-        } else {
-            for (String name : drafts.keySet()) {
-                ServiceKey<DraftActor.Command> key = draftKey(name);
-                if (listing.isForKey(key)) {
-                    replicas.put(name, List.copyOf(listing.getServiceInstances(key)));
-                }
+            return this;
+        }
+        for (String name : known) {
+            if (listing.isForKey(draftKey(name))) {
+                replicas.put(name, List.copyOf(listing.getServiceInstances(draftKey(name))));
+            } else if (listing.isForKey(trainerKey(name))) {
+                listedTrainers.put(name, List.copyOf(listing.getServiceInstances(trainerKey(name))));
             }
         }
         return this;
     }
 
+    /** Whether a draft has a replica to propose: one the Receptionist lists, or this node's own. */
+    private boolean available(String draft) {
+        List<ActorRef<DraftActor.Command>> listed = replicas.get(draft);
+        return (listed != null && !listed.isEmpty()) || drafts.containsKey(draft);
+    }
+
     /** A listed instance, in turn; the one spawned here until the Receptionist has listed any. */
     private <T> ActorRef<T> pick(List<ActorRef<T>> listed, ActorRef<T> local) {
         if (listed == null || listed.isEmpty()) {
+            return local;
+        }
+        if (local != null && listed.contains(local) && listed.size() == 1) {
             return local;
         }
         return listed.get((int) (picks++ % listed.size()));
@@ -291,7 +370,9 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             a.done().completeExceptionally(e);
             return this;
         }
-        router.tell(new RouterActor.AddDraft(name, a.rule()));
+        if (router != null) {
+            router.tell(new RouterActor.AddDraft(name, a.rule()));
+        }
         a.done().complete(a.draft());
         return this;
     }
@@ -299,10 +380,14 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private Behavior<Command> onRetireDraft(RetireDraft r) {
         ActorRef<DraftActor.Command> ref = drafts.remove(r.name());
         if (ref == null) {
-            r.done().completeExceptionally(new IllegalArgumentException("unknown draft '" + r.name() + "'"));
+            r.done().completeExceptionally(new IllegalArgumentException("unknown draft '" + r.name()
+                    + "' (or not served on this node)"));
             return this;
         }
-        router.tell(new RouterActor.RemoveDraft(r.name()));
+        known.remove(r.name());
+        if (router != null) {
+            router.tell(new RouterActor.RemoveDraft(r.name()));
+        }
         getContext().getSystem().receptionist().tell(Receptionist.deregister(draftKey(r.name()), ref));
         // requests in flight lose their proposals: they time out or hear a problem and go on target-only
         getContext().stop(ref);
@@ -321,12 +406,25 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
 
     private Behavior<Command> onGetReadiness(GetReadiness g) {
         Map<String, Integer> counts = new java.util.TreeMap<>();
-        for (String name : drafts.keySet()) {
-            List<ActorRef<DraftActor.Command>> listed = replicas.get(name);
-            counts.put(name, listed == null ? 0 : listed.size());
+        Map<String, List<String>> placements = new java.util.TreeMap<>();
+        placements.put("target", addresses(targets.isEmpty() && target != null ? List.of(target) : targets));
+        for (String name : known) {
+            List<ActorRef<DraftActor.Command>> listed = replicas.getOrDefault(name, List.of());
+            counts.put(name, listed.size());
+            placements.put("draft-" + name, addresses(listed));
+            placements.put("trainer-" + name, addresses(listedTrainers.getOrDefault(name, List.of())));
         }
-        g.replyTo().tell(new Readiness(targets.size(), counts));
+        g.replyTo().tell(new Readiness(targets.size(), counts, placements));
         return this;
+    }
+
+    private String addressOf(ActorRef<?> ref) {
+        org.apache.pekko.actor.Address a = ref.path().address();
+        return a.hasLocalScope() ? getContext().getSystem().address().toString() : a.toString();
+    }
+
+    private List<String> addresses(List<? extends ActorRef<?>> refs) {
+        return refs.stream().map(this::addressOf).distinct().sorted().toList();
     }
 
     private Behavior<Command> onRequestGone(RequestGone gone) {

@@ -47,9 +47,23 @@ public final class ServingSystem implements AutoCloseable {
         Draft create(String name);
     }
 
-    record Parts(LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts, Router router, Settings settings,
-            NDManager manager, ServingMetrics metrics) {
+    /**
+     * What one node runs. {@code roles}: gateway (requests, router), target, draft (replicas), trainer.
+     *
+     * @param target the target model (target role), else null
+     * @param targetConfig the target's configuration (every role: context, EOS)
+     * @param drafts the drafts whose replicas or trainers this node runs
+     * @param draftNames every draft the system serves (the gateway follows where they run)
+     * @param cluster whether the node is in a Pekko Cluster (trainers become cluster singletons)
+     */
+    record Parts(LlamaModel target, dev.osd.engine.LlamaConfig targetConfig, TextTokenizer tokenizer,
+            List<Draft> drafts, List<String> draftNames, Router router, Settings settings, NDManager manager,
+            ServingMetrics metrics, java.util.Set<String> roles, boolean cluster,
+            Consumer<DraftWeights.Received> onVersionReceived) {
     }
+
+    /** Every role: what {@code ./osd serve} runs on one node. */
+    public static final java.util.Set<String> ALL_ROLES = java.util.Set.of("gateway", "target", "draft", "trainer");
 
     /** A submitted request: its id (for {@link #cancel}) and its result to come. */
     public record Submitted(String id, CompletionStage<RequestActor.Finished> result) {
@@ -75,22 +89,29 @@ public final class ServingSystem implements AutoCloseable {
     private final DraftFactory factory;
     private final ServingMetrics metrics;
     private final LlamaModel target;
+    private final dev.osd.engine.LlamaConfig targetConfig;
 
-    private ServingSystem(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts, Router router,
-            Settings settings, NDManager manager, DraftFactory factory, com.typesafe.config.Config config) {
+    private ServingSystem(String name, LlamaModel target, dev.osd.engine.LlamaConfig targetConfig,
+            TextTokenizer tokenizer, List<Draft> drafts, List<String> draftNames, Router router, Settings settings,
+            NDManager manager, DraftFactory factory, com.typesafe.config.Config config, java.util.Set<String> roles,
+            Consumer<DraftWeights.Received> onVersionReceived) {
         for (Draft d : drafts) {
             this.drafts.put(d.name(), d);
         }
         this.factory = factory;
         this.target = target;
+        this.targetConfig = targetConfig;
+        com.typesafe.config.Config resolved = config == null ? com.typesafe.config.ConfigFactory.load() : config;
+        boolean cluster = resolved.getString("pekko.actor.provider").equals("cluster");
         // the actor metrics extension belongs to the actor system: the registry is made once that exists
         CompletableFuture<ServingMetrics> m = new CompletableFuture<>();
         this.system = ActorSystem.create(Behaviors.setup(ctx -> {
             ServingMetrics made = new ServingMetrics(this.drafts::values, ActorMetrics.of(ctx.getSystem()));
             m.complete(made);
             return ActorMetrics.measured(Gateway.Command.class, "gateway",
-                    Gateway.create(new Parts(target, tokenizer, drafts, router, settings, manager, made)));
-        }), name, config == null ? com.typesafe.config.ConfigFactory.load() : config);
+                    Gateway.create(new Parts(target, targetConfig, tokenizer, drafts, draftNames, router, settings,
+                            manager, made, roles, cluster, onVersionReceived)));
+        }), name, resolved);
         this.metrics = m.orTimeout(30, java.util.concurrent.TimeUnit.SECONDS).join();
     }
 
@@ -109,7 +130,33 @@ public final class ServingSystem implements AutoCloseable {
     /** @param config the actor system's configuration (null: the default, application.conf over reference.conf) */
     public static ServingSystem start(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts,
             Router router, Settings settings, NDManager manager, DraftFactory factory, com.typesafe.config.Config config) {
-        return new ServingSystem(name, target, tokenizer, drafts, router, settings, manager, factory, config);
+        return new ServingSystem(name, target, target.config(), tokenizer, drafts,
+                drafts.stream().map(Draft::name).toList(), router, settings, manager, factory, config, ALL_ROLES, null);
+    }
+
+    /**
+     * One node of a cluster (or of one machine) with some of the roles: gateway (requests, router, HTTP is
+     * the caller's), target, draft (replicas), trainer (one per draft in the cluster).
+     *
+     * @param target the target model for the target role, else null
+     * @param drafts the drafts whose replicas (draft role) or trainers (trainer role) this node runs
+     * @param draftNames every draft the system serves
+     * @param onVersionReceived told of every version a replica here received from another node; may be null
+     */
+    public static ServingSystem startNode(String name, java.util.Set<String> roles, LlamaModel target,
+            dev.osd.engine.LlamaConfig targetConfig, TextTokenizer tokenizer, List<Draft> drafts,
+            List<String> draftNames, Router router, Settings settings, NDManager manager, DraftFactory factory,
+            com.typesafe.config.Config config, Consumer<DraftWeights.Received> onVersionReceived) {
+        for (String r : roles) {
+            if (!ALL_ROLES.contains(r)) {
+                throw new IllegalArgumentException("unknown role '" + r + "' (gateway, target, draft, trainer)");
+            }
+        }
+        if (roles.contains("target") && target == null) {
+            throw new IllegalArgumentException("the target role needs the target model");
+        }
+        return new ServingSystem(name, target, targetConfig, tokenizer, drafts, draftNames, router, settings, manager,
+                factory, config, roles, onVersionReceived);
     }
 
     /**
@@ -142,8 +189,13 @@ public final class ServingSystem implements AutoCloseable {
         return Map.copyOf(drafts);
     }
 
+    /** The target model when this node has the target role, else null. */
     public LlamaModel target() {
         return target;
+    }
+
+    public dev.osd.engine.LlamaConfig targetConfig() {
+        return targetConfig;
     }
 
     public ServingMetrics metrics() {
@@ -207,6 +259,36 @@ public final class ServingSystem implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** A member of the cluster as this node sees it. */
+    public record Member(String address, java.util.Set<String> roles, String status) {
+    }
+
+    /** The cluster's members (this node alone outside a cluster) and where each service runs. */
+    public record ClusterView(String self, List<Member> members, List<String> unreachable,
+            Map<String, List<String>> services) {
+    }
+
+    public ClusterView clusterView() {
+        Map<String, List<String>> services = readiness().placements();
+        String self = system.address().toString();
+        if (!system.settings().config().getString("pekko.actor.provider").equals("cluster")) {
+            return new ClusterView(self, List.of(new Member(self, ALL_ROLES, "Up")), List.of(), services);
+        }
+        org.apache.pekko.cluster.ClusterEvent.CurrentClusterState state =
+                org.apache.pekko.cluster.typed.Cluster.get(system).state();
+        List<Member> members = new java.util.ArrayList<>();
+        for (org.apache.pekko.cluster.Member m : state.getMembers()) {
+            java.util.Set<String> roles = new java.util.TreeSet<>(m.getRoles());
+            roles.removeIf(r -> r.startsWith("dc-"));
+            members.add(new Member(m.address().toString(), roles, m.status().toString()));
+        }
+        List<String> unreachable = new java.util.ArrayList<>();
+        for (org.apache.pekko.cluster.Member m : state.getUnreachable()) {
+            unreachable.add(m.address().toString());
+        }
+        return new ClusterView(self, members, unreachable, services);
     }
 
     /** How many targets and draft replicas the gateway can reach now. */

@@ -119,7 +119,8 @@ class KryoSerializerTest {
                 new RouterActor.AddDraft("legal", RoutingRule.of("legal", List.of("contract"), List.of("(?i)clause"))),
                 new RouterActor.RemoveDraft("legal"), new TrainerActor.Round(round),
                 new TrainerActor.GetStats(ref.unsafeUpcast()), TrainerActor.Pause.INSTANCE,
-                TrainerActor.Resume.INSTANCE);
+                TrainerActor.Resume.INSTANCE,
+                new DraftWeights.VersionChunk("sql", 3, 2, "ab12", 0, 2, 1000L, new byte[] {1, 2, 3}));
         List<Class<?>> covered = new ArrayList<>();
         for (Object o : samples) {
             assertSame(o, roundTrip(s, o));

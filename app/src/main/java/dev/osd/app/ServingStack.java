@@ -37,7 +37,12 @@ public final class ServingStack implements AutoCloseable {
      * @param speculate false: no drafts at all (target-only serving)
      * @param state where draft checkpoint stores live (state/drafts/NAME), or null for none
      */
-    public record Options(boolean online, boolean speculate, Path state, ServingSystem.Settings settings, Config config) {
+    public record Options(boolean online, boolean speculate, Path state, ServingSystem.Settings settings, Config config,
+            java.util.Set<String> roles, java.util.function.Consumer<dev.osd.actors.DraftWeights.Received> onReceived) {
+
+        public Options(boolean online, boolean speculate, Path state, ServingSystem.Settings settings, Config config) {
+            this(online, speculate, state, settings, config, ServingSystem.ALL_ROLES, null);
+        }
     }
 
     private final ModelPair models;
@@ -65,14 +70,19 @@ public final class ServingStack implements AutoCloseable {
         this.models = models;
         this.options = options;
         List<ServingSystem.Draft> drafts = new ArrayList<>();
-        if (options.speculate()) {
+        java.util.Set<String> roles = options.roles();
+        boolean holdsDrafts = roles.contains("draft") || roles.contains("trainer");
+        if (options.speculate() && holdsDrafts) {
             for (String d : DRAFTS) {
                 drafts.add(draft(d));
             }
         }
         Router router = new Router(Router.embeddedRules(), options.speculate() ? "general" : null, null, 0);
-        system = ServingSystem.start(name, models.target(), models.tokenizer(), drafts, router, options.settings(),
-                models.manager(), options.speculate() ? this::draft : null, options.config());
+        boolean everything = roles.containsAll(ServingSystem.ALL_ROLES);
+        system = ServingSystem.startNode(name, roles, roles.contains("target") ? models.target() : null,
+                models.target().config(), models.tokenizer(), drafts, options.speculate() ? DRAFTS : List.of(), router,
+                options.settings(), models.manager(), options.speculate() && everything ? this::draft : null,
+                options.config(), options.onReceived());
     }
 
     public dev.osd.engine.TextTokenizer tokenizer() {

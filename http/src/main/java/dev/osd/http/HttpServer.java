@@ -149,6 +149,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         ContentType js = MediaTypes.APPLICATION_JAVASCRIPT.toContentType(HttpCharsets.UTF_8);
         return concat(
                 path("metrics", () -> get(this::metrics)),
+                path("cluster", () -> get(() -> complete(json(200, cluster())))),
                 path(PathMatchers.segment("health").slash("live"), () -> get(() -> complete(health(true)))),
                 path(PathMatchers.segment("health").slash("ready"), () -> get(() -> complete(health(false)))),
                 pathSingleSlash(() -> get(() -> complete(resource("dashboard.html", ContentTypes.TEXT_HTML_UTF8)))),
@@ -157,6 +158,35 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
 
     private static HttpResponse json(int status, JsonElement body) {
         return dev.osd.http.Http.json(status, body);
+    }
+
+    /** GET /cluster: members with roles and status, and which node runs which target, drafts and trainers. */
+    private JsonObject cluster() {
+        ServingSystem.ClusterView view = system.clusterView();
+        JsonObject o = new JsonObject();
+        o.addProperty("self", view.self());
+        com.google.gson.JsonArray members = new com.google.gson.JsonArray();
+        for (ServingSystem.Member m : view.members()) {
+            JsonObject member = new JsonObject();
+            member.addProperty("address", m.address());
+            com.google.gson.JsonArray roles = new com.google.gson.JsonArray();
+            m.roles().forEach(roles::add);
+            member.add("roles", roles);
+            member.addProperty("status", m.status());
+            members.add(member);
+        }
+        o.add("members", members);
+        com.google.gson.JsonArray unreachable = new com.google.gson.JsonArray();
+        view.unreachable().forEach(unreachable::add);
+        o.add("unreachable", unreachable);
+        JsonObject services = new JsonObject();
+        view.services().forEach((service, nodes) -> {
+            com.google.gson.JsonArray a = new com.google.gson.JsonArray();
+            nodes.forEach(a::add);
+            services.add(service, a);
+        });
+        o.add("services", services);
+        return o;
     }
 
     private JsonObject draft(String name) {
@@ -227,6 +257,9 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         }
         if (cause instanceof IllegalArgumentException) {
             return ApiError.invalid(null, cause.getMessage());
+        }
+        if (cause instanceof IllegalStateException && String.valueOf(cause.getMessage()).startsWith("unavailable")) {
+            return ApiError.unavailable(cause.getMessage());
         }
         LOG.error("request failed", cause);
         return ApiError.internal(cause.getClass().getSimpleName() + ": " + cause.getMessage());

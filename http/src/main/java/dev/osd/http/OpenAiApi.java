@@ -67,7 +67,7 @@ final class OpenAiApi {
         m.addProperty("object", "model");
         m.addProperty("created", created);
         m.addProperty("owned_by", "osd");
-        m.addProperty("max_model_len", system.target().config().maxPositionEmbeddings());
+        m.addProperty("max_model_len", system.targetConfig().maxPositionEmbeddings());
         JsonArray data = new JsonArray();
         data.add(m);
         JsonObject list = new JsonObject();
@@ -97,7 +97,7 @@ final class OpenAiApi {
     }
 
     private List<Choice> choices(CompletionParams p) {
-        LlamaConfig config = system.target().config();
+        LlamaConfig config = system.targetConfig();
         int context = config.maxPositionEmbeddings();
         List<int[]> prompts = new ArrayList<>();
         List<String> queries = new ArrayList<>();
@@ -371,10 +371,7 @@ final class OpenAiApi {
         if (cause instanceof ApiError e) {
             return e;
         }
-        if (cause instanceof IllegalArgumentException) {
-            return ApiError.invalid(null, cause.getMessage());
-        }
-        return ApiError.internal(String.valueOf(cause.getMessage()));
+        return HttpServer.asApiError(cause);
     }
 
     private static String finishReason(GenerationResult r) {

@@ -1,0 +1,136 @@
+package dev.osd.app;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import dev.osd.actors.ServingSystem;
+import dev.osd.actors.TargetDevice;
+import dev.osd.http.HttpServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./osd node}: one member of a Pekko Cluster with some of the roles (gateway, target, draft, trainer).
+ * Nodes find each other through the seed nodes, and the services through the Receptionist; a gateway serves
+ * the HTTP API. {@code ./osd serve} is the one-node, every-role special case without a cluster.
+ */
+@Command(name = "node", mixinStandardHelpOptions = true,
+        description = "Run one node of an OSD cluster (roles: gateway, target, draft, trainer).")
+final class NodeCommand implements Callable<Integer> {
+
+    @Option(names = "--roles", split = ",", defaultValue = "gateway,target,draft,trainer",
+            description = "The roles of this node (default: all).")
+    List<String> roles;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind and advertise.")
+    String host;
+
+    @Option(names = "--cluster-port", defaultValue = "25520", description = "Pekko remoting (Artery) port; 0: any.")
+    int clusterPort;
+
+    @Option(names = "--port", defaultValue = "8080", description = "HTTP port of a gateway node; 0: any.")
+    int port;
+
+    @Option(names = "--seed-nodes", split = ",", description = "host:port of the seed nodes (default: this node).")
+    List<String> seeds;
+
+    @Option(names = "--config", description = "A HOCON file over cluster-config and the defaults.")
+    Path config;
+
+    @Option(names = "--state", description = "Where a trainer node keeps its drafts' checkpoint stores "
+            + "(default: osd.serve.state).")
+    Path state;
+
+    @Option(names = "--model", description = "Target model directory (default: the embedded target).")
+    Path model;
+
+    @Option(names = "--draft", description = "Base draft model directory (default: the embedded draft).")
+    Path draft;
+
+    static final String SYSTEM = "osd";
+
+    @Override
+    public Integer call() throws Exception {
+        Set<String> roleSet = new LinkedHashSet<>(roles);
+        for (String r : roleSet) {
+            if (!ServingSystem.ALL_ROLES.contains(r)) {
+                throw new IllegalArgumentException("--roles: unknown role '" + r + "' (gateway, target, draft, trainer)");
+            }
+        }
+        Config c = config(roleSet);
+        Config s = c.getConfig("osd.serve");
+        Path stateDir = state != null ? state : s.getString("state").isEmpty() ? null : Path.of(s.getString("state"));
+        ServingSystem.Settings settings = new ServingSystem.Settings(s.getInt("slots"), c.getInt("osd.target.max-batch"),
+                Duration.ofMillis(s.getDuration("draft-timeout").toMillis()), s.getDouble("cost-ratio"), 1,
+                s.getInt("max-draft-tokens"));
+        CountDownLatch done = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        try (ModelPair models = ModelPair.open(model, draft, TargetDevice.resolve(c.getString("osd.target.device")));
+                ServingStack stack = new ServingStack(SYSTEM, models, new ServingStack.Options(true, true,
+                        roleSet.contains("trainer") ? stateDir : null, settings, c, roleSet, null))) {
+            HttpServer server = null;
+            if (roleSet.contains("gateway")) {
+                server = HttpServer.start(stack.system(), models.tokenizer(), new HttpServer.Settings(host, port,
+                        s.getString("model-name"), s.getBytes("max-body-bytes"), blank(s.getString("api-key")),
+                        blank(s.getString("admin-key")), s.getInt("max-draft-tokens")));
+            }
+            System.out.printf("OSD node %s roles %s%n", stack.system().actorSystem().address(), roleSet);
+            if (server != null) {
+                System.out.printf("OSD serves '%s' at %s%n", s.getString("model-name"), server.url());
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                done.countDown();
+                try {
+                    closed.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            stack.system().actorSystem().getWhenTerminated().thenRun(done::countDown);
+            done.await();
+            if (server != null) {
+                server.close();
+            }
+        } finally {
+            System.out.println("stopped");
+            closed.countDown();
+        }
+        return 0;
+    }
+
+    private static String blank(String v) {
+        return v.isEmpty() ? null : v;
+    }
+
+    /** The node's configuration: flags over --config over cluster-config/node.conf defaults over reference.conf. */
+    Config config(Set<String> roleSet) {
+        String self = host + ":" + clusterPort;
+        List<String> seedUris = new ArrayList<>();
+        for (String seed : seeds == null || seeds.isEmpty() ? List.of(self) : seeds) {
+            seedUris.add("pekko://" + SYSTEM + "@" + seed.trim());
+        }
+        Config flags = ConfigFactory.empty()
+                .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
+                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(clusterPort))
+                .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedUris))
+                .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(new ArrayList<>(roleSet)));
+        Config file = ConfigFactory.empty();
+        if (config != null) {
+            if (!Files.isRegularFile(config)) {
+                throw new IllegalArgumentException("--config " + config + ": no such file");
+            }
+            file = ConfigFactory.parseFile(config.toFile());
+        }
+        return flags.withFallback(file).withFallback(ConfigFactory.parseResources("osd-node.conf"))
+                .withFallback(ConfigFactory.load()).resolve();
+    }
+}
