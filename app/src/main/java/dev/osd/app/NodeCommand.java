@@ -121,8 +121,11 @@ final class NodeCommand implements Callable<Integer> {
         Config flags = ConfigFactory.empty()
                 .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
                 .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(clusterPort))
-                .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedUris))
                 .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(new ArrayList<>(roleSet)));
+        if (seeds != null || config == null) {
+            // with --config and no --seed-nodes, the file decides (Kubernetes: the StatefulSet's stable names)
+            flags = flags.withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedUris));
+        }
         Config file = ConfigFactory.empty();
         if (config != null) {
             if (!Files.isRegularFile(config)) {

@@ -1,0 +1,100 @@
+package dev.osd.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code cluster-config/local-cluster.sh}: three separate JVMs (gateway; target; draft + trainer) form a cluster
+ * on this machine, the script prints the gateway's URL, requests go through it, and {@code down} stops them all.
+ */
+class LocalClusterScriptTest {
+
+    @TempDir
+    Path dir;
+
+    record Run(int code, String out) {
+    }
+
+    Run script(Path root, List<String> args, java.util.Map<String, String> env, int seconds) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(new java.util.ArrayList<>(List.of("bash",
+                root.resolve("cluster-config/local-cluster.sh").toString())) {
+            {
+                addAll(args);
+            }
+        }).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(seconds, TimeUnit.SECONDS), out);
+        return new Run(p.exitValue(), out);
+    }
+
+    static boolean free(int port) {
+        try (ServerSocket s = new ServerSocket(port)) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    @Test
+    void upServesThroughTheGatewayAndDownStopsEveryNode() throws Exception {
+        Path root = EmbeddedModelsTest.repositoryRoot();
+        int base = 31000 + (int) (ProcessHandle.current().pid() % 2000) * 3;
+        while (!(free(base) && free(base + 1) && free(base + 2))) {
+            base += 3;
+        }
+        int http;
+        try (ServerSocket s = new ServerSocket(0)) {
+            http = s.getLocalPort();
+        }
+        // the nodes run from this build's classes (the ./osd launcher would build the jar first)
+        Path osd = dir.resolve("osd");
+        Files.writeString(osd, "#!/bin/sh\nexec \"" + Path.of(System.getProperty("java.home"), "bin", "java")
+                + "\" $OSD_JAVA_OPTS -Dosd.home=\"" + root + "\" -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1"
+                + " -cp \"" + System.getProperty("java.class.path") + "\" dev.osd.app.Osd \"$@\"\n");
+        Files.setPosixFilePermissions(osd, PosixFilePermissions.fromString("rwxr-xr-x"));
+        java.util.Map<String, String> env = java.util.Map.of("OSD_CMD", osd.toString(), "OSD_RUN_DIR",
+                dir.resolve("run").toString(), "OSD_HTTP_PORT", Integer.toString(http), "OSD_CLUSTER_PORT",
+                Integer.toString(base), "OSD_NODE_HEAP", "1500m");
+        try {
+            Run up = script(root, List.of("up", "3"), env, 240);
+            assertEquals(0, up.code(), up.out());
+            String[] lines = up.out().trim().split("\n");
+            String url = lines[lines.length - 1];
+            assertEquals("http://127.0.0.1:" + http, url, up.out());
+
+            HttpClientSupport api = new HttpClientSupport(url);
+            ClusterTest.awaitUp(api, 3);
+            JsonObject cluster = api.get("/cluster").json();
+            assertEquals(3, cluster.getAsJsonArray("members").size());
+            for (int i = 0; i < 4; i++) {
+                HttpClientSupport.Reply r = api.post("/v1/completions",
+                        HttpApiTest.completion(HttpApiTest.prompt("code", 400 + i), 24));
+                assertEquals(200, r.status(), r.body());
+                assertEquals("code", HttpApiTest.sd(r.json()).get("draft").getAsString());
+            }
+            for (JsonElement m : cluster.getAsJsonArray("members")) {
+                assertEquals("Up", m.getAsJsonObject().get("status").getAsString());
+            }
+            Run status = script(root, List.of("status"), env, 30);
+            assertTrue(status.out().contains("node3: pid") && status.out().contains("\"members\""), status.out());
+        } finally {
+            Run down = script(root, List.of("down"), env, 120);
+            assertTrue(down.out().contains("stopped 3 nodes"), down.out());
+        }
+    }
+}
