@@ -30,8 +30,13 @@ roles_of() { # node index (1-based), node count
   esac
 }
 
-config_of() { # the role file that fits the node's first role
-  echo "$HERE/${1%%,*}.conf"
+config_of() { # the role file of the node's main role (a trainer's file for a draft + trainer node)
+  case "$1" in
+    *gateway*) echo "$HERE/gateway.conf" ;;
+    *target*) echo "$HERE/target.conf" ;;
+    *trainer*) echo "$HERE/trainer.conf" ;;
+    *) echo "$HERE/draft.conf" ;;
+  esac
 }
 
 up() {
@@ -45,8 +50,8 @@ up() {
     local roles port
     roles="$(roles_of "$i" "$n")"
     port=$((BASE + i - 1))
-    OSD_JAVA_OPTS="-Xmx$HEAP ${OSD_JAVA_OPTS:-}" OSD_STATE="$RUN/state" nohup $OSD_CMD node --roles "$roles" \
-      --cluster-port "$port" --port "$HTTP_PORT" --seed-nodes "127.0.0.1:$BASE" \
+    OSD_JAVA_OPTS="-Xmx$HEAP ${OSD_JAVA_OPTS:-}" nohup $OSD_CMD node --roles "$roles" \
+      --cluster-port "$port" --port "$HTTP_PORT" --seed-nodes "127.0.0.1:$BASE" --state "$RUN/state" \
       --config "$(config_of "$roles")" >"$RUN/node$i.log" 2>&1 &
     echo $! >"$RUN/node$i.pid"
     echo "node $i: roles $roles, cluster port $port, log $RUN/node$i.log"
