@@ -63,6 +63,22 @@
     document.getElementById('drafts').innerHTML = rows.join('');
   }
 
+  function renderCluster(c) {
+    var services = c.services || {};
+    var rows = ['<tr><th>member</th><th>roles</th><th>status</th><th>runs</th></tr>'];
+    c.members.forEach(function (m) {
+      var runs = Object.keys(services).filter(function (s) {
+        return services[s].indexOf(m.address) >= 0;
+      });
+      rows.push('<tr><td>' + m.address + (m.address === c.self ? ' (this gateway)' : '') + '</td><td>' +
+        m.roles.join(', ') + '</td><td>' + m.status + '</td><td>' + runs.join(', ') + '</td></tr>');
+    });
+    c.unreachable.forEach(function (a) {
+      rows.push('<tr><td>' + a + '</td><td></td><td>unreachable</td><td></td></tr>');
+    });
+    document.getElementById('cluster').innerHTML = rows.join('');
+  }
+
   function refresh() {
     fetch('/v1/dashboard').then(function (r) { return r.json(); }).then(function (d) {
       draw('chart-acceptance', d.t, d.acceptance, 1);
@@ -75,6 +91,9 @@
     }).catch(function (e) {
       document.getElementById('status').textContent = 'cannot reach the server: ' + e;
     });
+    fetch('/cluster').then(function (r) { return r.ok ? r.json() : null; }).then(function (c) {
+      if (c) { renderCluster(c); }
+    }).catch(function () {});
     fetch('/v1/drafts').then(function (r) { return r.ok ? r.json() : null; }).then(function (d) {
       if (d) { renderDrafts(d); }
     }).catch(function () {});

@@ -448,6 +448,7 @@ class HttpApiTest {
             assertTrue(Integer.parseInt(m.group(1)) > 0, "chart " + chart + " drew points");
         }
         assertTrue(dom.contains("<td>sql</td>"), "the drafts table lists the drafts");
+        assertTrue(dom.contains("(this gateway)</td>") && dom.contains("<td>Up</td>"), "the cluster table: " + dom);
     }
 
     @Test
