@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code osd bench ...}: the benchmarks, each a subcommand. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
         subcommands = {BenchCommand.Engine.class, BenchCommand.Models.class, BenchCommand.Online.class,
-                BenchCommand.Serve.class})
+                BenchCommand.Serve.class, BenchCommand.ClusterBench.class})
 final class BenchCommand implements Runnable {
 
     @Override
@@ -263,6 +263,38 @@ final class BenchCommand implements Runnable {
                 new ServeBenchmark(models, concurrency, requests, warmup, maxTokens, settings).run(out);
             }
             System.out.println("wrote " + out.resolve("summary.json") + ", serve.csv, tpot.png, throughput.png, ttft.png");
+            return 0;
+        }
+    }
+
+    @Command(name = "cluster", mixinStandardHelpOptions = true,
+            description = "The cost of crossing nodes: one node against a four-node cluster in this JVM on loopback "
+                    + "(same workload over HTTP), new versions' transfer time, requests lost when a node crashes.")
+    static final class ClusterBench implements Callable<Integer> {
+
+        @Option(names = "--concurrency", defaultValue = "1,4", split = ",")
+        List<Integer> concurrency;
+
+        @Option(names = "--requests", defaultValue = "48", description = "Measured requests per figure.")
+        int requests;
+
+        @Option(names = "--warmup", defaultValue = "400", description = "Requests the online drafts learn from first.")
+        int warmup;
+
+        @Option(names = "--out", required = true, description = "Directory for summary.json.")
+        java.nio.file.Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            if (requests < 3 || warmup < 0 || concurrency.stream().anyMatch(c -> c < 1)) {
+                throw new IllegalArgumentException("--requests must be >= 3, --warmup >= 0, --concurrency >= 1");
+            }
+            dev.osd.actors.ServingSystem.Settings settings = new dev.osd.actors.ServingSystem.Settings(64, 16,
+                    java.time.Duration.ofSeconds(2), 0.1, 1, 5);
+            try (ModelPair models = ModelPair.open(null, null)) {
+                new ClusterBenchmark(models, concurrency, requests, warmup, 96, settings).run(out);
+            }
+            System.out.println("wrote " + out.resolve("summary.json"));
             return 0;
         }
     }

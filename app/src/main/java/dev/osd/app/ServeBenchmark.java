@@ -138,7 +138,7 @@ final class ServeBenchmark {
     }
 
     /** Sends {@code n} requests, {@code c} at a time, prompts from {@code offset} on; their outcomes in order. */
-    private Phase phase(String url, int c, int n, int offset, ProgressBar bar) throws Exception {
+    Phase phase(String url, int c, int n, int offset, ProgressBar bar) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(c);
         AtomicInteger next = new AtomicInteger();
         List<Future<List<Outcome>>> workers = new ArrayList<>();
@@ -224,7 +224,7 @@ final class ServeBenchmark {
                 HttpResponse.BodyHandlers.discarding());
     }
 
-    private static Map<String, Object> summarize(Phase phase) {
+    static Map<String, Object> summarize(Phase phase) {
         List<Outcome> outcomes = phase.outcomes();
         double seconds = phase.seconds();
         double[] ttft = outcomes.stream().mapToDouble(Outcome::ttftMs).sorted().toArray();
