@@ -31,11 +31,13 @@ final class NodeCommand implements Callable<Integer> {
             description = "The roles of this node (default: all).")
     List<String> roles;
 
-    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind and advertise.")
+    @Option(names = "--host", description = "Address to bind and advertise, for Artery and HTTP (default: the "
+            + "configuration's, 127.0.0.1).")
     String host;
 
-    @Option(names = "--cluster-port", defaultValue = "25520", description = "Pekko remoting (Artery) port; 0: any.")
-    int clusterPort;
+    @Option(names = "--cluster-port", description = "Pekko remoting (Artery) port (default: the configuration's, "
+            + "25520).")
+    Integer clusterPort;
 
     @Option(names = "--port", defaultValue = "8080", description = "HTTP port of a gateway node; 0: any.")
     int port;
@@ -79,7 +81,8 @@ final class NodeCommand implements Callable<Integer> {
                         roleSet.contains("trainer") ? stateDir : null, settings, c, roleSet, null))) {
             HttpServer server = null;
             if (roleSet.contains("gateway")) {
-                server = HttpServer.start(stack.system(), models.tokenizer(), new HttpServer.Settings(host, port,
+                server = HttpServer.start(stack.system(), models.tokenizer(), new HttpServer.Settings(
+                        host != null ? host : s.getString("host"), port,
                         s.getString("model-name"), s.getBytes("max-body-bytes"), blank(s.getString("api-key")),
                         blank(s.getString("admin-key")), s.getInt("max-draft-tokens")));
             }
@@ -113,15 +116,19 @@ final class NodeCommand implements Callable<Integer> {
 
     /** The node's configuration: flags over --config over cluster-config/node.conf defaults over reference.conf. */
     Config config(Set<String> roleSet) {
-        String self = host + ":" + clusterPort;
+        Config flags = ConfigFactory.empty()
+                .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(new ArrayList<>(roleSet)));
+        if (host != null) {
+            flags = flags.withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host));
+        }
+        if (clusterPort != null) {
+            flags = flags.withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(clusterPort));
+        }
+        String self = (host != null ? host : "127.0.0.1") + ":" + (clusterPort != null ? clusterPort : 25520);
         List<String> seedUris = new ArrayList<>();
         for (String seed : seeds == null || seeds.isEmpty() ? List.of(self) : seeds) {
             seedUris.add("pekko://" + SYSTEM + "@" + seed.trim());
         }
-        Config flags = ConfigFactory.empty()
-                .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
-                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(clusterPort))
-                .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(new ArrayList<>(roleSet)));
         if (seeds != null || config == null) {
             // with --config and no --seed-nodes, the file decides (Kubernetes: the StatefulSet's stable names)
             flags = flags.withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedUris));
