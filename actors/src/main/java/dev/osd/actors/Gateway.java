@@ -89,6 +89,14 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     public record RetireDraft(String name, CompletableFuture<ServingSystem.Draft> done) implements Command {
     }
 
+    /** A request lost its target: another listed one, please (not {@code lost}). */
+    public record ReplaceTarget(ActorRef<TargetActor.Command> lost, ActorRef<TargetFound> replyTo) implements Command {
+    }
+
+    /** @param target another target, or null when none is reachable */
+    public record TargetFound(ActorRef<TargetActor.Command> target) implements LocalOnly {
+    }
+
     /** How many targets and replicas of each draft the gateway can reach. */
     public record GetReadiness(ActorRef<Readiness> replyTo) implements Command {
     }
@@ -119,6 +127,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private final Map<String, List<ActorRef<TrainerActor.Command>>> listedTrainers = new HashMap<>();
     // every draft this system serves, wherever its replicas run
     private final java.util.Set<String> known = new java.util.TreeSet<>();
+    // targets requests saw go (the Receptionist may still list them for a moment)
+    private final java.util.Set<ActorRef<TargetActor.Command>> lostTargets = new java.util.HashSet<>();
     private long picks;
 
     static Behavior<Command> create(ServingSystem.Parts parts) {
@@ -237,6 +247,13 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 .onMessage(AddDraft.class, this::onAddDraft)
                 .onMessage(RetireDraft.class, this::onRetireDraft)
                 .onMessage(GetReadiness.class, this::onGetReadiness)
+                .onMessage(ReplaceTarget.class, r -> {
+                    lostTargets.add(r.lost());
+                    List<ActorRef<TargetActor.Command>> others = targets.stream()
+                            .filter(t -> !lostTargets.contains(t)).toList();
+                    r.replyTo().tell(new TargetFound(others.isEmpty() ? null : pick(others, null)));
+                    return this;
+                })
                 .onMessage(DraftStopped.class, d -> {
                     d.pool().close();
                     return this;
@@ -268,7 +285,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             return this;
         }
         Router.Route route = r.routed().route();
-        ActorRef<TargetActor.Command> chosenTarget = pick(targets, target);
+        ActorRef<TargetActor.Command> chosenTarget = pick(targets.stream().filter(t -> !lostTargets.contains(t))
+                .toList(), target);
         if (chosenTarget == null) {
             s.done().completeExceptionally(new IllegalStateException("unavailable: no target is reachable"));
             return this;
@@ -308,7 +326,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                     chosenTarget, draft == null ? null : pick(replicas.get(draft), drafts.get(draft)), draft,
                     draft == null ? 0 : draftCapacity.getOrDefault(draft, parts.targetConfig().maxPositionEmbeddings()),
                     feed, draft == null || s.fixedK() ? null : proposalLengths.get(draft),
-                    parts.settings().draftTimeout(), s.deadline(), client)), "request-" + s.id(), COUNTED);
+                    parts.settings().draftTimeout(), s.deadline(), client, getContext().getSelf())),
+                    "request-" + s.id(), COUNTED);
         } catch (RuntimeException e) {
             getContext().stop(client);
             s.done().completeExceptionally(e);
@@ -323,6 +342,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         Receptionist.Listing listing = l.listing();
         if (listing.isForKey(TARGET_KEY)) {
             targets = List.copyOf(listing.getServiceInstances(TARGET_KEY));
+            lostTargets.retainAll(targets);
             return this;
         }
         for (String name : known) {

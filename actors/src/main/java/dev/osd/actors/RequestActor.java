@@ -47,6 +47,13 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private record DraftTimedOut(long round) implements Command, LocalOnly {
     }
 
+    /** The target holding this request's cache went (its node left the cluster). */
+    private record TargetLost(ActorRef<TargetActor.Command> lost) implements Command, LocalOnly {
+    }
+
+    private record TargetReplaced(Gateway.TargetFound found) implements Command, LocalOnly {
+    }
+
     private enum DeadlinePassed implements Command, LocalOnly {
         INSTANCE
     }
@@ -78,7 +85,10 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
 
     private final String id;
     private final Generation generation;
-    private final ActorRef<TargetActor.Command> target;
+    private ActorRef<TargetActor.Command> target;
+    private int prefilled;
+    private ActorRef<Gateway.Command> gateway;
+    private final ActorRef<Gateway.TargetFound> targetFoundAdapter;
     private final ActorRef<DraftActor.Command> draft;
     private final String draftName;
     private final int draftCapacity;
@@ -129,9 +139,19 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
             Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
             Duration deadline, ActorRef<Event> client) {
+        return create(id, request, tokenizer, eosTokenId, targetCapacity, target, draft, draftName, draftCapacity,
+                trainer, adaptive, draftTimeout, deadline, client, null);
+    }
+
+    /** @param gateway asked for another target when this one's node goes; null: the request then ends */
+    public static Behavior<Command> create(String id, GenerationRequest request, TextTokenizer tokenizer,
+            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
+            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
+            Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
+            Duration deadline, ActorRef<Event> client, ActorRef<Gateway.Command> gateway) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new RequestActor(ctx, id, request, tokenizer,
                 eosTokenId, targetCapacity, target, draft, draftName, draftCapacity, trainer, adaptive, draftTimeout,
-                deadline, client, timers)));
+                deadline, client, timers).withGateway(gateway)));
     }
 
     private final org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers;
@@ -179,6 +199,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             }
         }, eosTokenId, targetCapacity, tokenizer);
         this.scoredAdapter = ctx.messageAdapter(TargetActor.Scored.class, Scored::new);
+        this.targetFoundAdapter = ctx.messageAdapter(Gateway.TargetFound.class, TargetReplaced::new);
+        ctx.watchWith(target, new TargetLost(target));
         this.proposedAdapter = ctx.messageAdapter(DraftActor.Proposed.class, Proposed::new);
         target.tell(new TargetActor.Open(id, ctx.getSelf(), ctx.messageAdapter(TargetActor.Opened.class, Opened::new)));
     }
@@ -190,6 +212,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
                 .onMessage(Scored.class, this::onScored)
                 .onMessage(Proposed.class, this::onProposed)
                 .onMessage(DraftTimedOut.class, this::onDraftTimedOut)
+                .onMessage(TargetLost.class, this::onTargetLost)
+                .onMessage(TargetReplaced.class, this::onTargetReplaced)
                 .onMessageEquals(Cancel.INSTANCE, () -> finish(null))
                 .onMessageEquals(DeadlinePassed.INSTANCE, () -> finish("deadline of " + deadline.toMillis()
                         + " ms passed after " + generation.generated() + " tokens"))
@@ -200,13 +224,16 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         if (!o.opened().accepted()) {
             return fail("overloaded: " + o.opened().problem());
         }
-        int[] prompt = generation.request().prompt();
-        if (prompt.length > 1) {
+        // the sequence so far: the prompt, or everything generated before a lost target's replacement took over
+        int[] sequence = generation.prefix(generation.length());
+        if (sequence.length > 1) {
             // prefill: the cache holds every token but the last, whose logits the first round computes
-            target.tell(new TargetActor.Score(id, 0, Arrays.copyOf(prompt, prompt.length - 1), 1, scoredAdapter));
+            prefilled = sequence.length - 1;
+            target.tell(new TargetActor.Score(id, 0, Arrays.copyOf(sequence, prefilled), 1, scoredAdapter));
             targetCached = -1; // marks the prefill in flight
             return this;
         }
+        targetCached = 0;
         return nextRound();
     }
 
@@ -280,7 +307,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             return fail("target: " + scored.problem());
         }
         if (targetCached == -1) {
-            targetCached = generation.request().prompt().length - 1;
+            targetCached = prefilled;
             return nextRound();
         }
         if (pendingProposal == null) {
@@ -298,6 +325,46 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         return nextRound();
     }
 
+    /**
+     * The target's node went: the work in flight there is gone, so the round starts over on another target that
+     * the gateway lists, after a prefill of the whole sequence so far (the draft re-reads it by itself). With no
+     * other target the request ends with what it has and says why.
+     */
+    private Behavior<Command> onTargetLost(TargetLost l) {
+        if (l.lost() != target || generation.finished()) {
+            return this;
+        }
+        getContext().getLog().info("request {}: its target {} went", id, l.lost().path());
+        awaitingDraft = false;
+        timers.cancel("draft");
+        pendingProposal = null;
+        round++; // a proposal still on its way belongs to the abandoned round
+        if (gateway == null) {
+            return finish("unavailable: the target went and no other was given");
+        }
+        gateway.tell(new Gateway.ReplaceTarget(l.lost(), targetFoundAdapter));
+        return this;
+    }
+
+    private Behavior<Command> onTargetReplaced(TargetReplaced r) {
+        ActorRef<TargetActor.Command> next = r.found().target();
+        if (next == null) {
+            target = null;
+            return finish("unavailable: the target went and no other target is reachable");
+        }
+        target = next;
+        getContext().watchWith(target, new TargetLost(target));
+        target.tell(new TargetActor.Open(id, getContext().getSelf(), getContext().messageAdapter(
+                TargetActor.Opened.class, Opened::new)));
+        return this;
+    }
+
+    /** Where to ask for another target if this one goes (the gateway that spawned the request). */
+    RequestActor withGateway(ActorRef<Gateway.Command> g) {
+        this.gateway = g;
+        return this;
+    }
+
     private Behavior<Command> finish(String problem) {
         GenerationResult result = generation.result();
         // caches first: a client that submits its next request on this answer finds them free
@@ -311,7 +378,9 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     }
 
     private void release() {
-        target.tell(new TargetActor.Close(id));
+        if (target != null) {
+            target.tell(new TargetActor.Close(id));
+        }
         if (draft != null) {
             draft.tell(new DraftActor.Release(id));
         }

@@ -241,4 +241,43 @@ class ServingTest {
             return null;
         });
     }
+
+    @Test
+    void aRequestWhoseTargetGoesMovesToAnotherTargetAndKeepsItsTokens() {
+        Serving s = start(4);
+        ActorRef<TargetActor.Command> other = KIT.spawn(TargetActor.create(target, 4, 16), "target-other-"
+                + NAMES.incrementAndGet(), MODELS);
+        TestProbe<Gateway.Command> gateway = KIT.createTestProbe();
+        TestProbe<RequestActor.Event> client = KIT.createTestProbe();
+        GenerationRequest r = new GenerationRequest(prompt(7), 100, SamplingParams.GREEDY, null, true, 3);
+        KIT.spawn(RequestActor.create("moves", r, null, target.config().eosTokenId(), 128, s.target(), s.draft(), "d",
+                128, null, null, Duration.ofSeconds(2), null, client.getRef(), gateway.getRef()));
+        int streamed = 0;
+        while (streamed == 0) {
+            if (client.receiveMessage(Duration.ofSeconds(30)) instanceof RequestActor.Tokens t) {
+                streamed += t.tokens().length;
+            }
+        }
+        KIT.stop(s.target());
+        Gateway.ReplaceTarget ask = gateway.expectMessageClass(Gateway.ReplaceTarget.class, Duration.ofSeconds(10));
+        assertEquals(s.target(), ask.lost());
+        ask.replyTo().tell(new Gateway.TargetFound(other));
+        RequestActor.Finished f = finished(client, 1).get("moves");
+        assertNull(f.problem(), f.problem());
+        assertArrayEquals(plain(r), f.result().tokens(), "the same tokens as if the target had stayed");
+
+        // with no other target the request ends, answered, and says why
+        Serving lone = start(4);
+        TestProbe<RequestActor.Event> client2 = KIT.createTestProbe();
+        KIT.spawn(RequestActor.create("stranded", r, null, target.config().eosTokenId(), 128, lone.target(),
+                lone.draft(), "d", 128, null, null, Duration.ofSeconds(2), null, client2.getRef(), gateway.getRef()));
+        while (!(client2.receiveMessage(Duration.ofSeconds(30)) instanceof RequestActor.Tokens)) {
+            Thread.onSpinWait();
+        }
+        KIT.stop(lone.target());
+        gateway.expectMessageClass(Gateway.ReplaceTarget.class, Duration.ofSeconds(10)).replyTo()
+                .tell(new Gateway.TargetFound(null));
+        RequestActor.Finished stranded = finished(client2, 1).get("stranded");
+        assertTrue(stranded.problem().startsWith("unavailable"), stranded.problem());
+    }
 }

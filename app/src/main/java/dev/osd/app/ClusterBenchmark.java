@@ -73,6 +73,7 @@ final class ClusterBenchmark {
                 pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
                 pekko.cluster.split-brain-resolver.stable-after = 5s
                 pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
+                pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
                 pekko.coordinated-shutdown.run-by-actor-system-terminate = %s
                 """.formatted(port, seed, String.join(",", roles), crashable ? "off" : "on"))
                 .withFallback(ConfigFactory.load());

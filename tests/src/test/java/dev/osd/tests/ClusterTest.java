@@ -52,6 +52,7 @@ class ClusterTest {
                 pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
                 pekko.cluster.split-brain-resolver.stable-after = 3s
                 pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
+                pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
                 """.formatted(port, seed, String.join(",", roles))).withFallback(ConfigFactory.load());
     }
 
