@@ -208,6 +208,9 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         }
         if (parts.roles().contains("trainer") && d.trainer() != null) {
             Behavior<TrainerActor.Command> trainer = Behaviors.setup(tctx -> {
+                // a trainer that starts here (first, or taking over from another node) learns from the newest
+                // version this node's replica holds
+                d.trainer().resync();
                 tctx.spawn(DraftWeights.publisher(d.name(), d.live(), java.time.Duration.ofSeconds(1)), "weights");
                 tctx.getSystem().receptionist().tell(Receptionist.register(trainerKey(d.name()), tctx.getSelf()));
                 return TrainerActor.create(d.trainer());

@@ -120,6 +120,7 @@ public final class ServingMetrics {
                 acceptedPerPosition.labelValues(draft, Integer.toString(i)).inc(perPosition[i]);
             }
             window(draft).add(s.acceptedTokens(), s.acceptedTokens() + s.rejections(), s.draftTokens(), s.steps());
+            window(draft).sawVersion(s.lastDraftVersion());
         }
         if (n > 0) {
             ttft.labelValues(speculation).observe((firstTokenNanos - submittedNanos) / 1e9);
@@ -194,6 +195,17 @@ public final class ServingMetrics {
         /** Accepted and judged positions over every request so far. */
         public synchronized long[] totals() {
             return new long[] {totalAccepted, totalJudged};
+        }
+
+        private long lastVersion = -1;
+
+        synchronized void sawVersion(long v) {
+            lastVersion = Math.max(lastVersion, v);
+        }
+
+        /** The newest version a request of this draft was served by, or -1. */
+        public synchronized long lastVersion() {
+            return lastVersion;
         }
 
         /** Requests this draft served in all. */

@@ -86,6 +86,7 @@ public final class ServingSystem implements AutoCloseable {
     private final ActorSystem<Gateway.Command> system;
     private final AtomicLong ids = new AtomicLong();
     private final Map<String, Draft> drafts = new ConcurrentSkipListMap<>();
+    private final java.util.Set<String> names = new java.util.concurrent.ConcurrentSkipListSet<>();
     private final DraftFactory factory;
     private final ServingMetrics metrics;
     private final LlamaModel target;
@@ -98,6 +99,8 @@ public final class ServingSystem implements AutoCloseable {
         for (Draft d : drafts) {
             this.drafts.put(d.name(), d);
         }
+        this.names.addAll(draftNames);
+        this.names.addAll(this.drafts.keySet());
         this.factory = factory;
         this.target = target;
         this.targetConfig = targetConfig;
@@ -184,9 +187,14 @@ public final class ServingSystem implements AutoCloseable {
         system.tell(new Gateway.Cancel(id));
     }
 
-    /** The drafts served now, by name. */
+    /** The drafts this node holds (replicas or trainers), by name. */
     public Map<String, Draft> drafts() {
         return Map.copyOf(drafts);
+    }
+
+    /** Every draft the system serves, wherever its replicas run. */
+    public java.util.SortedSet<String> draftNames() {
+        return new java.util.TreeSet<>(names);
     }
 
     /** The target model when this node has the target role, else null. */
@@ -214,7 +222,7 @@ public final class ServingSystem implements AutoCloseable {
         if (factory == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("this system has no draft factory"));
         }
-        if (drafts.containsKey(name)) {
+        if (names.contains(name)) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("draft '" + name + "' exists already"));
         }
         Draft d = factory.create(name);
@@ -223,6 +231,7 @@ public final class ServingSystem implements AutoCloseable {
         return done.whenComplete((added, failure) -> {
             if (failure == null) {
                 drafts.put(name, d);
+                names.add(name);
             } else {
                 closeDraft(d);
             }
@@ -234,6 +243,7 @@ public final class ServingSystem implements AutoCloseable {
         CompletableFuture<Draft> done = new CompletableFuture<>();
         system.tell(new Gateway.RetireDraft(name, done));
         return done.thenAccept(x -> {
+            names.remove(name);
             Draft d = drafts.remove(name);
             if (d != null) {
                 closeDraft(d);

@@ -226,6 +226,23 @@ public final class DraftTrainer implements AutoCloseable {
     }
 
     /** Stops scheduling updates (records still accumulate, up to the buffer's bound). */
+    /**
+     * Continues from the draft's current version (which may have arrived from another node's trainer): the
+     * optimizer's weights become that version's, on the training thread. A trainer that takes over a draft
+     * (a Cluster Singleton moving to another node) calls it before its first update.
+     */
+    public void resync() {
+        executor.execute(() -> {
+            if (closed) {
+                return;
+            }
+            try (DraftVersion current = live.acquire()) {
+                distiller.restore(current.model().weights());
+                guard.restart(current);
+            }
+        });
+    }
+
     public void pause() {
         paused = true;
     }

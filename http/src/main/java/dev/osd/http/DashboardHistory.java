@@ -49,13 +49,17 @@ final class DashboardHistory {
         Map<String, Double> acceptance = new LinkedHashMap<>();
         Map<String, Double> versions = new LinkedHashMap<>();
         Map<String, long[]> acceptanceNow = new HashMap<>();
-        for (ServingSystem.Draft d : system.drafts().values()) {
-            long[] t = m.window(d.name()).totals();
-            long[] before = lastAcceptance.getOrDefault(d.name(), new long[2]);
+        Map<String, ServingSystem.Draft> local = system.drafts();
+        for (String name : system.draftNames()) {
+            ServingMetrics.Window w = m.window(name);
+            long[] t = w.totals();
+            long[] before = lastAcceptance.getOrDefault(name, new long[2]);
             long judged = t[1] - before[1];
-            acceptance.put(d.name(), judged == 0 ? null : (double) (t[0] - before[0]) / judged);
-            acceptanceNow.put(d.name(), t);
-            versions.put(d.name(), (double) d.live().versionNumber());
+            acceptance.put(name, judged == 0 ? null : (double) (t[0] - before[0]) / judged);
+            acceptanceNow.put(name, t);
+            // a replica here knows its version; a gateway without one, the newest its requests were served by
+            long version = local.containsKey(name) ? local.get(name).live().versionNumber() : w.lastVersion();
+            versions.put(name, version < 0 ? null : (double) version);
         }
         lastAcceptance = acceptanceNow;
         Map<String, Double> traffic = new LinkedHashMap<>();

@@ -27,14 +27,13 @@ final class DraftsAdmin {
     }
 
     JsonObject list() {
-        Map<String, ServingSystem.Draft> drafts = system.drafts();
         long served = 0;
-        for (String name : drafts.keySet()) {
+        for (String name : system.draftNames()) {
             served += system.metrics().window(name).total();
         }
         JsonArray data = new JsonArray();
-        for (ServingSystem.Draft d : drafts.values()) {
-            data.add(describe(d, served));
+        for (String name : system.draftNames()) {
+            data.add(describe(name, served));
         }
         JsonObject o = new JsonObject();
         o.addProperty("object", "list");
@@ -46,13 +45,15 @@ final class DraftsAdmin {
         return o;
     }
 
-    JsonObject describe(ServingSystem.Draft d, long servedByDrafts) {
-        ServingMetrics.Window w = system.metrics().window(d.name());
+    /** A draft as this node sees it: its own replica's figures, or (on a gateway) what its requests saw. */
+    JsonObject describe(String name, long servedByDrafts) {
+        ServingSystem.Draft d = system.drafts().get(name);
+        ServingMetrics.Window w = system.metrics().window(name);
         JsonObject o = new JsonObject();
-        o.addProperty("name", d.name());
+        o.addProperty("name", name);
         o.addProperty("object", "draft");
-        o.addProperty("query_class", d.name());
-        o.addProperty("version", d.live().versionNumber());
+        o.addProperty("query_class", name);
+        o.addProperty("version", d != null ? d.live().versionNumber() : w.lastVersion());
         o.addProperty("requests", w.total());
         o.addProperty("traffic_share", servedByDrafts == 0 ? 0.0 : (double) w.total() / servedByDrafts);
         JsonObject acceptance = new JsonObject();
@@ -66,8 +67,10 @@ final class DraftsAdmin {
         }
         o.add("acceptance", acceptance);
         JsonObject trainer = new JsonObject();
-        DraftTrainer t = d.trainer();
-        if (t == null) {
+        DraftTrainer t = d == null ? null : d.trainer();
+        if (d == null) {
+            trainer.addProperty("state", "on another node");
+        } else if (t == null) {
             trainer.addProperty("state", "none");
         } else {
             DraftTrainer.Stats s = t.stats();
@@ -97,7 +100,7 @@ final class DraftsAdmin {
             throw ApiError.invalid("name", "name must be 1-32 characters of a-z, 0-9, '-' and '_', starting with a "
                     + "letter or digit; got '" + name + "'");
         }
-        if (system.drafts().containsKey(name)) {
+        if (system.draftNames().contains(name)) {
             throw new ApiError(409, "invalid_request_error", "name", "exists", "draft '" + name + "' exists already",
                     0);
         }
@@ -115,7 +118,7 @@ final class DraftsAdmin {
             }
         }
         RoutingRule rule = keywords.isEmpty() && patterns.isEmpty() ? null : RoutingRule.of(name, keywords, patterns);
-        return system.addDraft(name, rule).thenApply(d -> describe(d, 0));
+        return system.addDraft(name, rule).thenApply(d -> describe(d.name(), 0));
     }
 
     CompletionStage<JsonObject> retire(String name) {
@@ -137,7 +140,7 @@ final class DraftsAdmin {
             throw ApiError.notFound("name", "unknown draft '" + name + "'");
         }
         system.setTraining(name, paused);
-        return name == null ? list() : describe(system.drafts().get(name), 0);
+        return name == null ? list() : describe(name, 0);
     }
 
     private static List<String> strings(JsonObject body, String field) {

@@ -190,11 +190,10 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     }
 
     private JsonObject draft(String name) {
-        ServingSystem.Draft d = system.drafts().get(name);
-        if (d == null) {
+        if (!system.draftNames().contains(name)) {
             throw ApiError.notFound("name", "unknown draft '" + name + "'");
         }
-        return drafts.describe(d, 0);
+        return drafts.describe(name, 0);
     }
 
     private static boolean paused(String action) {

@@ -86,9 +86,9 @@ final class OpenAiApi {
             throw new ApiError(400, "invalid_request_error", "model", "model_not_found", "the model '" + p.model()
                     + "' does not exist; this server serves '" + model + "'", 0);
         }
-        if (p.draft() != null && !system.drafts().containsKey(p.draft())) {
+        if (p.draft() != null && !system.draftNames().contains(p.draft())) {
             throw ApiError.invalid("speculation.draft", "unknown draft '" + p.draft() + "' (serving: "
-                    + system.drafts().keySet() + ")");
+                    + system.draftNames() + ")");
         }
         List<Choice> choices = choices(p);
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");

@@ -122,6 +122,20 @@ class ClusterTest {
             assertTrue(received.stream().anyMatch(r -> r.draft().equals("math") && r.number() > 0),
                     "a new math version reached the other replica: " + received);
 
+            // the gateway node holds no draft, yet knows them all and what its requests were served by
+            JsonObject drafts = api.get("/v1/drafts").json();
+            assertEquals(5, drafts.getAsJsonArray("data").size(), drafts.toString());
+            for (JsonElement d : drafts.getAsJsonArray("data")) {
+                assertEquals("on another node", d.getAsJsonObject().getAsJsonObject("trainer").get("state")
+                        .getAsString());
+            }
+            JsonObject named = HttpApiTest.completion(prompts.get(1), 16);
+            JsonObject spec = new JsonObject();
+            spec.addProperty("draft", "math");
+            named.add("speculation", spec);
+            HttpClientSupport.Reply byName = api.post("/v1/completions", named);
+            assertEquals("math", HttpApiTest.sd(byName.json()).get("draft").getAsString(), byName.body());
+
             // the trainer's node goes mid-traffic: every request is still answered, with the target-only text
             List<CompletableFuture<HttpResponse<String>>> inFlight = new ArrayList<>();
             for (int i = 0; i < 16; i++) {
