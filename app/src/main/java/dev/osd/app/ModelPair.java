@@ -2,6 +2,7 @@ package dev.osd.app;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.TextTokenizer;
 import java.nio.file.Path;
@@ -11,10 +12,18 @@ import java.nio.file.Path;
  * tokenizer; everything closed together.
  */
 record ModelPair(NDManager manager, NDManager targetManager, TextTokenizer tokenizer, LlamaModel target,
-        LlamaModel draft) implements AutoCloseable {
+        LlamaModel draft, LlamaConfig targetConfig) implements AutoCloseable {
 
     /** @param model target directory or null; @param draft draft directory or null */
     static ModelPair open(Path model, Path draft, Device targetDevice) {
+        return open(model, draft, targetDevice, true, true);
+    }
+
+    /**
+     * Only the weights a node's roles use: a gateway-only node needs the target's configuration and tokenizer,
+     * not its weights (then {@code target} or {@code draft} is null).
+     */
+    static ModelPair open(Path model, Path draft, Device targetDevice, boolean targetWeights, boolean draftWeights) {
         Path targetDir = model != null ? model : Osd.embedded("target");
         Path draftDir = draft != null ? draft : Osd.embedded("draft");
         if (targetDir == null || draftDir == null) {
@@ -24,8 +33,10 @@ record ModelPair(NDManager manager, NDManager targetManager, TextTokenizer token
         NDManager targetManager = NDManager.newBaseManager(targetDevice);
         try {
             TextTokenizer tokenizer = TextTokenizer.load(targetDir);
-            return new ModelPair(manager, targetManager, tokenizer, LlamaModel.load(targetDir, targetManager),
-                    LlamaModel.load(draftDir, manager));
+            LlamaModel target = targetWeights ? LlamaModel.load(targetDir, targetManager) : null;
+            return new ModelPair(manager, targetManager, tokenizer, target,
+                    draftWeights ? LlamaModel.load(draftDir, manager) : null,
+                    target != null ? target.config() : LlamaConfig.read(targetDir));
         } catch (RuntimeException e) {
             targetManager.close();
             manager.close();

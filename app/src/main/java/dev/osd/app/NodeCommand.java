@@ -76,7 +76,9 @@ final class NodeCommand implements Callable<Integer> {
                 s.getInt("max-draft-tokens"));
         CountDownLatch done = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
-        try (ModelPair models = ModelPair.open(model, draft, TargetDevice.resolve(c.getString("osd.target.device")));
+        // only the weights the roles use: a gateway needs the target's configuration and tokenizer
+        try (ModelPair models = ModelPair.open(model, draft, TargetDevice.resolve(c.getString("osd.target.device")),
+                roleSet.contains("target"), roleSet.contains("draft") || roleSet.contains("trainer"));
                 ServingStack stack = new ServingStack(SYSTEM, models, new ServingStack.Options(true, true,
                         roleSet.contains("trainer") ? stateDir : null, settings, c, roleSet, null))) {
             HttpServer server = null;

@@ -80,7 +80,7 @@ public final class ServingStack implements AutoCloseable {
         Router router = new Router(Router.embeddedRules(), options.speculate() ? "general" : null, null, 0);
         boolean everything = roles.containsAll(ServingSystem.ALL_ROLES);
         system = ServingSystem.startNode(name, roles, roles.contains("target") ? models.target() : null,
-                models.target().config(), models.tokenizer(), drafts, options.speculate() ? DRAFTS : List.of(), router,
+                models.targetConfig(), models.tokenizer(), drafts, options.speculate() ? DRAFTS : List.of(), router,
                 options.settings(), models.manager(), options.speculate() && everything ? this::draft : null,
                 options.config(), options.onReceived());
     }
