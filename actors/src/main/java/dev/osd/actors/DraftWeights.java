@@ -115,13 +115,14 @@ public final class DraftWeights {
                     ctx.messageAdapter(Receptionist.Listing.class, Listed::new)));
             timers.startTimerWithFixedDelay(Tick.INSTANCE, every);
             Map<ActorRef<Receiver>, Long> sent = new HashMap<>();
-            List<ActorRef<Receiver>>[] receivers = new List[] {List.of()};
+            java.util.concurrent.atomic.AtomicReference<List<ActorRef<Receiver>>> receivers =
+                    new java.util.concurrent.atomic.AtomicReference<>(List.of());
             long[] publishedAt = {System.currentTimeMillis()};
             long[] seen = {live.versionNumber()};
             return Behaviors.receive(Publisher.class)
                     .onMessage(Listed.class, l -> {
-                        receivers[0] = List.copyOf(l.listing().getServiceInstances(receiverKey(draft)));
-                        sent.keySet().retainAll(receivers[0]);
+                        receivers.set(List.copyOf(l.listing().getServiceInstances(receiverKey(draft))));
+                        sent.keySet().retainAll(receivers.get());
                         return Behaviors.same();
                     })
                     .onMessageEquals(Tick.INSTANCE, () -> {
@@ -129,7 +130,7 @@ public final class DraftWeights {
                             seen[0] = live.versionNumber();
                             publishedAt[0] = System.currentTimeMillis();
                         }
-                        List<ActorRef<Receiver>> behind = receivers[0].stream()
+                        List<ActorRef<Receiver>> behind = receivers.get().stream()
                                 .filter(r -> !r.path().address().hasLocalScope())
                                 .filter(r -> sent.getOrDefault(r, -1L) < seen[0]).toList();
                         if (behind.isEmpty() || seen[0] == 0) {

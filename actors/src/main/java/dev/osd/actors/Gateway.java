@@ -22,11 +22,13 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
- * The guardian of a one-node serving system: spawns the target actor, the router actor, one draft actor and
- * one trainer actor per draft (target and drafts registered with the Receptionist), follows the Receptionist's
- * listings of targets and draft replicas, and for every submitted request asks the {@link RouterActor} for a
- * draft and spawns a {@link RequestActor} on a listed target and replica. When a request ends, the
- * router learns the acceptance its draft achieved.
+ * The guardian of one node: spawns what the node's roles need — the target actor (target), a replica and a
+ * version receiver per draft (draft), a trainer per draft with its version publisher (trainer; a Cluster
+ * Singleton in a cluster), the router (gateway) — and registers them with the Receptionist. On a gateway it
+ * follows the listings of targets, draft replicas and trainers, and for every submitted request asks the
+ * {@link RouterActor} for a draft and spawns a {@link RequestActor} on a listed target and replica (and finds
+ * the request another target if its own goes). When a request ends, the router learns the acceptance its
+ * draft achieved.
  */
 public final class Gateway extends AbstractBehavior<Gateway.Command> {
 
