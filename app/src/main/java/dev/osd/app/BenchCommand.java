@@ -256,7 +256,8 @@ final class BenchCommand implements Runnable {
             if (requests < 1 || warmup < 0 || maxTokens < 1 || concurrency.stream().anyMatch(c -> c < 1)) {
                 throw new IllegalArgumentException("--requests, --max-tokens and --concurrency must be >= 1, --warmup >= 0");
             }
-            int slots = 2 * concurrency.stream().mapToInt(Integer::intValue).max().orElse(1);
+            // the warm-up runs at concurrency 4
+            int slots = 2 * Math.max(4, concurrency.stream().mapToInt(Integer::intValue).max().orElse(1));
             dev.osd.actors.ServingSystem.Settings settings = new dev.osd.actors.ServingSystem.Settings(slots, 16,
                     java.time.Duration.ofSeconds(5), costRatio, 1, maxDraftTokens);
             try (ModelPair models = ModelPair.open(null, null, dev.osd.actors.TargetDevice.resolve(device))) {
