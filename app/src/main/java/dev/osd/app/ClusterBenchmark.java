@@ -62,21 +62,10 @@ final class ClusterBenchmark {
         }
     }
 
+    /** A member; a crashable one stops without leaving the cluster when terminated (as a crash would). */
     static Config node(int port, int seed, Set<String> roles, boolean crashable) {
-        return ConfigFactory.parseString("""
-                pekko.actor.provider = cluster
-                pekko.remote.artery.canonical.hostname = "127.0.0.1"
-                pekko.remote.artery.canonical.port = %d
-                pekko.remote.artery.advanced.maximum-frame-size = 1MiB
-                pekko.cluster.seed-nodes = ["pekko://osd@127.0.0.1:%d"]
-                pekko.cluster.roles = [%s]
-                pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
-                pekko.cluster.split-brain-resolver.stable-after = 5s
-                pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
-                pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
-                pekko.coordinated-shutdown.run-by-actor-system-terminate = %s
-                """.formatted(port, seed, String.join(",", roles), crashable ? "off" : "on"))
-                .withFallback(ConfigFactory.load());
+        return ConfigFactory.parseString("pekko.coordinated-shutdown.run-by-actor-system-terminate = "
+                + (crashable ? "off" : "on")).withFallback(ServingStack.loopbackNode(port, seed, roles));
     }
 
     Map<String, Object> run(Path out) throws Exception {

@@ -8,7 +8,6 @@ import dev.osd.actors.TargetDevice;
 import dev.osd.http.HttpServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -69,11 +68,8 @@ final class NodeCommand implements Callable<Integer> {
             }
         }
         Config c = config(roleSet);
-        Config s = c.getConfig("osd.serve");
-        Path stateDir = state != null ? state : s.getString("state").isEmpty() ? null : Path.of(s.getString("state"));
-        ServingSystem.Settings settings = new ServingSystem.Settings(s.getInt("slots"), c.getInt("osd.target.max-batch"),
-                Duration.ofMillis(s.getDuration("draft-timeout").toMillis()), s.getDouble("cost-ratio"), 1,
-                s.getInt("max-draft-tokens"));
+        Path stateDir = ServeConfig.state(c, state);
+        ServingSystem.Settings settings = ServeConfig.serving(c);
         CountDownLatch done = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
         // only the weights the roles use: a gateway needs the target's configuration and tokenizer
@@ -83,14 +79,11 @@ final class NodeCommand implements Callable<Integer> {
                         roleSet.contains("trainer") ? stateDir : null, settings, c, roleSet, null))) {
             HttpServer server = null;
             if (roleSet.contains("gateway")) {
-                server = HttpServer.start(stack.system(), models.tokenizer(), new HttpServer.Settings(
-                        host != null ? host : s.getString("host"), port,
-                        s.getString("model-name"), s.getBytes("max-body-bytes"), blank(s.getString("api-key")),
-                        blank(s.getString("admin-key")), s.getInt("max-draft-tokens")));
+                server = HttpServer.start(stack.system(), models.tokenizer(), ServeConfig.http(c, host, port));
             }
             System.out.printf("OSD node %s roles %s%n", stack.system().actorSystem().address(), roleSet);
             if (server != null) {
-                System.out.printf("OSD serves '%s' at %s%n", s.getString("model-name"), server.url());
+                System.out.printf("OSD serves '%s' at %s%n", c.getString("osd.serve.model-name"), server.url());
             }
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 done.countDown();
@@ -110,10 +103,6 @@ final class NodeCommand implements Callable<Integer> {
             closed.countDown();
         }
         return 0;
-    }
-
-    private static String blank(String v) {
-        return v.isEmpty() ? null : v;
     }
 
     /** The node's configuration: flags over --config over cluster-config/node.conf defaults over reference.conf. */

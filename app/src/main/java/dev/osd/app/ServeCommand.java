@@ -7,7 +7,6 @@ import dev.osd.actors.TargetDevice;
 import dev.osd.http.HttpServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -54,14 +53,9 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Config c = loadConfig();
-        Config s = c.getConfig("osd.serve");
-        Path stateDir = state != null ? state : s.getString("state").isEmpty() ? null : Path.of(s.getString("state"));
-        ServingSystem.Settings settings = new ServingSystem.Settings(s.getInt("slots"), c.getInt("osd.target.max-batch"),
-                Duration.ofMillis(s.getDuration("draft-timeout").toMillis()), s.getDouble("cost-ratio"), 1,
-                s.getInt("max-draft-tokens"));
-        HttpServer.Settings http = new HttpServer.Settings(host != null ? host : s.getString("host"),
-                port != null ? port : s.getInt("port"), s.getString("model-name"), s.getBytes("max-body-bytes"),
-                key(s, "api-key", "OSD_API_KEY"), key(s, "admin-key", "OSD_ADMIN_KEY"), s.getInt("max-draft-tokens"));
+        Path stateDir = ServeConfig.state(c, state);
+        ServingSystem.Settings settings = ServeConfig.serving(c);
+        HttpServer.Settings http = ServeConfig.http(c, host, port != null ? port : c.getInt("osd.serve.port"));
         System.out.println("loading models ...");
         CountDownLatch closed = new CountDownLatch(1);
         try (ModelPair models = ModelPair.open(model, draft,
@@ -108,14 +102,5 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--config " + config + ": no such file");
         }
         return ConfigFactory.parseFile(config.toFile()).withFallback(base).resolve();
-    }
-
-    private static String key(Config s, String path, String env) {
-        String fromEnv = System.getenv(env);
-        if (fromEnv != null && !fromEnv.isEmpty()) {
-            return fromEnv;
-        }
-        String v = s.getString(path);
-        return v.isEmpty() ? null : v;
     }
 }

@@ -51,6 +51,26 @@ public final class ServingStack implements AutoCloseable {
     private final List<ServingSystem.Draft> made = new CopyOnWriteArrayList<>();
     private final ServingSystem system;
 
+    /**
+     * The configuration of a cluster member on loopback for nodes in one JVM (the cluster benchmark and test):
+     * Artery on {@code port}, the seed at {@code seed}, these roles, the split-brain resolver.
+     */
+    public static Config loopbackNode(int port, int seed, java.util.Set<String> roles) {
+        return com.typesafe.config.ConfigFactory.parseString("""
+                pekko.actor.provider = cluster
+                pekko.remote.artery.canonical.hostname = "127.0.0.1"
+                pekko.remote.artery.canonical.port = %d
+                pekko.remote.artery.advanced.maximum-frame-size = 1MiB
+                pekko.cluster.seed-nodes = ["pekko://osd@127.0.0.1:%d"]
+                pekko.cluster.roles = [%s]
+                pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
+                pekko.cluster.split-brain-resolver.stable-after = 5s
+                pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
+                pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
+                """.formatted(port, seed, String.join(",", roles))).withFallback(
+                        com.typesafe.config.ConfigFactory.load());
+    }
+
     /** Over the embedded models (the stack closes them too): what the HTTP tests serve. */
     public static ServingStack embedded(String name, Options options) {
         ModelPair models = ModelPair.open(null, null);

@@ -40,20 +40,10 @@ class ClusterTest {
         }
     }
 
+    /** A loopback member that checks every message it sends can cross nodes. */
     static Config node(int port, int seed, Set<String> roles) {
-        return ConfigFactory.parseString("""
-                pekko.actor.provider = cluster
-                pekko.actor.serialize-messages = on
-                pekko.remote.artery.canonical.hostname = "127.0.0.1"
-                pekko.remote.artery.canonical.port = %d
-                pekko.remote.artery.advanced.maximum-frame-size = 1MiB
-                pekko.cluster.seed-nodes = ["pekko://osd@127.0.0.1:%d"]
-                pekko.cluster.roles = [%s]
-                pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
-                pekko.cluster.split-brain-resolver.stable-after = 3s
-                pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
-                pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
-                """.formatted(port, seed, String.join(",", roles))).withFallback(ConfigFactory.load());
+        return ConfigFactory.parseString("pekko.actor.serialize-messages = on")
+                .withFallback(ServingStack.loopbackNode(port, seed, roles));
     }
 
     static ServingStack start(int port, int seed, Set<String> roles, List<DraftWeights.Received> received) {
@@ -89,7 +79,14 @@ class ClusterTest {
             awaitReady(api, 2);
             awaitUp(api, 4);
 
+            // the trainers are cluster singletons: they start once the trainer node is up, then register
             JsonObject cluster = api.get("/cluster").json();
+            long until = System.nanoTime() + 30_000_000_000L;
+            while (cluster.getAsJsonObject("services").getAsJsonArray("trainer-math").isEmpty()
+                    && System.nanoTime() < until) {
+                Thread.sleep(200);
+                cluster = api.get("/cluster").json();
+            }
             assertEquals(4, cluster.getAsJsonArray("members").size(), cluster.toString());
             for (JsonElement m : cluster.getAsJsonArray("members")) {
                 assertEquals("Up", m.getAsJsonObject().get("status").getAsString());

@@ -1,0 +1,45 @@
+package dev.osd.app;
+
+import com.typesafe.config.Config;
+import dev.osd.actors.ServingSystem;
+import dev.osd.http.HttpServer;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** What {@code serve} and {@code node} read from {@code osd.serve.*} and {@code osd.target.*}. */
+final class ServeConfig {
+
+    private ServeConfig() {
+    }
+
+    static ServingSystem.Settings serving(Config c) {
+        Config s = c.getConfig("osd.serve");
+        return new ServingSystem.Settings(s.getInt("slots"), c.getInt("osd.target.max-batch"),
+                Duration.ofMillis(s.getDuration("draft-timeout").toMillis()), s.getDouble("cost-ratio"), 1,
+                s.getInt("max-draft-tokens"));
+    }
+
+    /** @param host the --host flag or null; @param port the port to listen on */
+    static HttpServer.Settings http(Config c, String host, int port) {
+        Config s = c.getConfig("osd.serve");
+        return new HttpServer.Settings(host != null ? host : s.getString("host"), port, s.getString("model-name"),
+                s.getBytes("max-body-bytes"), key(s, "api-key", "OSD_API_KEY"), key(s, "admin-key", "OSD_ADMIN_KEY"),
+                s.getInt("max-draft-tokens"));
+    }
+
+    /** The --state flag, else {@code osd.serve.state}; null when that is empty (no checkpoint stores). */
+    static Path state(Config c, Path flag) {
+        String configured = c.getString("osd.serve.state");
+        return flag != null ? flag : configured.isEmpty() ? null : Path.of(configured);
+    }
+
+    /** A key from the environment, else the configuration; null when neither sets one. */
+    private static String key(Config s, String path, String env) {
+        String fromEnv = System.getenv(env);
+        if (fromEnv != null && !fromEnv.isEmpty()) {
+            return fromEnv;
+        }
+        String v = s.getString(path);
+        return v.isEmpty() ? null : v;
+    }
+}
