@@ -7,6 +7,7 @@
 #   cluster-config/local-cluster.sh down    stop them (SIGTERM: trainers save their drafts)
 #   cluster-config/local-cluster.sh status  the members as the gateway sees them
 # Environment: OSD_HTTP_PORT (8080), OSD_CLUSTER_PORT (25520, the first node's; the others count up),
+# OSD_MANAGEMENT_PORT (8558, pekko-management's /alive and /ready of the first node; the others count up),
 # OSD_NODE_HEAP (2g), OSD_RUN_DIR (cluster-config/.run: pids, logs, drafts' state), OSD_CMD (how to run osd;
 # default: the ./osd launcher, which builds the jar when sources changed).
 set -euo pipefail
@@ -15,6 +16,7 @@ ROOT="$(dirname "$HERE")"
 RUN="${OSD_RUN_DIR:-$HERE/.run}"
 HTTP_PORT="${OSD_HTTP_PORT:-8080}"
 BASE="${OSD_CLUSTER_PORT:-25520}"
+MGMT="${OSD_MANAGEMENT_PORT:-8558}"
 HEAP="${OSD_NODE_HEAP:-2g}"
 OSD_CMD="${OSD_CMD:-$ROOT/osd}"
 
@@ -52,9 +54,10 @@ up() {
     port=$((BASE + i - 1))
     OSD_JAVA_OPTS="-Xmx$HEAP ${OSD_JAVA_OPTS:-}" nohup $OSD_CMD node --roles "$roles" \
       --cluster-port "$port" --port "$HTTP_PORT" --seed-nodes "127.0.0.1:$BASE" --state "$RUN/state" \
+      --management-port "$((MGMT + i - 1))" \
       --config "$(config_of "$roles")" >"$RUN/node$i.log" 2>&1 &
     echo $! >"$RUN/node$i.pid"
-    echo "node $i: roles $roles, cluster port $port, log $RUN/node$i.log"
+    echo "node $i: roles $roles, cluster port $port, health http://127.0.0.1:$((MGMT + i - 1))/ready, log $RUN/node$i.log"
   done
   local url="http://127.0.0.1:$HTTP_PORT"
   for _ in $(seq 1 240); do
@@ -91,8 +94,9 @@ status() {
   local url="http://127.0.0.1:$HTTP_PORT"
   for f in "$RUN"/node*.pid; do
     [ -e "$f" ] || { echo "no local cluster runs"; return 0; }
-    local p; p="$(cat "$f")"
-    if kill -0 "$p" 2>/dev/null; then echo "$(basename "$f" .pid): pid $p running"; else echo "$(basename "$f" .pid): pid $p gone"; fi
+    local p n ready; p="$(cat "$f")"; n="$(basename "$f" .pid)"; n="${n#node}"
+    ready="$(curl -fs "http://127.0.0.1:$((MGMT + n - 1))/ready" >/dev/null 2>&1 && echo ready || echo "not ready")"
+    if kill -0 "$p" 2>/dev/null; then echo "node$n: pid $p running, $ready"; else echo "node$n: pid $p gone"; fi
   done
   curl -fs "$url/cluster" && echo || echo "the gateway at $url does not answer"
 }

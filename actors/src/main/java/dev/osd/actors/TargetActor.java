@@ -187,6 +187,27 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
      */
     static final int SHORT_WORK = 16;
 
+    /**
+     * Takes the next forward's work from the queue: the oldest work decides the kind (short or a prefill), and
+     * up to {@code maxBatch} of that kind go, in order; the other kind keeps its place for the next forward.
+     */
+    static List<Score> nextBatch(Deque<Score> queue, int maxBatch) {
+        List<Score> batch = new ArrayList<>();
+        if (queue.isEmpty()) {
+            return batch;
+        }
+        boolean shortWork = queue.peek().tokens().length <= SHORT_WORK;
+        java.util.Iterator<Score> it = queue.iterator();
+        while (it.hasNext() && batch.size() < maxBatch) {
+            Score s = it.next();
+            if ((s.tokens().length <= SHORT_WORK) == shortWork) {
+                it.remove();
+                batch.add(s);
+            }
+        }
+        return batch;
+    }
+
     private Behavior<Command> onFlush() {
         if (quickReturnPending()) {
             // yield: whatever arrives meanwhile is queued ahead of the next Flush
@@ -197,15 +218,7 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         List<Score> batch = new ArrayList<>();
         List<KvCache> batchCaches = new ArrayList<>();
         List<int[]> tokens = new ArrayList<>();
-        // the oldest work decides which kind runs now; the other kind keeps its place for the next forward
-        boolean shortWork = queue.isEmpty() || queue.peek().tokens().length <= SHORT_WORK;
-        java.util.Iterator<Score> it = queue.iterator();
-        while (it.hasNext() && batch.size() < maxBatch) {
-            Score s = it.next();
-            if ((s.tokens().length <= SHORT_WORK) != shortWork) {
-                continue;
-            }
-            it.remove();
+        for (Score s : nextBatch(queue, maxBatch)) {
             KvCache cache = caches.get(s.requestId());
             String problem = problem(s, cache);
             if (problem != null) {

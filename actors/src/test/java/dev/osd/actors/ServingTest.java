@@ -249,7 +249,7 @@ class ServingTest {
                 + NAMES.incrementAndGet(), MODELS);
         TestProbe<Gateway.Command> gateway = KIT.createTestProbe();
         TestProbe<RequestActor.Event> client = KIT.createTestProbe();
-        GenerationRequest r = new GenerationRequest(prompt(7), 100, SamplingParams.GREEDY, null, true, 3);
+        GenerationRequest r = new GenerationRequest(prompt(7), 120, SamplingParams.GREEDY, null, true, 3);
         KIT.spawn(RequestActor.create("moves", r, null, target.config().eosTokenId(), 128, s.target(), s.draft(), "d",
                 128, null, null, Duration.ofSeconds(2), null, client.getRef(), gateway.getRef()));
         int streamed = 0;

@@ -155,33 +155,24 @@ class TargetActorTest {
 
     @Test
     void aPrefillIsNotBatchedWithDecodeStepsThatWouldPayForItsLength() {
-        ActorRef<TargetActor.Command> actor = KIT.spawn(TargetActor.create(target, 4, 16), "target-kinds",
-                DispatcherSelector.fromConfig("osd.model-dispatcher"));
-        TestProbe<TargetActor.Opened> opened = KIT.createTestProbe();
-        TestProbe<Object> owner = KIT.createTestProbe();
-        for (String id : List.of("a", "b", "c", "d")) {
-            actor.tell(new TargetActor.Open(id, owner.getRef(), opened.getRef()));
-            assertTrue(opened.receiveMessage().accepted());
-        }
-        int[] prompt = new int[TargetActor.SHORT_WORK + 14];
-        java.util.Arrays.fill(prompt, 7);
-        TestProbe<TargetActor.Scored> scored = KIT.createTestProbe();
-        // one burst: the oldest is short, so the first forward takes the three short ones and the prefill waits
-        actor.tell(new TargetActor.Score("a", 0, new int[] {1, 2}, 1, scored.getRef()));
-        actor.tell(new TargetActor.Score("b", 0, prompt, 1, scored.getRef()));
-        actor.tell(new TargetActor.Score("c", 0, new int[] {1, 3}, 1, scored.getRef()));
-        actor.tell(new TargetActor.Score("d", 0, new int[] {1}, 1, scored.getRef()));
-        List<String> order = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-            TargetActor.Scored s = scored.receiveMessage();
-            assertNotNull(s.logits(), s.problem());
-            order.add(s.requestId());
-        }
-        assertEquals(List.of("a", "c", "d", "b"), order);
-        TestProbe<TargetActor.Stats> stats = KIT.createTestProbe();
-        actor.tell(new TargetActor.GetStats(stats.getRef()));
-        TargetActor.Stats s = stats.receiveMessage();
-        assertEquals(2, s.forwards(), "short work in one forward, the prefill in another");
-        assertEquals(3, s.largestBatch());
+        int[] prefill = new int[TargetActor.SHORT_WORK + 14];
+        TestProbe<TargetActor.Scored> replies = KIT.createTestProbe();
+        java.util.function.BiFunction<String, int[], TargetActor.Score> score = (id, tokens) ->
+                new TargetActor.Score(id, 0, tokens, 1, replies.getRef());
+        java.util.ArrayDeque<TargetActor.Score> queue = new java.util.ArrayDeque<>(List.of(score.apply("a",
+                new int[] {1, 2}), score.apply("b", prefill), score.apply("c", new int[] {1, 3}), score.apply("d",
+                new int[] {1}), score.apply("e", prefill)));
+        // the oldest is short: the short ones go together, the prefills wait in order
+        assertEquals(List.of("a", "c", "d"), TargetActor.nextBatch(queue, 16).stream()
+                .map(TargetActor.Score::requestId).toList());
+        assertEquals(List.of("b", "e"), TargetActor.nextBatch(queue, 16).stream()
+                .map(TargetActor.Score::requestId).toList());
+        assertTrue(queue.isEmpty());
+        // the oldest is a prefill: prefills go together (up to the bound), short work keeps its place
+        queue.addAll(List.of(score.apply("f", prefill), score.apply("g", new int[] {4}), score.apply("h", prefill),
+                score.apply("i", prefill)));
+        assertEquals(List.of("f", "h"), TargetActor.nextBatch(queue, 2).stream()
+                .map(TargetActor.Score::requestId).toList());
+        assertEquals(List.of("g", "i"), queue.stream().map(TargetActor.Score::requestId).toList());
     }
 }

@@ -41,6 +41,10 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8080", description = "HTTP port of a gateway node; 0: any.")
     int port;
 
+    @Option(names = "--management-port", description = "Start pekko-management's health checks (/alive, /ready) "
+            + "on this port (default: off).")
+    Integer managementPort;
+
     @Option(names = "--seed-nodes", split = ",", description = "host:port of the seed nodes (default: this node).")
     List<String> seeds;
 
@@ -81,6 +85,11 @@ final class NodeCommand implements Callable<Integer> {
             if (roleSet.contains("gateway")) {
                 server = HttpServer.start(stack.system(), models.tokenizer(), ServeConfig.http(c, host, port));
             }
+            if (managementPort != null) {
+                org.apache.pekko.management.javadsl.PekkoManagement.get(
+                        org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(stack.system().actorSystem()))
+                        .start().toCompletableFuture().join();
+            }
             System.out.printf("OSD node %s roles %s%n", stack.system().actorSystem().address(), roleSet);
             if (server != null) {
                 System.out.printf("OSD serves '%s' at %s%n", c.getString("osd.serve.model-name"), server.url());
@@ -114,6 +123,9 @@ final class NodeCommand implements Callable<Integer> {
         }
         if (clusterPort != null) {
             flags = flags.withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(clusterPort));
+        }
+        if (managementPort != null) {
+            flags = flags.withValue("pekko.management.http.port", ConfigValueFactory.fromAnyRef(managementPort));
         }
         String self = (host != null ? host : "127.0.0.1") + ":" + (clusterPort != null ? clusterPort : 25520);
         List<String> seedUris = new ArrayList<>();

@@ -57,6 +57,10 @@ class LocalClusterScriptTest {
         while (!(free(base) && free(base + 1) && free(base + 2))) {
             base += 3;
         }
+        int management = base + 6100;
+        while (!(free(management) && free(management + 1) && free(management + 2))) {
+            management += 3;
+        }
         int http;
         try (ServerSocket s = new ServerSocket(0)) {
             http = s.getLocalPort();
@@ -69,7 +73,7 @@ class LocalClusterScriptTest {
         Files.setPosixFilePermissions(osd, PosixFilePermissions.fromString("rwxr-xr-x"));
         java.util.Map<String, String> env = java.util.Map.of("OSD_CMD", osd.toString(), "OSD_RUN_DIR",
                 dir.resolve("run").toString(), "OSD_HTTP_PORT", Integer.toString(http), "OSD_CLUSTER_PORT",
-                Integer.toString(base), "OSD_NODE_HEAP", "1500m");
+                Integer.toString(base), "OSD_MANAGEMENT_PORT", Integer.toString(management), "OSD_NODE_HEAP", "1500m");
         try {
             Run up = script(root, List.of("up", "3"), env, 240);
             assertEquals(0, up.code(), up.out());
@@ -91,7 +95,14 @@ class LocalClusterScriptTest {
                 assertEquals("Up", m.getAsJsonObject().get("status").getAsString());
             }
             Run status = script(root, List.of("status"), env, 30);
-            assertTrue(status.out().contains("node3: pid") && status.out().contains("\"members\""), status.out());
+            assertTrue(status.out().contains("\"members\""), status.out());
+            for (int node = 1; node <= 3; node++) {
+                // pekko-management's readiness: an Up member
+                assertTrue(status.out().contains("node" + node + ": pid") && status.out().contains("running, ready"),
+                        status.out());
+            }
+            assertEquals(200, HttpClientSupport.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                    "http://127.0.0.1:" + (management + 1) + "/alive")).build()).status());
         } finally {
             Run down = script(root, List.of("down"), env, 120);
             assertTrue(down.out().contains("stopped 3 nodes"), down.out());
