@@ -91,6 +91,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     public record RetireDraft(String name, CompletableFuture<ServingSystem.Draft> done) implements Command {
     }
 
+    /** Pauses or resumes the trainers of drafts this node holds no trainer of ({@code name} null: all of them). */
+    public record SetTraining(String name, boolean paused) implements Command {
+    }
+
     /** A request lost its target: another listed one, please (not {@code lost}). */
     public record ReplaceTarget(ActorRef<TargetActor.Command> lost, ActorRef<TargetFound> replyTo) implements Command {
     }
@@ -252,6 +256,17 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 .onMessage(AddDraft.class, this::onAddDraft)
                 .onMessage(RetireDraft.class, this::onRetireDraft)
                 .onMessage(GetReadiness.class, this::onGetReadiness)
+                .onMessage(SetTraining.class, t -> {
+                    for (String name : known) {
+                        if ((t.name() == null || t.name().equals(name)) && !trainers.containsKey(name)) {
+                            // the trainer is a singleton elsewhere: each listed ref reaches it
+                            for (ActorRef<TrainerActor.Command> ref : listedTrainers.getOrDefault(name, List.of())) {
+                                ref.tell(t.paused() ? TrainerActor.Pause.INSTANCE : TrainerActor.Resume.INSTANCE);
+                            }
+                        }
+                    }
+                    return this;
+                })
                 .onMessage(ReplaceTarget.class, r -> {
                     lostTargets.add(r.lost());
                     List<ActorRef<TargetActor.Command>> others = targets.stream()

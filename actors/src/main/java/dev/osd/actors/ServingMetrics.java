@@ -119,7 +119,7 @@ public final class ServingMetrics {
             for (int i = 0; i < perPosition.length; i++) {
                 acceptedPerPosition.labelValues(draft, Integer.toString(i)).inc(perPosition[i]);
             }
-            window(draft).add(s.acceptedTokens(), s.acceptedTokens() + s.rejections(), s.draftTokens(), s.steps());
+            window(draft).add(s.acceptedTokens(), s.acceptedTokens() + s.rejections());
             window(draft).sawVersion(s.lastDraftVersion());
         }
         if (n > 0) {
@@ -182,8 +182,8 @@ public final class ServingMetrics {
             this.capacity = capacity;
         }
 
-        synchronized void add(long accepted, long judged, long proposed, long steps) {
-            requests.addFirst(new long[] {accepted, judged, proposed, steps});
+        synchronized void add(long accepted, long judged) {
+            requests.addFirst(new long[] {accepted, judged});
             if (requests.size() > capacity) {
                 requests.removeLast();
             }

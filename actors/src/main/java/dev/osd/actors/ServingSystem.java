@@ -258,8 +258,12 @@ public final class ServingSystem implements AutoCloseable {
         d.live().close();
     }
 
-    /** Pauses (or resumes) the training of one draft, or of all when {@code name} is null. */
+    /**
+     * Pauses (or resumes) the training of one draft, or of all when {@code name} is null: trainers on this node
+     * at once, trainers on other nodes through a message.
+     */
     public void setTraining(String name, boolean paused) {
+        system.tell(new Gateway.SetTraining(name, paused));
         for (Draft d : drafts.values()) {
             if ((name == null || d.name().equals(name)) && d.trainer() != null) {
                 if (paused) {

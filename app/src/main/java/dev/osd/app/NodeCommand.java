@@ -6,7 +6,6 @@ import com.typesafe.config.ConfigValueFactory;
 import dev.osd.actors.ServingSystem;
 import dev.osd.actors.TargetDevice;
 import dev.osd.http.HttpServer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -136,14 +135,7 @@ final class NodeCommand implements Callable<Integer> {
             // with --config and no --seed-nodes, the file decides (Kubernetes: the StatefulSet's stable names)
             flags = flags.withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedUris));
         }
-        Config file = ConfigFactory.empty();
-        if (config != null) {
-            if (!Files.isRegularFile(config)) {
-                throw new IllegalArgumentException("--config " + config + ": no such file");
-            }
-            file = ConfigFactory.parseFile(config.toFile());
-        }
-        return flags.withFallback(file).withFallback(ConfigFactory.parseResources("osd-node.conf"))
-                .withFallback(ConfigFactory.load()).resolve();
+        return ServeConfig.resolve(flags.withFallback(ServeConfig.file(config))
+                .withFallback(ConfigFactory.parseResources("osd-node.conf")).withFallback(ConfigFactory.load()));
     }
 }

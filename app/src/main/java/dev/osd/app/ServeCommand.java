@@ -5,7 +5,6 @@ import com.typesafe.config.ConfigFactory;
 import dev.osd.actors.ServingSystem;
 import dev.osd.actors.TargetDevice;
 import dev.osd.http.HttpServer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -94,13 +93,6 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private Config loadConfig() {
-        Config base = ConfigFactory.load();
-        if (config == null) {
-            return base;
-        }
-        if (!Files.isRegularFile(config)) {
-            throw new IllegalArgumentException("--config " + config + ": no such file");
-        }
-        return ConfigFactory.parseFile(config.toFile()).withFallback(base).resolve();
+        return ServeConfig.resolve(ServeConfig.file(config).withFallback(ConfigFactory.load()));
     }
 }

@@ -1,8 +1,11 @@
 package dev.osd.app;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
 import dev.osd.actors.ServingSystem;
 import dev.osd.http.HttpServer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -31,6 +34,35 @@ final class ServeConfig {
     static Path state(Config c, Path flag) {
         String configured = c.getString("osd.serve.state");
         return flag != null ? flag : configured.isEmpty() ? null : Path.of(configured);
+    }
+
+    /**
+     * The --config file (empty when none is given), refused with one clear line when it is missing or not
+     * HOCON; it goes over the defaults the caller puts below it.
+     */
+    static Config file(Path config) {
+        if (config == null) {
+            return ConfigFactory.empty();
+        }
+        if (!Files.isRegularFile(config)) {
+            throw new IllegalArgumentException("--config " + config + ": no such file");
+        }
+        try {
+            return ConfigFactory.parseFile(config.toFile());
+        } catch (ConfigException e) {
+            throw new IllegalArgumentException("--config " + config + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Resolves a configuration, a wrong value in --config refused with one clear line. */
+    static Config resolve(Config c) {
+        try {
+            Config resolved = c.resolve();
+            serving(resolved);
+            return resolved;
+        } catch (ConfigException e) {
+            throw new IllegalArgumentException("configuration: " + e.getMessage(), e);
+        }
     }
 
     /** A key from the environment, else the configuration; null when neither sets one. */

@@ -10,7 +10,6 @@ import dev.osd.routing.RoutingRule;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
@@ -136,7 +135,7 @@ final class DraftsAdmin {
 
     /** Pauses or resumes one draft's training ({@code name} null: every draft's). */
     JsonObject training(String name, boolean paused) {
-        if (name != null && !system.drafts().containsKey(name)) {
+        if (name != null && !system.draftNames().contains(name)) {
             throw ApiError.notFound("name", "unknown draft '" + name + "'");
         }
         system.setTraining(name, paused);
@@ -159,9 +158,5 @@ final class DraftsAdmin {
             out.add(s.getAsString());
         }
         return out;
-    }
-
-    static CompletionStage<JsonObject> done(JsonObject o) {
-        return CompletableFuture.completedFuture(o);
     }
 }

@@ -66,10 +66,6 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
             return new Settings(host, p, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens);
         }
 
-        public Settings withHost(String h) {
-            return new Settings(h, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens);
-        }
-
         public Settings withKeys(String api, String admin) {
             return new Settings(host, port, model, maxBodyBytes, api, admin, maxDraftTokens);
         }

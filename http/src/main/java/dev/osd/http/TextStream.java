@@ -70,8 +70,4 @@ final class TextStream {
         sent = finalText.length();
         return delta;
     }
-
-    int tokens() {
-        return tokens.length;
-    }
 }

@@ -133,6 +133,20 @@ class ClusterTest {
             HttpClientSupport.Reply byName = api.post("/v1/completions", named);
             assertEquals("math", HttpApiTest.sd(byName.json()).get("draft").getAsString(), byName.body());
 
+            // training is paused and resumed from the gateway, on the node that trains
+            final ServingStack trainers = trainerNode;
+            assertEquals(200, api.post("/v1/training/pause", "").status());
+            awaitTraining(trainers, true);
+            assertEquals(200, api.post("/v1/drafts/math/resume", "").status());
+            long resumeBy = System.nanoTime() + 10_000_000_000L;
+            while (trainers.system().drafts().get("math").trainer().stats().paused() && System.nanoTime() < resumeBy) {
+                Thread.sleep(50);
+            }
+            assertTrue(!trainers.system().drafts().get("math").trainer().stats().paused(), "math resumed");
+            assertTrue(trainers.system().drafts().get("sql").trainer().stats().paused(), "sql still paused");
+            assertEquals(200, api.post("/v1/training/resume", "").status());
+            awaitTraining(trainers, false);
+
             // the trainer's node goes mid-traffic: every request is still answered, with the target-only text
             List<CompletableFuture<HttpResponse<String>>> inFlight = new ArrayList<>();
             for (int i = 0; i < 16; i++) {
@@ -168,6 +182,18 @@ class ClusterTest {
                 nodes.get(i).close();
             }
         }
+    }
+
+    /** Until every trainer on {@code node} is paused (or every one runs). */
+    static void awaitTraining(ServingStack node, boolean paused) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            if (node.system().drafts().values().stream().allMatch(d -> d.trainer().stats().paused() == paused)) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the trainers on the trainer node did not become " + (paused ? "paused" : "active"));
     }
 
     /** Until the gateway sees {@code members} members, all Up. */

@@ -113,4 +113,20 @@ class ServeProcessTest {
             second.process().waitFor(90, TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    void aBrokenConfigurationOrRoleIsRefusedWithOneClearLine() throws Exception {
+        Path missing = state.resolve("nope.conf");
+        GenerateCommandTest.Run none = GenerateCommandTest.run("serve", "--config", missing.toString());
+        assertTrue(none.code() != 0, none.out());
+        assertTrue(none.err().contains("--config " + missing + ": no such file"), none.err());
+        Path bad = Files.writeString(state.resolve("bad.conf"), "osd.serve { port = [unclosed");
+        GenerateCommandTest.Run broken = GenerateCommandTest.run("serve", "--config", bad.toString());
+        assertTrue(broken.code() != 0 && broken.err().contains("--config " + bad), broken.err());
+        Path wrongType = Files.writeString(state.resolve("type.conf"), "osd.serve.slots = many");
+        GenerateCommandTest.Run typed = GenerateCommandTest.run("serve", "--config", wrongType.toString());
+        assertTrue(typed.code() != 0 && typed.err().contains("slots"), typed.err());
+        GenerateCommandTest.Run role = GenerateCommandTest.run("node", "--roles", "gateway,chef");
+        assertTrue(role.code() != 0 && role.err().contains("unknown role 'chef'"), role.err());
+    }
 }
