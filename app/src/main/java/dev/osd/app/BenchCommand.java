@@ -22,8 +22,9 @@ final class BenchCommand implements Runnable {
     }
 
     @Command(name = "engine", mixinStandardHelpOptions = true,
-            description = "Forward cost of ~0.5M, 5M and 25M-parameter random models: decode, verification, "
-                    + "batch of 8, ops per layer, cost ratio.")
+            description = "Forward cost of the embedded target and draft and of ~0.5M, 5M and 25M-parameter random "
+                    + "models, CPU (Vector API) and DJL forwards side by side: decode, verification, batch of 8, "
+                    + "40-token prefill, cost ratio.")
     static final class Engine implements Callable<Integer> {
 
         @Option(names = "--k", defaultValue = "4", description = "Proposal length; verification scores k+1 tokens.")
@@ -32,20 +33,39 @@ final class BenchCommand implements Runnable {
         @Option(names = "--context", defaultValue = "128", description = "Tokens already in each cache.")
         int context;
 
-        @Option(names = "--vocab", defaultValue = "2048", description = "Vocabulary size of the benchmarked models.")
+        @Option(names = "--vocab", defaultValue = "2048", description = "Vocabulary size of the random models.")
         int vocab;
 
         @Option(names = "--seconds", defaultValue = "2", description = "Measuring time per figure.")
         double seconds;
 
+        @Option(names = "--model", description = "Checkpoint directories to time (default: the embedded target "
+                + "and draft).", split = ",")
+        List<java.nio.file.Path> models;
+
+        @Option(names = "--no-random", description = "Only the checkpoints, not the random sizes.")
+        boolean noRandom;
+
         @Override
-        public Integer call() throws IOException {
+        public Integer call() {
             EngineBenchmark bench = new EngineBenchmark(k, context, seconds);
+            List<EngineBenchmark.Size> sizes = new ArrayList<>();
+            List<java.nio.file.Path> dirs = models != null ? models
+                    : java.util.stream.Stream.of(Osd.embedded("target"), Osd.embedded("draft"))
+                            .filter(java.util.Objects::nonNull).toList();
+            for (java.nio.file.Path dir : dirs) {
+                sizes.add(new EngineBenchmark.Size(dir.getFileName().toString(), null, dir));
+            }
+            if (!noRandom) {
+                sizes.addAll(EngineBenchmark.defaultSizes(vocab));
+            }
             List<EngineBenchmark.Figures> figures = new ArrayList<>();
-            System.out.println("intra-op threads: " + System.getProperty("ai.djl.pytorch.num_threads", "default"));
+            System.out.println("threads: 1 (PyTorch intra-op " + System.getProperty("ai.djl.pytorch.num_threads",
+                    "default") + "); times in ms per forward call, medians of interleaved rounds");
             try (NDManager manager = NDManager.newBaseManager()) {
-                for (EngineBenchmark.Size size : EngineBenchmark.defaultSizes(vocab)) {
-                    figures.add(bench.measure(size, manager));
+                for (EngineBenchmark.Size size : sizes) {
+                    System.out.println("timing " + size.name() + " ...");
+                    figures.addAll(bench.measure(size, manager));
                 }
             }
             EngineBenchmark.printTable(figures, k, System.out);

@@ -1,35 +1,34 @@
 package dev.osd.engine;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.jni.JniUtils;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Times the serving forward of random models of about 0.5M, 5M and 25M parameters: one-token decode and
- * (k+1)-token verification, one sequence and a batch of 8, the native ops each layer issues, and the draft to
- * target cost ratio c. Random weights cost exactly what trained ones do.
+ * Times the serving forwards, CPU (Vector API) and DJL side by side on the same weights: one-token decode,
+ * (k+1)-token verification, one sequence and a batch of 8, a 40-token prefill, and the draft to target cost
+ * ratio c. Sizes are the embedded checkpoints when given and random models of about 0.5M, 5M and 25M
+ * parameters with float16 weights (as the embedded checkpoints store them); random weights cost exactly what
+ * trained ones do.
  */
 public final class EngineBenchmark {
 
-    /** One benchmarked model size. */
-    public record Size(String name, LlamaConfig config) {
+    /** One benchmarked model: a checkpoint directory, or random weights of a configuration. */
+    public record Size(String name, LlamaConfig config, Path dir) {
+        public Size(String name, LlamaConfig config) {
+            this(name, config, null);
+        }
     }
 
-    /** Figures of one size; times in milliseconds per forward call. */
-    public record Figures(String name, long parameters, double decode1, double verify1, double decode8,
-            double verify8, int opsPerLayer) {
+    /** Figures of one size on one backend; times in milliseconds per forward call. */
+    public record Figures(String name, ServingBackend backend, long parameters, String dtype, double decode1,
+            double verify1, double decode8, double verify8, double prefill40) {
     }
 
     public static List<Size> defaultSizes(int vocab) {
@@ -49,32 +48,73 @@ public final class EngineBenchmark {
         this.seconds = secondsPerFigure;
     }
 
-    public Figures measure(Size size, NDManager manager) throws IOException {
-        try (LlamaModel model = LlamaModel.of(LlamaWeights.random(size.config(), 1, 0.02, manager));
-                KvCachePool pool = model.newCachePool(8, context + 64)) {
-            List<KvCache> caches = new ArrayList<>();
-            SplittableRandom random = new SplittableRandom(1);
-            int vocab = size.config().vocabSize();
-            for (int i = 0; i < 8; i++) {
-                KvCache cache = pool.acquire();
-                model.forward(cache, random.ints(context, 0, vocab).toArray(), 1);
-                caches.add(cache);
+    /** Both backends on the same weights, their workloads interleaved round by round. */
+    public List<Figures> measure(Size size, NDManager manager) {
+        try (LlamaWeights weights = size.dir() != null ? LlamaWeights.load(size.dir(), manager)
+                : float16(LlamaWeights.random(size.config(), 1, 0.02, manager), manager)) {
+            LlamaConfig config = weights.config();
+            int positions = Math.min(config.maxPositionEmbeddings(), context + 64);
+            int ctx = positions - 64;
+            List<Figures> out = new ArrayList<>();
+            List<Runnable> work = new ArrayList<>();
+            List<AutoCloseable> open = new ArrayList<>();
+            List<LlamaModel> models = new ArrayList<>();
+            for (ServingBackend backend : ServingBackend.values()) {
+                if (backend == ServingBackend.CPU && !ServingBackend.vectorApiPresent()) {
+                    continue;
+                }
+                LlamaModel model = LlamaModel.of(weights.copy(manager), backend);
+                KvCachePool pool = model.newCachePool(9, positions);
+                open.add(pool);
+                open.add(model);
+                models.add(model);
+                List<KvCache> caches = new ArrayList<>();
+                SplittableRandom random = new SplittableRandom(1);
+                int vocab = config.vocabSize();
+                for (int i = 0; i < 8; i++) {
+                    KvCache cache = pool.acquire();
+                    model.forward(cache, random.ints(ctx, 0, vocab).toArray(), 1);
+                    caches.add(cache);
+                }
+                KvCache fresh = pool.acquire();
+                int[] one = {3};
+                int[] verify = random.ints(k + 1, 0, vocab).toArray();
+                int[] prompt = random.ints(40, 0, vocab).toArray();
+                work.add(() -> step(model, caches.subList(0, 1), one));
+                work.add(() -> step(model, caches.subList(0, 1), verify));
+                work.add(() -> step(model, caches, one));
+                work.add(() -> step(model, caches, verify));
+                work.add(() -> step(model, List.of(fresh), prompt));
             }
-            int[] one = {3};
-            int[] verify = random.ints(k + 1, 0, vocab).toArray();
-            double[] t = timeInterleaved(List.of(
-                    () -> step(model, caches.subList(0, 1), one),
-                    () -> step(model, caches.subList(0, 1), verify),
-                    () -> step(model, caches, one),
-                    () -> step(model, caches, verify)));
-            double decode1 = t[0];
-            double verify1 = t[1];
-            double decode8 = t[2];
-            double verify8 = t[3];
-            int ops = opsPerLayer(model);
-            caches.forEach(KvCache::close);
-            return new Figures(size.name(), size.config().parameterCount(), decode1, verify1, decode8, verify8, ops);
+            double[] t = timeInterleaved(work);
+            for (int m = 0; m < models.size(); m++) {
+                LlamaModel model = models.get(m);
+                out.add(new Figures(size.name(), model.backend(), config.parameterCount(), model.weightStorage(),
+                        t[5 * m], t[5 * m + 1], t[5 * m + 2], t[5 * m + 3], t[5 * m + 4]));
+            }
+            for (int i = open.size() - 1; i >= 0; i--) {
+                try {
+                    open.get(i).close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            return out;
         }
+    }
+
+    /** The same weights rounded to float16, as a float16 checkpoint holds them. */
+    private static LlamaWeights float16(LlamaWeights weights, NDManager manager) {
+        LlamaConfig config = weights.config();
+        Map<String, SafeTensors.Tensor> host = weights.toHost();
+        weights.close();
+        for (SafeTensors.Tensor t : host.values()) {
+            float[] v = t.values();
+            for (int i = 0; i < v.length; i++) {
+                v[i] = SafeTensors.halfToFloat(SafeTensors.floatToHalf(v[i]));
+            }
+        }
+        return LlamaWeights.fromHost(config, host, Path.of("<float16>"), manager);
     }
 
     private void step(LlamaModel model, List<KvCache> caches, int[] tokens) {
@@ -128,71 +168,25 @@ public final class EngineBenchmark {
         return medians;
     }
 
-    /**
-     * Native ops that one more layer adds to a one-token decode: PyTorch's profiler counts the top-level ops
-     * of a two-layer and a one-layer model of the same shape, and the difference is one layer's.
-     */
-    private static int opsPerLayer(LlamaModel model) throws IOException {
-        LlamaConfig c = model.config();
-        NDManager parent = model.weights().manager();
-        return countOps(withLayers(c, 2), parent) - countOps(withLayers(c, 1), parent);
-    }
-
-    private static int countOps(LlamaConfig config, NDManager parent) throws IOException {
-        try (LlamaModel m = LlamaModel.of(LlamaWeights.random(config, 1, 0.02, parent));
-                KvCachePool pool = m.newCachePool(1, 64); KvCache cache = pool.acquire()) {
-            m.forward(cache, new int[] {1, 2, 3});
-            return countOps(m, cache);
-        }
-    }
-
-    private static LlamaConfig withLayers(LlamaConfig c, int layers) {
-        return new LlamaConfig(c.hiddenSize(), c.intermediateSize(), layers, c.numAttentionHeads(),
-                c.numKeyValueHeads(), c.rmsNormEps(), c.ropeTheta(), c.vocabSize(), c.maxPositionEmbeddings(),
-                c.tieWordEmbeddings(), c.bosTokenId(), c.eosTokenId());
-    }
-
-    private static int countOps(LlamaModel model, KvCache cache) throws IOException {
-        Path trace = Files.createTempFile("osd-profile", ".json");
-        int before = cache.length();
-        JniUtils.startProfile(false, false, false);
-        model.forward(cache, new int[] {4});
-        JniUtils.stopProfile(trace.toString());
-        cache.truncate(before);
-        JsonElement root = JsonParser.parseString(Files.readString(trace));
-        Files.deleteIfExists(trace);
-        JsonArray events = root.isJsonArray() ? root.getAsJsonArray()
-                : root.getAsJsonObject().getAsJsonArray("traceEvents");
-        List<double[]> spans = new ArrayList<>();
-        for (JsonElement e : events) {
-            JsonObject o = e.getAsJsonObject();
-            if (o.has("dur") && o.has("ts") && "X".equals(o.get("ph").getAsString())) {
-                spans.add(new double[] {o.get("ts").getAsDouble(), o.get("dur").getAsDouble()});
-            }
-        }
-        spans.sort((a, b) -> a[0] != b[0] ? Double.compare(a[0], b[0]) : Double.compare(b[1], a[1]));
-        int topLevel = 0;
-        double end = Double.NEGATIVE_INFINITY;
-        for (double[] s : spans) {
-            if (s[0] >= end) {
-                topLevel++;
-                end = s[0] + s[1];
-            }
-        }
-        return topLevel;
-    }
-
-    /** Prints the table and the cost ratio of the smallest size against the largest. */
+    /** Prints the table, each size's CPU row next to its DJL row, and the cost ratio of the extremes. */
     public static void printTable(List<Figures> figures, int k, PrintStream out) {
-        out.printf(Locale.ROOT, "%-6s %11s %12s %12s %12s %12s %10s %9s%n", "model", "parameters", "decode ms",
-                "verify" + (k + 1) + " ms", "decode x8 ms", "verify" + (k + 1) + "x8 ms", "verify/dec", "ops/layer");
+        out.printf(Locale.ROOT, "%-8s %-4s %-5s %11s %10s %10s %11s %11s %10s %10s%n", "model", "fwd", "dtype",
+                "parameters", "decode ms", "verify" + (k + 1) + " ms", "decode x8", "verify" + (k + 1) + "x8",
+                "prefill40", "verify/dec");
         for (Figures f : figures) {
-            out.printf(Locale.ROOT, "%-6s %11d %12.3f %12.3f %12.3f %12.3f %10.2f %9d%n", f.name(), f.parameters(),
-                    f.decode1(), f.verify1(), f.decode8(), f.verify8(), f.verify1() / f.decode1(), f.opsPerLayer());
+            out.printf(Locale.ROOT, "%-8s %-4s %-5s %11d %10.3f %10.3f %11.3f %11.3f %10.3f %10.2f%n", f.name(),
+                    f.backend().name().toLowerCase(Locale.ROOT), f.dtype(), f.parameters(), f.decode1(), f.verify1(),
+                    f.decode8(), f.verify8(), f.prefill40(), f.verify1() / f.decode1());
         }
-        Figures small = figures.get(0);
-        Figures large = figures.get(figures.size() - 1);
-        out.printf(Locale.ROOT, "cost ratio c = decode(%s) / decode(%s) = %.3f%n", small.name(), large.name(),
-                small.decode1() / large.decode1());
+        for (ServingBackend backend : ServingBackend.values()) {
+            List<Figures> of = figures.stream().filter(f -> f.backend() == backend).toList();
+            if (of.size() > 1) {
+                Figures small = of.stream().min((a, b) -> Long.compare(a.parameters(), b.parameters())).get();
+                Figures large = of.stream().max((a, b) -> Long.compare(a.parameters(), b.parameters())).get();
+                out.printf(Locale.ROOT, "%s: cost ratio c = decode(%s) / decode(%s) = %.3f%n",
+                        backend.name().toLowerCase(Locale.ROOT), small.name(), large.name(),
+                        small.decode1() / large.decode1());
+            }
+        }
     }
 }

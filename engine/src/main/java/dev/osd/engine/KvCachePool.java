@@ -5,29 +5,51 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.Deque;
 
 /**
- * Preallocated key/value memory for up to {@code slots} sequences of one model shape: per layer, one key and
- * one value tensor of shape (slots, positions + 1, kv_heads * head_dim). A sequence owns one slot through a
- * {@link KvCache}; sequences of one pool can be run together in one batched forward. The extra last
- * position is scratch space that padded rows of a batch write to and no one reads. A pool belongs to a
- * configuration, not to one set of weights, so every version of a draft serves from the same pool (a cache
- * filled by one version must be truncated before another version extends it).
+ * Key/value memory for up to {@code slots} sequences of up to {@code positions} tokens of one model shape.
+ * A sequence owns one slot through a {@link KvCache}; sequences of one pool can run together in one batched
+ * forward. A pool belongs to a configuration, not to one set of weights, so every version of a draft serves
+ * from the same pool (a cache filled by one version must be truncated before another version extends it).
+ *
+ * <p>The storage depends on the {@link ServingBackend}. The CPU forward's is paged: per layer, blocks of
+ * {@link #BLOCK} positions × kv_heads·head_dim floats for keys and for values, handed to a sequence as it
+ * grows, given back when it rolls back past a block boundary or is released, and allocated only when first
+ * used, so memory follows the tokens actually held. The DJL forward's is preallocated per layer,
+ * (slots, positions + 1, kv_heads·head_dim), the extra last position scratch space for padded batch rows.
  */
 public final class KvCachePool implements AutoCloseable {
 
+    /** Positions per block of the paged storage. */
+    public static final int BLOCK = 16;
+
     private final LlamaConfig config;
-    private final NDManager manager;
+    private final ServingBackend backend;
     private final int slots;
     private final int positions;
-    final NDArray[] keys;
-    final NDArray[] values;
     private final Deque<Integer> free = new ArrayDeque<>();
     private boolean closed;
 
-    /** A pool for models of {@code config}, its memory under {@code parent}. */
+    // the DJL forward's storage
+    private final NDManager manager;
+    final NDArray[] keys;
+    final NDArray[] values;
+
+    // the CPU forward's storage: [layer][block] -> (BLOCK, kv_heads * head_dim), null until first used
+    final float[][][] keyBlocks;
+    final float[][][] valueBlocks;
+    private final int[] freeBlocks;
+    private int freeBlockCount;
+
+    /** A pool for models of {@code config} served by this JVM's backend, its memory under {@code parent}. */
     public KvCachePool(LlamaConfig config, int slots, int positions, NDManager parent) {
+        this(config, slots, positions, parent, ServingBackend.current());
+    }
+
+    /** A pool for models of {@code config} served by {@code backend}. */
+    public KvCachePool(LlamaConfig config, int slots, int positions, NDManager parent, ServingBackend backend) {
         if (slots < 1) {
             throw new IllegalArgumentException("a cache pool needs at least one slot, got " + slots);
         }
@@ -36,25 +58,51 @@ public final class KvCachePool implements AutoCloseable {
                     + "], got " + positions);
         }
         this.config = config;
+        this.backend = backend;
         this.slots = slots;
         this.positions = positions;
-        this.manager = parent.newSubManager();
-        LlamaConfig c = config;
-        int layers = c.numHiddenLayers();
-        Shape shape = new Shape(slots, positions + 1, (long) c.numKeyValueHeads() * c.headDim());
-        keys = new NDArray[layers];
-        values = new NDArray[layers];
-        for (int l = 0; l < layers; l++) {
-            keys[l] = manager.zeros(shape, DataType.FLOAT32);
-            values[l] = manager.zeros(shape, DataType.FLOAT32);
+        int layers = config.numHiddenLayers();
+        long kvDim = (long) config.numKeyValueHeads() * config.headDim();
+        if (backend == ServingBackend.DJL) {
+            this.manager = parent.newSubManager();
+            Shape shape = new Shape(slots, positions + 1, kvDim);
+            keys = new NDArray[layers];
+            values = new NDArray[layers];
+            for (int l = 0; l < layers; l++) {
+                keys[l] = manager.zeros(shape, DataType.FLOAT32);
+                values[l] = manager.zeros(shape, DataType.FLOAT32);
+            }
+            keyBlocks = null;
+            valueBlocks = null;
+            freeBlocks = null;
+        } else {
+            this.manager = null;
+            keys = null;
+            values = null;
+            int blocks = Math.toIntExact((long) slots * blocksFor(positions));
+            keyBlocks = new float[layers][blocks][];
+            valueBlocks = new float[layers][blocks][];
+            freeBlocks = new int[blocks];
+            for (int b = 0; b < blocks; b++) {
+                freeBlocks[b] = blocks - 1 - b; // lowest numbers handed out first
+            }
+            freeBlockCount = blocks;
         }
         for (int s = 0; s < slots; s++) {
             free.add(s);
         }
     }
 
+    static int blocksFor(int positions) {
+        return (positions + BLOCK - 1) / BLOCK;
+    }
+
     public LlamaConfig config() {
         return config;
+    }
+
+    public ServingBackend backend() {
+        return backend;
     }
 
     /** Longest sequence that a cache of this pool holds. */
@@ -66,13 +114,22 @@ public final class KvCachePool implements AutoCloseable {
         return slots;
     }
 
-    /** The scratch row that padded batch rows write to. */
+    /** The scratch row that padded batch rows of the DJL forward write to. */
     int scratchPosition() {
         return positions;
     }
 
     public synchronized int freeSlots() {
         return free.size();
+    }
+
+    /** Blocks of the paged storage in use and in all (0 and 0 for the DJL backend's dense storage). */
+    public synchronized int usedBlocks() {
+        return freeBlocks == null ? 0 : freeBlocks.length - freeBlockCount;
+    }
+
+    public int totalBlocks() {
+        return freeBlocks == null ? 0 : freeBlocks.length;
     }
 
     /** Takes a free slot for a new sequence; refuses when every slot is in use. */
@@ -93,9 +150,42 @@ public final class KvCachePool implements AutoCloseable {
         }
     }
 
+    /** A free block, its memory allocated on first use. */
+    synchronized int takeBlock() {
+        if (freeBlockCount == 0) {
+            throw new IllegalStateException("the key/value cache has no free block");
+        }
+        int block = freeBlocks[--freeBlockCount];
+        if (keyBlocks[0][block] == null) {
+            int size = BLOCK * config.numKeyValueHeads() * config.headDim();
+            for (int l = 0; l < keyBlocks.length; l++) {
+                keyBlocks[l][block] = new float[size];
+                valueBlocks[l][block] = new float[size];
+            }
+        }
+        return block;
+    }
+
+    synchronized void giveBack(int[] blocks, int from, int to) {
+        for (int i = from; i < to; i++) {
+            freeBlocks[freeBlockCount++] = blocks[i];
+        }
+    }
+
+    synchronized boolean isClosed() {
+        return closed;
+    }
+
     @Override
     public synchronized void close() {
         closed = true;
-        manager.close();
+        if (manager != null) {
+            manager.close();
+        } else {
+            for (int l = 0; l < keyBlocks.length; l++) {
+                Arrays.fill(keyBlocks[l], null);
+                Arrays.fill(valueBlocks[l], null);
+            }
+        }
     }
 }

@@ -1,0 +1,369 @@
+package dev.osd.engine;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The CPU serving forward: n new tokens for each of several sequences on top of their paged caches, in plain
+ * Java with the JDK Vector API. All rows of a call (a request's k+1 verification positions, and the rows of
+ * every request batched with it) go through each weight matrix together ({@link WeightMatrix#multiply}), so
+ * the weights are read once per forward whatever the number of rows; attention reads each sequence's cache
+ * blocks in place. Steady state allocates nothing but the returned logits (scratch space is per thread).
+ */
+final class CpuForward implements ServingForward {
+
+    private static final VectorSpecies<Float> F = WeightMatrix.F;
+    private static final int L = F.length();
+
+    private final LlamaConfig c;
+    private final int hidden;
+    private final int headDim;
+    private final int qDim;
+    private final int kvDim;
+    private final int qkvDim;
+    private final int inter;
+    private final WeightMatrix embedding; // (vocab, hidden)
+    private final WeightMatrix head; // (vocab, hidden): lm_head, or the embedding when tied
+    private final float[][] inputNorm; // per layer (hidden)
+    private final float[][] postNorm;
+    private final float[] finalNorm;
+    private final WeightMatrix[] qkv; // per layer (q + k + v, hidden)
+    private final WeightMatrix[] attnOut; // per layer (hidden, q)
+    private final WeightMatrix[] gateUp; // per layer (2 * intermediate, hidden)
+    private final WeightMatrix[] down; // per layer (hidden, intermediate)
+    private final float[] invFreq; // (head_dim / 2)
+    private final ThreadLocal<Scratch> scratch = new ThreadLocal<>();
+
+    CpuForward(LlamaWeights w) {
+        c = w.config();
+        hidden = c.hiddenSize();
+        headDim = c.headDim();
+        qDim = c.numAttentionHeads() * headDim;
+        kvDim = c.numKeyValueHeads() * headDim;
+        qkvDim = qDim + 2 * kvDim;
+        inter = c.intermediateSize();
+        int layers = c.numHiddenLayers();
+        embedding = WeightMatrix.of(w.hostValues("model.embed_tokens.weight"), c.vocabSize(), hidden);
+        head = c.tieWordEmbeddings() ? embedding
+                : WeightMatrix.of(w.hostValues("lm_head.weight"), c.vocabSize(), hidden);
+        finalNorm = w.hostValues("model.norm.weight");
+        inputNorm = new float[layers][];
+        postNorm = new float[layers][];
+        qkv = new WeightMatrix[layers];
+        attnOut = new WeightMatrix[layers];
+        gateUp = new WeightMatrix[layers];
+        down = new WeightMatrix[layers];
+        for (int l = 0; l < layers; l++) {
+            String p = "model.layers." + l + ".";
+            inputNorm[l] = w.hostValues(p + "input_layernorm.weight");
+            postNorm[l] = w.hostValues(p + "post_attention_layernorm.weight");
+            qkv[l] = WeightMatrix.of(concat(w.hostValues(p + "self_attn.q_proj.weight"),
+                    w.hostValues(p + "self_attn.k_proj.weight"), w.hostValues(p + "self_attn.v_proj.weight")),
+                    qkvDim, hidden);
+            attnOut[l] = WeightMatrix.of(w.hostValues(p + "self_attn.o_proj.weight"), hidden, qDim);
+            gateUp[l] = WeightMatrix.of(concat(w.hostValues(p + "mlp.gate_proj.weight"),
+                    w.hostValues(p + "mlp.up_proj.weight")), 2 * inter, hidden);
+            down[l] = WeightMatrix.of(w.hostValues(p + "mlp.down_proj.weight"), hidden, inter);
+        }
+        invFreq = new float[headDim / 2];
+        for (int i = 0; i < headDim / 2; i++) {
+            // float32 arithmetic as in transformers' LlamaRotaryEmbedding, so angles match its rounding
+            invFreq[i] = (float) (1.0 / (float) Math.pow(c.ropeTheta(), (float) (2 * i) / headDim));
+        }
+    }
+
+    private static float[] concat(float[]... parts) {
+        int n = 0;
+        for (float[] p : parts) {
+            n += p.length;
+        }
+        float[] all = new float[n];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, all, at, p.length);
+            at += p.length;
+        }
+        return all;
+    }
+
+    /** Bytes of weights held (each matrix in its stored dtype). */
+    long weightBytes() {
+        long bytes = embedding.bytes() + (head == embedding ? 0 : head.bytes());
+        for (int l = 0; l < qkv.length; l++) {
+            bytes += qkv[l].bytes() + attnOut[l].bytes() + gateUp[l].bytes() + down[l].bytes();
+        }
+        return bytes;
+    }
+
+    WeightMatrix.Storage storage() {
+        return qkv[0].storage;
+    }
+
+    /** Per-thread working memory, grown to the largest number of rows seen. */
+    private final class Scratch {
+        final int capacity;
+        final float[] x; // (rows, hidden) the residual stream
+        final float[] xb; // (rows, hidden) normed input of a projection
+        final float[] delta; // (rows, hidden) a projection's output before the residual add
+        final float[] qkvOut; // (rows, q + k + v)
+        final float[] attended; // (rows, q)
+        final float[] gu; // (rows, 2 * intermediate)
+        final float[] act; // (rows, intermediate)
+        final float[] cos; // (rows, head_dim / 2)
+        final float[] sin;
+        final int[] position; // (rows) position of each row in its sequence
+        final int[] sequence; // (rows) which sequence of the batch a row belongs to
+        final float[] scores; // (max positions)
+        final float[] logits; // (rows, vocab)
+
+        Scratch(int rows) {
+            capacity = rows;
+            x = new float[rows * hidden];
+            xb = new float[rows * hidden];
+            delta = new float[rows * hidden];
+            qkvOut = new float[rows * qkvDim];
+            attended = new float[rows * qDim];
+            gu = new float[rows * 2 * inter];
+            act = new float[rows * inter];
+            cos = new float[rows * headDim / 2];
+            sin = new float[rows * headDim / 2];
+            position = new int[rows];
+            sequence = new int[rows];
+            scores = new float[c.maxPositionEmbeddings()];
+            logits = new float[rows * c.vocabSize()];
+        }
+    }
+
+    private Scratch scratch(int rows) {
+        Scratch s = scratch.get();
+        if (s == null || s.capacity < rows) {
+            s = new Scratch(Math.max(rows, s == null ? 8 : 2 * s.capacity));
+            scratch.set(s);
+        }
+        return s;
+    }
+
+    @Override
+    public List<float[][]> run(List<KvCache> caches, List<int[]> tokens, int[] keepLast) {
+        int batch = caches.size();
+        int rows = 0;
+        for (int[] t : tokens) {
+            rows += t.length;
+        }
+        Scratch s = scratch(rows);
+        int half = headDim / 2;
+        // embedding lookup, and each row's sequence, position and rotary angles
+        int r = 0;
+        for (int b = 0; b < batch; b++) {
+            KvCache cache = caches.get(b);
+            int[] t = tokens.get(b);
+            cache.reserve(cache.length() + t.length);
+            for (int i = 0; i < t.length; i++, r++) {
+                embedding.row(t[i], s.x, r * hidden);
+                int p = cache.length() + i;
+                s.sequence[r] = b;
+                s.position[r] = p;
+                for (int j = 0; j < half; j++) {
+                    float angle = (float) p * invFreq[j];
+                    s.cos[r * half + j] = (float) Math.cos(angle);
+                    s.sin[r * half + j] = (float) Math.sin(angle);
+                }
+            }
+        }
+        KvCachePool pool = caches.get(0).pool();
+        for (int l = 0; l < qkv.length; l++) {
+            // attention rmsnorm, q k v projections (rows, q + k + v)
+            rmsNorm(s.x, s.xb, rows, inputNorm[l]);
+            qkv[l].multiply(s.xb, 0, rows, s.qkvOut, 0, qkvDim);
+            // RoPE on q and k; keys and values into each sequence's cache at the row's position
+            float[][] keys = pool.keyBlocks[l];
+            float[][] values = pool.valueBlocks[l];
+            for (r = 0; r < rows; r++) {
+                int base = r * qkvDim;
+                for (int hd = 0; hd < qDim + kvDim; hd += headDim) {
+                    rotate(s.qkvOut, base + hd, s.cos, s.sin, r * half);
+                }
+                KvCache cache = caches.get(s.sequence[r]);
+                int p = s.position[r];
+                int at = (p % KvCachePool.BLOCK) * kvDim;
+                int block = cache.block(p);
+                System.arraycopy(s.qkvOut, base + qDim, keys[block], at, kvDim);
+                System.arraycopy(s.qkvOut, base + qDim + kvDim, values[block], at, kvDim);
+            }
+            // attention of every row over its own sequence, causal (positions up to its own)
+            for (r = 0; r < rows; r++) {
+                attend(caches.get(s.sequence[r]), s.position[r], keys, values, s.qkvOut, r * qkvDim,
+                        s.attended, r * qDim, s.scores);
+            }
+            // output projection and residual
+            attnOut[l].multiply(s.attended, 0, rows, s.delta, 0, hidden);
+            add(s.x, s.delta, rows * hidden);
+            // mlp rmsnorm, gate and up (rows, 2 * intermediate), SwiGLU, down and residual
+            rmsNorm(s.x, s.xb, rows, postNorm[l]);
+            gateUp[l].multiply(s.xb, 0, rows, s.gu, 0, 2 * inter);
+            swiglu(s.gu, s.act, rows);
+            down[l].multiply(s.act, 0, rows, s.delta, 0, hidden);
+            add(s.x, s.delta, rows * hidden);
+        }
+        // final rmsnorm of the kept rows, output head (kept, vocab)
+        int kept = 0;
+        r = 0;
+        for (int b = 0; b < batch; b++) {
+            int n = tokens.get(b).length;
+            for (int i = n - keepLast[b]; i < n; i++, kept++) {
+                System.arraycopy(s.x, (r + i) * hidden, s.delta, kept * hidden, hidden);
+            }
+            r += n;
+        }
+        rmsNorm(s.delta, s.xb, kept, finalNorm);
+        head.multiply(s.xb, 0, kept, s.logits, 0, c.vocabSize());
+        List<float[][]> out = new ArrayList<>(batch);
+        int vocab = c.vocabSize();
+        int row = 0;
+        for (int b = 0; b < batch; b++) {
+            float[][] seq = new float[keepLast[b]][];
+            for (int i = 0; i < keepLast[b]; i++, row++) {
+                seq[i] = Arrays.copyOfRange(s.logits, row * vocab, (row + 1) * vocab);
+            }
+            out.add(seq);
+        }
+        return out;
+    }
+
+    /** out = x / rms(x) · weight, per row of {@code hidden}. */
+    private void rmsNorm(float[] x, float[] out, int rows, float[] weight) {
+        int bound = F.loopBound(hidden);
+        float eps = (float) c.rmsNormEps();
+        for (int r = 0; r < rows; r++) {
+            int o = r * hidden;
+            FloatVector acc = FloatVector.zero(F);
+            int i = 0;
+            for (; i < bound; i += L) {
+                FloatVector v = FloatVector.fromArray(F, x, o + i);
+                acc = v.fma(v, acc);
+            }
+            float ss = acc.reduceLanes(VectorOperators.ADD);
+            for (; i < hidden; i++) {
+                ss += x[o + i] * x[o + i];
+            }
+            float inv = (float) (1.0 / Math.sqrt(ss / hidden + eps));
+            i = 0;
+            for (; i < bound; i += L) {
+                FloatVector.fromArray(F, x, o + i).mul(inv).mul(FloatVector.fromArray(F, weight, i))
+                        .intoArray(out, o + i);
+            }
+            for (; i < hidden; i++) {
+                out[o + i] = x[o + i] * inv * weight[i];
+            }
+        }
+    }
+
+    /** rotate_half RoPE of one head at {@code at}: pairs (j, j + head_dim/2). */
+    private void rotate(float[] v, int at, float[] cos, float[] sin, int angles) {
+        int half = headDim / 2;
+        for (int j = 0; j < half; j++) {
+            float a = v[at + j];
+            float b = v[at + j + half];
+            float co = cos[angles + j];
+            float si = sin[angles + j];
+            v[at + j] = a * co - b * si;
+            v[at + j + half] = b * co + a * si;
+        }
+    }
+
+    /** Every query head of one row over positions [0, position] of its cache; writes (q) floats at out. */
+    private void attend(KvCache cache, int position, float[][] keys, float[][] values, float[] qkvOut, int qAt,
+            float[] out, int outAt, float[] scores) {
+        int group = c.queriesPerKeyValue();
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int span = position + 1;
+        for (int h = 0; h < c.numAttentionHeads(); h++) {
+            int q = qAt + h * headDim;
+            int kvOffset = (h / group) * headDim;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int t = 0; t < span; t++) {
+                float score = dot(qkvOut, q, keys[cache.block(t)], (t % KvCachePool.BLOCK) * kvDim + kvOffset)
+                        * scale;
+                scores[t] = score;
+                max = Math.max(max, score);
+            }
+            float sum = 0f;
+            for (int t = 0; t < span; t++) {
+                float e = (float) Math.exp(scores[t] - max);
+                scores[t] = e;
+                sum += e;
+            }
+            int o = outAt + h * headDim;
+            Arrays.fill(out, o, o + headDim, 0f);
+            float inv = 1f / sum;
+            for (int t = 0; t < span; t++) {
+                axpy(scores[t] * inv, values[cache.block(t)], (t % KvCachePool.BLOCK) * kvDim + kvOffset, out, o);
+            }
+        }
+    }
+
+    private float dot(float[] a, int ai, float[] b, int bi) {
+        int bound = F.loopBound(headDim);
+        int i = 0;
+        float sum = 0f;
+        if (bound > 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < bound; i += L) {
+                acc = FloatVector.fromArray(F, a, ai + i).fma(FloatVector.fromArray(F, b, bi + i), acc);
+            }
+            sum = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < headDim; i++) {
+            sum += a[ai + i] * b[bi + i];
+        }
+        return sum;
+    }
+
+    /** out[o..] += a · x[xi..] over one head. */
+    private void axpy(float a, float[] x, int xi, float[] out, int o) {
+        int bound = F.loopBound(headDim);
+        int i = 0;
+        FloatVector scale = FloatVector.broadcast(F, a);
+        for (; i < bound; i += L) {
+            FloatVector.fromArray(F, x, xi + i).fma(scale, FloatVector.fromArray(F, out, o + i)).intoArray(out, o + i);
+        }
+        for (; i < headDim; i++) {
+            out[o + i] += a * x[xi + i];
+        }
+    }
+
+    private static void add(float[] x, float[] delta, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        for (; i < bound; i += L) {
+            FloatVector.fromArray(F, x, i).add(FloatVector.fromArray(F, delta, i)).intoArray(x, i);
+        }
+        for (; i < n; i++) {
+            x[i] += delta[i];
+        }
+    }
+
+    /** act = silu(gate) · up, gate and up side by side in each row of gu. */
+    private void swiglu(float[] gu, float[] act, int rows) {
+        int bound = F.loopBound(inter);
+        for (int r = 0; r < rows; r++) {
+            int g = r * 2 * inter;
+            int u = g + inter;
+            int a = r * inter;
+            int i = 0;
+            for (; i < bound; i += L) {
+                FloatVector gate = FloatVector.fromArray(F, gu, g + i);
+                FloatVector sig = gate.neg().lanewise(VectorOperators.EXP).add(1f);
+                gate.div(sig).mul(FloatVector.fromArray(F, gu, u + i)).intoArray(act, a + i);
+            }
+            for (; i < inter; i++) {
+                float gate = gu[g + i];
+                act[a + i] = (float) (gate / (1.0 + Math.exp(-gate))) * gu[u + i];
+            }
+        }
+    }
+}

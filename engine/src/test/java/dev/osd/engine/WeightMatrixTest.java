@@ -1,0 +1,73 @@
+package dev.osd.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** Each kernel of {@link WeightMatrix} against a plain scalar product, for every storage and row count. */
+class WeightMatrixTest {
+
+    @Test
+    void everyStorageAndRowCountEqualsTheScalarProduct() {
+        SplittableRandom random = new SplittableRandom(3);
+        for (int cols : new int[] {40, 64, 160}) { // 40: a tail past the last whole vector
+            int rows = 37; // not a multiple of the output blocking
+            float[] values = new float[rows * cols];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) random.nextGaussian();
+            }
+            for (WeightMatrix.Storage storage : WeightMatrix.Storage.values()) {
+                float[] stored = representable(values, storage);
+                WeightMatrix m = WeightMatrix.of(stored, rows, cols, storage);
+                assertEquals(storage, m.storage);
+                for (int n = 1; n <= 9; n++) {
+                    float[] x = new float[3 + n * cols];
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = (float) random.nextGaussian();
+                    }
+                    int stride = rows + 5;
+                    float[] out = new float[2 + n * stride];
+                    m.multiply(x, 3, n, out, 2, stride);
+                    for (int r = 0; r < n; r++) {
+                        for (int o = 0; o < rows; o++) {
+                            double expected = 0;
+                            for (int i = 0; i < cols; i++) {
+                                expected += (double) stored[o * cols + i] * x[3 + r * cols + i];
+                            }
+                            assertEquals(expected, out[2 + r * stride + o], 1e-4 * Math.sqrt(cols),
+                                    storage + " rows " + n + " cols " + cols + " at (" + r + ", " + o + ")");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void keepsTheNarrowestExactStorage() {
+        float[] halves = {1f, -2.5f, 0.000061035156f, 5.9604645e-8f /* a float16 subnormal */, 65504f, -0f};
+        WeightMatrix h = WeightMatrix.of(halves, 2, 3);
+        assertEquals(WeightMatrix.Storage.F16, h.storage);
+        for (int i = 0; i < halves.length; i++) {
+            assertEquals(Float.floatToRawIntBits(halves[i]), Float.floatToRawIntBits(h.get(i / 3, i % 3)));
+        }
+        assertEquals(WeightMatrix.Storage.BF16, WeightMatrix.of(new float[] {1f, 3.140625f, -0x1p100f, 0f}, 2, 2).storage);
+        assertEquals(WeightMatrix.Storage.F32, WeightMatrix.of(new float[] {0.1f, 1f}, 1, 2).storage);
+        assertThrows(IllegalArgumentException.class, () -> WeightMatrix.of(new float[] {0.1f}, 1, 1,
+                WeightMatrix.Storage.F16));
+    }
+
+    private static float[] representable(float[] values, WeightMatrix.Storage storage) {
+        float[] out = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = switch (storage) {
+                case F32 -> values[i];
+                case F16 -> SafeTensors.halfToFloat(SafeTensors.floatToHalf(values[i]));
+                case BF16 -> Float.intBitsToFloat(SafeTensors.toBfloat16(values[i]) << 16);
+            };
+        }
+        return out;
+    }
+}
