@@ -95,8 +95,8 @@ class ServingSystemTest {
             }
 
             // target-only on request, and an unknown draft refused
-            RequestActor.Finished plain = system.submit(new ServingSystem.Submission(ServingModels.greedy(3, 4), "alpha",
-                    null, true, false), null).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            RequestActor.Finished plain = system.submit(new ServingSystem.Submission(ServingModels.greedy(3, 4),
+                    "alpha", null, true, false), null).toCompletableFuture().get(30, TimeUnit.SECONDS);
             assertNull(plain.draft());
             assertEquals(0, plain.result().stats().steps());
             CompletionException e = assertThrows(CompletionException.class, () -> system.submit(

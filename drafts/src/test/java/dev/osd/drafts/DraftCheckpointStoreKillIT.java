@@ -10,7 +10,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A store written by another JVM ({@link StoreWriter}) that is killed mid-write still loads its newest whole version. */
+/** A store that another JVM ({@link StoreWriter}) was killed while writing still loads its newest whole version. */
 class DraftCheckpointStoreKillIT {
 
     @TempDir

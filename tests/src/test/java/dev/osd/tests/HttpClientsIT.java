@@ -66,7 +66,8 @@ class HttpClientsIT {
     @Test
     void theDashboardDrawsItsChartsInChromiumAfterTraffic(@TempDir Path profile) throws Exception {
         Path chromium = Path.of("/usr/bin/chromium");
-        Assumptions.assumeTrue(Files.isExecutable(chromium), "Debian's chromium is not installed (.ci/run installs it)");
+        Assumptions.assumeTrue(Files.isExecutable(chromium),
+                "Debian's chromium is not installed (.ci/run installs it)");
         for (int i = 0; i < 10; i++) {
             api.post("/v1/completions", HttpApiTest.completion(HttpApiTest.prompt(HttpApiTest.CLASSES.get(i % 5),
                     90 + i), 16));
