@@ -10,7 +10,7 @@ const completion = await client.completions.create({ model: out.model, prompt: '
   temperature: 0 });
 out.completion = completion.choices[0].text;
 out.completion_tokens = completion.usage.completion_tokens;
-out.spec = completion.metrics?.speculative_decoding?.num_draft_tokens ?? null;
+out.spec = completion.metrics?.speculative_decoding ?? null;
 const chat = await client.chat.completions.create({ model: out.model, max_tokens: 12, temperature: 0,
   messages: [{ role: 'user', content: 'How many apples' }] });
 out.chat = chat.choices[0].message.content;

@@ -2,7 +2,8 @@ package dev.osd.actors;
 
 /**
  * Marks every message that may cross actors on different nodes: a record of plain data and actor
- * references, no lambdas and no engine objects (the cluster issue binds a Kryo serializer to it).
+ * references, no lambdas and no engine objects. reference.conf binds {@link KryoSerializer} to it, and each
+ * such class has its id in {@link CrossNodeClasses}.
  */
 public interface CrossNode {
 }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.ConfigFactory;
 import dev.osd.distillation.DraftTrainer;
 import dev.osd.distillation.TrainerSettings;
+import dev.osd.drafts.LiveDraft;
 import dev.osd.engine.FinishReason;
 import dev.osd.engine.GenerationResult;
 import dev.osd.engine.SamplingParams;
@@ -139,20 +140,20 @@ class KryoSerializerTest {
 
     @Test
     void servingWithEveryMessageSerializedGivesTheTargetOnlyTokens() throws Exception {
-        ServingTest.models();
         ExecutorService training = DraftTrainer.newTrainingExecutor();
-        var live = ServingSystemTest.live("d");
+        ServingModels models = new ServingModels();
+        LiveDraft live = models.live("d");
         DraftTrainer trainer = new DraftTrainer(live, TrainerSettings.defaults(64).withGuard(0, 0), training, null,
-                ServingTest.manager);
+                models.manager);
         var config = ConfigFactory.parseMap(Map.of("pekko.actor.serialize-messages", "on"))
                 .withFallback(ConfigFactory.load());
-        try (ServingSystem system = ServingSystem.start("serialized", ServingTest.target, null,
+        try (ServingSystem system = ServingSystem.start("serialized", models.target, null,
                 List.of(new ServingSystem.Draft("d", live, trainer)), new Router(List.of(), "d", null, 0),
-                ServingSystem.Settings.defaults(), ServingTest.manager, null, config)) {
+                ServingSystem.Settings.defaults(), models.manager, null, config)) {
             assertTrue(system.actorSystem().settings().config().getBoolean("pekko.actor.serialize-messages"));
             List<CompletableFuture<RequestActor.Finished>> results = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
-                results.add(system.submit(ServingSystem.Submission.of(ServingTest.greedy(i, 3), "q" + i), null)
+                results.add(system.submit(ServingSystem.Submission.of(ServingModels.greedy(i, 3), "q" + i), null)
                         .toCompletableFuture());
             }
             for (int i = 0; i < 6; i++) {
@@ -160,13 +161,14 @@ class KryoSerializerTest {
                 assertNull(f.problem());
                 assertEquals("d", f.draft());
                 assertTrue(f.result().stats().draftTokens() > 0);
-                assertArrayEquals(ServingTest.plain(ServingTest.greedy(i, 0)), f.result().tokens(), "request " + i);
+                assertArrayEquals(models.plain(ServingModels.greedy(i, 0)), f.result().tokens(), "request " + i);
             }
             assertTrue(system.targetStats().forwards() > 0);
         } finally {
             trainer.close();
             training.shutdown();
             live.close();
+            models.close();
         }
     }
 }

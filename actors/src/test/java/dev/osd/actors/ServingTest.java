@@ -5,16 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDManager;
 import dev.osd.engine.DraftSource;
 import dev.osd.engine.GenerationRequest;
 import dev.osd.engine.KvCachePool;
-import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
-import dev.osd.engine.LlamaWeights;
 import dev.osd.engine.SamplingParams;
 import dev.osd.engine.SpeculationRound;
-import dev.osd.engine.SpeculativeDecoder;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -33,41 +29,35 @@ class ServingTest {
 
     static final ActorTestKit KIT = ActorTestKit.create();
     static final DispatcherSelector MODELS = DispatcherSelector.fromConfig("osd.model-dispatcher");
-    static NDManager manager;
+    static final AtomicInteger NAMES = new AtomicInteger();
+    static ServingModels models;
     static LlamaModel target;
     static LlamaModel draft;
-    static KvCachePool plainPool;
-    static final AtomicInteger NAMES = new AtomicInteger();
 
     @BeforeAll
-    static synchronized void models() {
-        if (manager != null) {
-            return;
-        }
-        manager = NDManager.newBaseManager();
-        target = LlamaModel.of(LlamaWeights.random(new LlamaConfig(48, 96, 2, 4, 2, 1e-5, 10000.0, 64, 128, false,
-                1, 0), 21, 0.3, manager));
-        // an unrelated random draft: it is seldom accepted, so requests exercise rejections and corrections
-        draft = LlamaModel.of(LlamaWeights.random(new LlamaConfig(32, 64, 1, 2, 2, 1e-6, 10000.0, 64, 128, true,
-                1, 0), 22, 0.3, manager));
-        plainPool = target.newCachePool(1);
+    static void open() {
+        models = new ServingModels();
+        target = models.target;
+        draft = models.draft;
     }
 
     @AfterAll
     static void close() {
+        // the actors first: they serve the models
         KIT.shutdownTestKit();
+        models.close();
     }
 
     static int[] prompt(int i) {
-        return new int[] {1, 3 + i % 50, 20 + i % 13, 9};
+        return ServingModels.prompt(i);
     }
 
     static GenerationRequest greedy(int i, int k) {
-        return new GenerationRequest(prompt(i), 24, SamplingParams.GREEDY, null, true, k);
+        return ServingModels.greedy(i, k);
     }
 
     static int[] plain(GenerationRequest r) {
-        return SpeculativeDecoder.targetOnly(target, plainPool, null).generate(r).tokens();
+        return models.plain(r);
     }
 
     record Serving(ActorRef<TargetActor.Command> target, ActorRef<DraftActor.Command> draft, KvCachePool draftPool) {

@@ -113,7 +113,7 @@ final class NodeCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The node's configuration: flags over --config over cluster-config/node.conf defaults over reference.conf. */
+    /** The node's configuration: flags over --config over the cluster defaults in osd-node.conf over reference.conf. */
     Config config(Set<String> roleSet) {
         Config flags = ConfigFactory.empty()
                 .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(new ArrayList<>(roleSet)));

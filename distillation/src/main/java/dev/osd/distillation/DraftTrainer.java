@@ -225,7 +225,6 @@ public final class DraftTrainer implements AutoCloseable {
         versionsSinceSave = 0;
     }
 
-    /** Stops scheduling updates (records still accumulate, up to the buffer's bound). */
     /**
      * Continues from the draft's current version (which may have arrived from another node's trainer): the
      * optimizer's weights become that version's, on the training thread. A trainer that takes over a draft
@@ -243,10 +242,12 @@ public final class DraftTrainer implements AutoCloseable {
         });
     }
 
+    /** Stops scheduling updates (records still accumulate, up to the buffer's bound). */
     public void pause() {
         paused = true;
     }
 
+    /** Schedules updates again, at once when enough fresh records are waiting. */
     public void resume() {
         paused = false;
         maybeSchedule();

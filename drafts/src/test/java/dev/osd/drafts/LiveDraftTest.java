@@ -29,7 +29,11 @@ class LiveDraftTest {
 
     /** A version whose every weight equals its number, so a mixture of two versions shows. */
     static DraftVersion constantVersion(String draft, long number) {
-        LlamaWeights w = LlamaWeights.random(CONFIG, 1, 0.1, MANAGER);
+        return constantVersion(MANAGER, draft, number);
+    }
+
+    static DraftVersion constantVersion(NDManager manager, String draft, long number) {
+        LlamaWeights w = LlamaWeights.random(CONFIG, 1, 0.1, manager);
         for (NDArray a : w.tensors().values()) {
             a.set(new float[(int) a.size()]);
             a.addi(number);

@@ -13,13 +13,8 @@ import dev.osd.actors.ServingSystem;
 import dev.osd.app.ServingStack;
 import dev.osd.http.HttpServer;
 import dev.osd.workload.Workload;
-import java.io.IOException;
-import java.io.InputStream;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -28,14 +23,14 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * The OpenAI-compatible API end to end, over real HTTP on a free port, on the embedded models with every
  * draft learning online: shapes, streaming, greedy equality of speculation on and off, metrics that agree with
- * the responses, concurrent clients, bad input, saturation, drafts administration, keys and the dashboard.
+ * the responses, concurrent clients, bad input, drafts administration and keys. Real clients in other processes
+ * (Chromium, the OpenAI Node client) are {@link HttpClientsIT}'s.
  */
 class HttpApiTest {
 
@@ -421,75 +416,5 @@ class HttpApiTest {
         JsonObject models = api.get("/v1/models").json();
         assertEquals("list", models.get("object").getAsString());
         assertEquals("osd-embedded", models.getAsJsonArray("data").get(0).getAsJsonObject().get("id").getAsString());
-    }
-
-    @Test
-    void theDashboardDrawsItsChartsInChromiumAfterTraffic() throws Exception {
-        Path chromium = Path.of("/usr/bin/chromium");
-        Assumptions.assumeTrue(Files.isExecutable(chromium), "Debian's chromium is not installed (.ci/run installs it)");
-        for (int i = 0; i < 10; i++) {
-            api.post("/v1/completions", completion(prompt(CLASSES.get(i % 5), 90 + i), 16));
-            if (i % 3 == 0) {
-                api.post("/v1/completions", speculationOff(completion(prompt("sql", 90 + i), 16)));
-            }
-        }
-        Thread.sleep(2500); // the dashboard samples once a second
-        Path profile = Files.createTempDirectory("osd-chromium");
-        Process p = new ProcessBuilder(chromium.toString(), "--headless", "--no-sandbox", "--disable-gpu",
-                "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--user-data-dir=" + profile, "--virtual-time-budget=5000", "--dump-dom",
-                server.url() + "/").redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        String dom = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        for (String chart : List.of("acceptance", "traffic", "tpot", "versions", "queues")) {
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("id=\"chart-" + chart
-                    + "\"[^>]*data-points=\"(\\d+)\"").matcher(dom);
-            assertTrue(m.find(), "chart " + chart + " in the page: " + dom.substring(0, Math.min(500, dom.length())));
-            assertTrue(Integer.parseInt(m.group(1)) > 0, "chart " + chart + " drew points");
-        }
-        assertTrue(dom.contains("<td>sql</td>"), "the drafts table lists the drafts");
-        assertTrue(dom.contains("(this gateway)</td>") && dom.contains("<td>Up</td>"), "the cluster table: " + dom);
-    }
-
-    @Test
-    void theOfficialOpenAiClientWorksUnchanged(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
-        // Node's openai package from the npm registry; skipped where Node.js or the registry is not at hand
-        Assumptions.assumeTrue(runs("node", "--version") && runs("npm", "--version"), "no Node.js / npm here");
-        try (InputStream script = HttpApiTest.class.getResourceAsStream("/openai-client/check.mjs")) {
-            Files.copy(script, dir.resolve("check.mjs"));
-        }
-        Files.writeString(dir.resolve("package.json"), "{\"name\": \"osd-openai-check\", \"private\": true}");
-        Process install = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "openai@4")
-                .directory(dir.toFile()).redirectErrorStream(true).start();
-        String installLog = new String(install.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        Assumptions.assumeTrue(install.waitFor(180, TimeUnit.SECONDS) && install.exitValue() == 0,
-                "npm could not install the openai package: " + installLog);
-
-        Process check = new ProcessBuilder("node", "check.mjs", server.url() + "/v1")
-                .directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        assertTrue(check.waitFor(120, TimeUnit.SECONDS));
-        assertEquals(0, check.exitValue(), out);
-        JsonObject seen = JsonParser.parseString(out.substring(out.lastIndexOf('\n') + 1)).getAsJsonObject();
-        assertEquals("osd-embedded", seen.get("model").getAsString());
-        assertFalse(seen.get("completion").getAsString().isEmpty());
-        assertTrue(seen.get("spec").getAsInt() >= 0, "the client passes the speculation figures through");
-        assertEquals("assistant", seen.get("chat_role").getAsString());
-        assertEquals(seen.get("chat").getAsString(), seen.get("chat_streamed").getAsString(),
-                "streamed chat = whole chat at temperature 0");
-        assertTrue(seen.getAsJsonObject("stream_usage").get("completion_tokens").getAsInt() > 0);
-        JsonObject error = seen.getAsJsonObject("error");
-        assertEquals(400, error.get("status").getAsInt());
-        assertEquals("temperature", error.get("param").getAsString());
-    }
-
-    private static boolean runs(String... command) {
-        try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException | InterruptedException e) {
-            return false;
-        }
     }
 }

@@ -7,12 +7,15 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
+import java.net.URI;
+import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,26 +23,22 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code cluster-config/local-cluster.sh}: three separate JVMs (gateway; target; draft + trainer) form a cluster
  * on this machine, the script prints the gateway's URL, requests go through it, and {@code down} stops them all.
  */
-class LocalClusterScriptTest {
+class LocalClusterScriptIT {
 
     @TempDir
     Path dir;
 
-    record Run(int code, String out) {
-    }
-
-    Run script(Path root, List<String> args, java.util.Map<String, String> env, int seconds) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(new java.util.ArrayList<>(List.of("bash",
-                root.resolve("cluster-config/local-cluster.sh").toString())) {
-            {
-                addAll(args);
-            }
-        }).redirectErrorStream(true);
+    /** The script's output; it fails the test if it runs past {@code seconds} or exits with other than 0. */
+    static String script(Path root, List<String> args, Map<String, String> env, int seconds) throws Exception {
+        List<String> command = new ArrayList<>(List.of("bash", root.resolve("cluster-config/local-cluster.sh")
+                .toString()));
+        command.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
         pb.environment().putAll(env);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(seconds, TimeUnit.SECONDS), out);
-        return new Run(p.exitValue(), out);
+        Processes.Result r = Processes.run(pb, Duration.ofSeconds(seconds));
+        assertTrue(r.exited(), "local-cluster.sh " + args + " ran past " + seconds + " s: " + r.out());
+        assertEquals(0, r.code(), r.out());
+        return r.out();
     }
 
     static boolean free(int port) {
@@ -71,18 +70,17 @@ class LocalClusterScriptTest {
                 + "\" $OSD_JAVA_OPTS -Dosd.home=\"" + root + "\" -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1"
                 + " -cp \"" + System.getProperty("java.class.path") + "\" dev.osd.app.Osd \"$@\"\n");
         Files.setPosixFilePermissions(osd, PosixFilePermissions.fromString("rwxr-xr-x"));
-        java.util.Map<String, String> env = java.util.Map.of("OSD_CMD", osd.toString(), "OSD_RUN_DIR",
+        Map<String, String> env = Map.of("OSD_CMD", osd.toString(), "OSD_RUN_DIR",
                 dir.resolve("run").toString(), "OSD_HTTP_PORT", Integer.toString(http), "OSD_CLUSTER_PORT",
                 Integer.toString(base), "OSD_MANAGEMENT_PORT", Integer.toString(management), "OSD_NODE_HEAP", "1500m");
         try {
-            Run up = script(root, List.of("up", "3"), env, 240);
-            assertEquals(0, up.code(), up.out());
-            String[] lines = up.out().trim().split("\n");
+            String up = script(root, List.of("up", "3"), env, 240);
+            String[] lines = up.trim().split("\n");
             String url = lines[lines.length - 1];
-            assertEquals("http://127.0.0.1:" + http, url, up.out());
+            assertEquals("http://127.0.0.1:" + http, url, up);
 
             HttpClientSupport api = new HttpClientSupport(url);
-            ClusterTest.awaitUp(api, 3);
+            ClusterIT.awaitUp(api, 3);
             JsonObject cluster = api.get("/cluster").json();
             assertEquals(3, cluster.getAsJsonArray("members").size());
             for (int i = 0; i < 4; i++) {
@@ -94,18 +92,17 @@ class LocalClusterScriptTest {
             for (JsonElement m : cluster.getAsJsonArray("members")) {
                 assertEquals("Up", m.getAsJsonObject().get("status").getAsString());
             }
-            Run status = script(root, List.of("status"), env, 30);
-            assertTrue(status.out().contains("\"members\""), status.out());
+            String status = script(root, List.of("status"), env, 30);
+            assertTrue(status.contains("\"members\""), status);
             for (int node = 1; node <= 3; node++) {
                 // pekko-management's readiness: an Up member
-                assertTrue(status.out().contains("node" + node + ": pid") && status.out().contains("running, ready"),
-                        status.out());
+                assertTrue(status.contains("node" + node + ": pid") && status.contains("running, ready"), status);
             }
-            assertEquals(200, HttpClientSupport.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+            assertEquals(200, HttpClientSupport.send(HttpRequest.newBuilder(URI.create(
                     "http://127.0.0.1:" + (management + 1) + "/alive")).build()).status());
         } finally {
-            Run down = script(root, List.of("down"), env, 120);
-            assertTrue(down.out().contains("stopped 3 nodes"), down.out());
+            String down = script(root, List.of("down"), env, 120);
+            assertTrue(down.contains("stopped 3 nodes"), down);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.osd.tests;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonElement;
@@ -8,7 +9,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.osd.actors.DraftWeights;
+import dev.osd.actors.DraftWeights.Received;
 import dev.osd.actors.ServingSystem;
 import dev.osd.app.ServingStack;
 import dev.osd.http.HttpServer;
@@ -22,8 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,7 +33,7 @@ import org.junit.jupiter.api.Test;
  * with speculation and online training, new versions travel to the other replica, and stopping the trainer's
  * node mid-traffic loses no request; it restarts, rejoins and serves again.
  */
-class ClusterTest {
+class ClusterIT {
 
     static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
@@ -46,10 +47,10 @@ class ClusterTest {
                 .withFallback(ServingStack.loopbackNode(port, seed, roles));
     }
 
-    static ServingStack start(int port, int seed, Set<String> roles, List<DraftWeights.Received> received) {
+    static ServingStack start(int port, int seed, Set<String> roles, Consumer<Received> received) {
         return ServingStack.embedded("osd", new ServingStack.Options(true, true, null,
                 new ServingSystem.Settings(32, 16, Duration.ofSeconds(2), 0.1, 1, 5), node(port, seed, roles),
-                roles, received::add));
+                roles, received));
     }
 
     static String text(HttpClientSupport.Reply r) {
@@ -64,7 +65,13 @@ class ClusterTest {
         int targetPort = freePort();
         int trainerPort = freePort();
         int replicaPort = freePort();
-        List<DraftWeights.Received> received = new CopyOnWriteArrayList<>();
+        // the first new math version a receiver publishes, told by the receiver itself
+        CompletableFuture<Received> mathArrived = new CompletableFuture<>();
+        Consumer<Received> received = r -> {
+            if (r.draft().equals("math") && r.number() > 0) {
+                mathArrived.complete(r);
+            }
+        };
         List<ServingStack> nodes = new ArrayList<>();
         ServingStack trainerNode = null;
         HttpServer http = null;
@@ -80,13 +87,11 @@ class ClusterTest {
             awaitUp(api, 4);
 
             // the trainers are cluster singletons: they start once the trainer node is up, then register
-            JsonObject cluster = api.get("/cluster").json();
-            long until = System.nanoTime() + 30_000_000_000L;
-            while (cluster.getAsJsonObject("services").getAsJsonArray("trainer-math").isEmpty()
-                    && System.nanoTime() < until) {
-                Thread.sleep(200);
-                cluster = api.get("/cluster").json();
-            }
+            JsonObject cluster = Eventually.awaitAssert(Duration.ofSeconds(30), () -> {
+                JsonObject c = api.get("/cluster").json();
+                assertFalse(c.getAsJsonObject("services").getAsJsonArray("trainer-math").isEmpty(), c.toString());
+                return c;
+            });
             assertEquals(4, cluster.getAsJsonArray("members").size(), cluster.toString());
             for (JsonElement m : cluster.getAsJsonArray("members")) {
                 assertEquals("Up", m.getAsJsonObject().get("status").getAsString());
@@ -112,12 +117,8 @@ class ClusterTest {
                 drafted += HttpApiTest.sd(on.json()).get("num_draft_tokens").getAsLong();
             }
             assertTrue(drafted > 50, "speculation ran across nodes: " + drafted);
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            while (received.stream().noneMatch(r -> r.draft().equals("math")) && System.nanoTime() < deadline) {
-                Thread.sleep(100);
-            }
-            assertTrue(received.stream().anyMatch(r -> r.draft().equals("math") && r.number() > 0),
-                    "a new math version reached the other replica: " + received);
+            Received math = mathArrived.get(30, TimeUnit.SECONDS);
+            assertTrue(math.number() > 0, "a new math version reached the other replica: " + math);
 
             // the gateway node holds no draft, yet knows them all and what its requests were served by
             JsonObject drafts = api.get("/v1/drafts").json();
@@ -138,11 +139,8 @@ class ClusterTest {
             assertEquals(200, api.post("/v1/training/pause", "").status());
             awaitTraining(trainers, true);
             assertEquals(200, api.post("/v1/drafts/math/resume", "").status());
-            long resumeBy = System.nanoTime() + 10_000_000_000L;
-            while (trainers.system().drafts().get("math").trainer().stats().paused() && System.nanoTime() < resumeBy) {
-                Thread.sleep(50);
-            }
-            assertTrue(!trainers.system().drafts().get("math").trainer().stats().paused(), "math resumed");
+            Eventually.awaitAssert(Duration.ofSeconds(10), () -> assertFalse(trainers.system().drafts().get("math")
+                    .trainer().stats().paused(), "math resumed"));
             assertTrue(trainers.system().drafts().get("sql").trainer().stats().paused(), "sql still paused");
             assertEquals(200, api.post("/v1/training/resume", "").status());
             awaitTraining(trainers, false);
@@ -185,53 +183,33 @@ class ClusterTest {
     }
 
     /** Until every trainer on {@code node} is paused (or every one runs). */
-    static void awaitTraining(ServingStack node, boolean paused) throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (System.nanoTime() < deadline) {
-            if (node.system().drafts().values().stream().allMatch(d -> d.trainer().stats().paused() == paused)) {
-                return;
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("the trainers on the trainer node did not become " + (paused ? "paused" : "active"));
+    static void awaitTraining(ServingStack node, boolean paused) throws Exception {
+        Eventually.awaitAssert(Duration.ofSeconds(10), () -> assertTrue(node.system().drafts().values().stream()
+                .allMatch(d -> d.trainer().stats().paused() == paused),
+                "the trainers on the trainer node become " + (paused ? "paused" : "active")));
     }
 
     /** Until the gateway sees {@code members} members, all Up. */
-    static void awaitUp(HttpClientSupport api, int members) throws InterruptedException {
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        JsonObject last = null;
-        while (System.nanoTime() < deadline) {
-            last = api.get("/cluster").json();
+    static void awaitUp(HttpClientSupport api, int members) throws Exception {
+        Eventually.awaitAssert(Duration.ofSeconds(60), () -> {
+            JsonObject c = api.get("/cluster").json();
             long up = 0;
-            for (JsonElement m : last.getAsJsonArray("members")) {
+            for (JsonElement m : c.getAsJsonArray("members")) {
                 up += m.getAsJsonObject().get("status").getAsString().equals("Up") ? 1 : 0;
             }
-            if (up == members && last.getAsJsonArray("members").size() == members) {
-                return;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("not all members are up: " + last);
+            assertEquals(members, c.getAsJsonArray("members").size(), c.toString());
+            assertEquals(members, up, "members Up: " + c);
+        });
     }
 
     /** Until the gateway reaches the target and {@code replicas} replicas of every draft. */
-    static void awaitReady(HttpClientSupport api, int replicas) throws InterruptedException {
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        String last = "";
-        while (System.nanoTime() < deadline) {
+    static void awaitReady(HttpClientSupport api, int replicas) throws Exception {
+        Eventually.awaitAssert(Duration.ofSeconds(60), () -> {
             HttpClientSupport.Reply r = api.get("/health/ready");
-            last = r.body();
-            if (r.status() == 200) {
-                boolean all = true;
-                for (Map.Entry<String, JsonElement> e : r.json().getAsJsonObject("draft_replicas").entrySet()) {
-                    all &= e.getValue().getAsInt() >= replicas;
-                }
-                if (all) {
-                    return;
-                }
+            assertEquals(200, r.status(), r.body());
+            for (Map.Entry<String, JsonElement> e : r.json().getAsJsonObject("draft_replicas").entrySet()) {
+                assertTrue(e.getValue().getAsInt() >= replicas, e.getKey() + " replicas: " + r.body());
             }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("the cluster did not become ready: " + last);
+        });
     }
 }
