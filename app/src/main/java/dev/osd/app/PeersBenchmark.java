@@ -5,6 +5,7 @@ import com.google.gson.GsonBuilder;
 import dev.osd.app.GgufWriter.TensorType;
 import dev.osd.engine.GenerationRequest;
 import dev.osd.engine.GenerationResult;
+import dev.osd.engine.KvCache;
 import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.SamplingParams;
@@ -18,11 +19,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.IntSummaryStatistics;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * OSD against llama.cpp on the same checkpoint, prompts and token ids, one thread each: the checkpoints
@@ -40,7 +43,7 @@ final class PeersBenchmark {
 
     /** One timed decode. */
     record Row(String engine, int repeat, int prompt, String queryClass, int promptTokens, int tokens,
-            double ttftMillis, double tpotMillis, int firstDifference) {
+            double ttftMillis, double tpotMillis, int firstDifference, int differentToken) {
     }
 
     static final String OSD = "osd target-only";
@@ -92,6 +95,7 @@ final class PeersBenchmark {
                 prompts.add(ids);
                 classes.add(c.name());
             }
+            Map<String, int[]> osdTokens = new LinkedHashMap<>();
             try (KvCachePool pool = target.newCachePool(1, context);
                     LlamaCppPeer f16 = LlamaCppPeer.start(script, modules, gguf.get("target-F16"), plan.threads,
                             context, out.resolve("llama-target-f16.log"));
@@ -113,16 +117,19 @@ final class PeersBenchmark {
                         int[] p = prompts.get(i);
                         GenerationResult o = osd.generate(request(p));
                         rows.add(new Row(OSD, r, i, classes.get(i), p.length, o.tokens().length,
-                                o.firstTokenNanos() / 1e6, o.timePerOutputToken() * 1e3, -1));
+                                o.firstTokenNanos() / 1e6, o.timePerOutputToken() * 1e3, -1, -1));
+                        osdTokens.put(r + "/" + i, o.tokens());
                         for (LlamaCppPeer peer : List.of(f16, f32)) {
                             LlamaCppPeer.Decode d = peer.decode("r" + r + "p" + i, p, plan.tokens);
+                            int at = firstDifference(o.tokens(), d.tokens());
                             rows.add(new Row(peer == f16 ? LLAMA_F16 : LLAMA_F32, r, i, classes.get(i), p.length,
-                                    d.tokens().length, d.ttftMillis(), d.tpotMillis(),
-                                    firstDifference(o.tokens(), d.tokens())));
+                                    d.tokens().length, d.ttftMillis(), d.tpotMillis(), at,
+                                    at >= 0 && at < d.tokens().length ? d.tokens()[at] : -1));
                         }
                     }
                 }
                 summary.put("llama_cpp", f16.describe());
+                summary.put("differences", differences(rows, osdTokens, prompts, target, pool));
             }
             if (plan.draft != null) {
                 summary.put("draft_greedy_equal", draftEquality(prompts, manager, script, modules, gguf, context, out));
@@ -143,6 +150,38 @@ final class PeersBenchmark {
     private GenerationRequest request(int[] prompt) {
         // EOS does not end either side: both decode exactly --tokens tokens
         return new GenerationRequest(prompt, plan.tokens, SamplingParams.GREEDY, List.of(), true, 0);
+    }
+
+    /**
+     * Where llama.cpp chose another token than OSD: how far apart the two tokens' logits are in OSD's own
+     * forward at that position. A gap near zero is a near tie that rounding order decides, not a wrong model.
+     */
+    private static List<Map<String, Object>> differences(List<Row> rows, Map<String, int[]> osdTokens,
+            List<int[]> prompts, LlamaModel target, KvCachePool pool) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (Row r : rows) {
+            if (r.firstDifference < 0 || r.differentToken < 0 || !seen.add(r.engine + "/" + r.prompt)) {
+                continue;
+            }
+            int[] osd = osdTokens.get(r.repeat + "/" + r.prompt);
+            int[] prompt = prompts.get(r.prompt);
+            int[] prefix = Arrays.copyOf(prompt, prompt.length + r.firstDifference);
+            System.arraycopy(osd, 0, prefix, prompt.length, r.firstDifference);
+            float[] logits;
+            try (KvCache cache = pool.acquire()) {
+                logits = target.forward(cache, prefix, 1)[0];
+            }
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("engine", r.engine);
+            d.put("prompt", r.prompt);
+            d.put("at_token", r.firstDifference);
+            d.put("osd_token", osd[r.firstDifference]);
+            d.put("llama_token", r.differentToken);
+            d.put("osd_logit_gap", logits[osd[r.firstDifference]] - logits[r.differentToken]);
+            out.add(d);
+        }
+        return out;
     }
 
     /** The draft converted too: its greedy tokens on every prompt, OSD against llama.cpp (untimed). */
@@ -270,6 +309,11 @@ final class PeersBenchmark {
             Map<String, Object> f = (Map<String, Object>) e.getValue();
             log.printf(Locale.ROOT, "%-16s %-26s %-26s %9.1f  %s%n", e.getKey(), range(f.get("tpot_ms"), 3),
                     range(f.get("ttft_ms"), 2), (double) f.get("tokens_per_s"), f.getOrDefault("greedy_equal", "-"));
+        }
+        for (Map<String, Object> d : (List<Map<String, Object>>) summary.getOrDefault("differences", List.of())) {
+            log.printf(Locale.ROOT, "%s, prompt %s: token %s differs (OSD %s, llama.cpp %s; OSD's logit gap %.4f)%n",
+                    d.get("engine"), d.get("prompt"), d.get("at_token"), d.get("osd_token"), d.get("llama_token"),
+                    (float) d.get("osd_logit_gap"));
         }
         if (summary.containsKey("draft_greedy_equal")) {
             log.println("draft greedy = OSD: " + summary.get("draft_greedy_equal"));
