@@ -44,7 +44,7 @@ function send(object) {
 }
 
 send({ ready: true, build: llama.buildType, release: `${llama.llamaCppRelease.repo} ${llama.llamaCppRelease.release}`,
-    system: llama.systemInfo, gpu: llama.gpu,
+    system: llama.systemInfo, node: process.version, gpu: llama.gpu,
     threads: context.currentThreads, context: context.contextSize, model: modelPath });
 
 async function decode(prompt, count) {

@@ -167,6 +167,7 @@ final class LlamaCppPeer implements AutoCloseable {
         d.put("build", ready.get("build").getAsString());
         d.put("release", ready.get("release").getAsString());
         d.put("system", ready.get("system").getAsString());
+        d.put("node", ready.get("node").getAsString());
         d.put("threads", ready.get("threads").getAsInt());
         d.put("context", ready.get("context").getAsInt());
         return d;
