@@ -86,8 +86,8 @@ final class LlamaCppPeer implements AutoCloseable {
                 StandardCopyOption.REPLACE_EXISTING);
         Files.write(installed, lock);
         System.out.println("installing node-llama-cpp (prebuilt CPU binary) into " + cache);
-        Process npm = new ProcessBuilder("npm", "ci", "--omit=optional", "--ignore-scripts", "--no-audit",
-                "--no-fund").directory(cache.toFile()).inheritIO().start();
+        Process npm = run(new ProcessBuilder("npm", "ci", "--omit=optional", "--ignore-scripts", "--no-audit",
+                "--no-fund").directory(cache.toFile()).inheritIO());
         if (!npm.waitFor(NPM_MINUTES, TimeUnit.MINUTES)) {
             npm.destroyForcibly();
             throw new IllegalStateException("npm ci in " + cache + " took over " + NPM_MINUTES + " minutes");
@@ -103,15 +103,25 @@ final class LlamaCppPeer implements AutoCloseable {
     /** Starts node on {@code script} with {@code model}; its stderr goes to {@code log}. */
     static LlamaCppPeer start(Path script, Path modules, Path model, int threads, int context, Path log)
             throws IOException {
-        Process p = new ProcessBuilder("node", script.toString(), "--modules", modules.toString(),
+        Process p = run(new ProcessBuilder("node", script.toString(), "--modules", modules.toString(),
                 "--model", model.toString(), "--threads", Integer.toString(threads),
                 "--context", Integer.toString(context))
-                .redirectError(log.toFile()).start();
+                .redirectError(log.toFile()));
         try {
             return new LlamaCppPeer(p, log);
         } catch (RuntimeException | IOException e) {
             p.destroyForcibly();
             throw e;
+        }
+    }
+
+    /** A missing node or npm is the user's machine to fix: one line, as a bad argument is reported. */
+    private static Process run(ProcessBuilder builder) {
+        try {
+            return builder.start();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot run " + builder.command().get(0) + " (" + e.getMessage()
+                    + "): bench peers needs Node.js 20 or newer and npm on the PATH");
         }
     }
 
