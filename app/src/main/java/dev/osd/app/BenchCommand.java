@@ -2,6 +2,7 @@ package dev.osd.app;
 
 import ai.djl.ndarray.NDManager;
 import dev.osd.engine.EngineBenchmark;
+import dev.osd.engine.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -345,6 +346,11 @@ final class BenchCommand implements Runnable {
             Path target = model != null ? model : Osd.embedded("target");
             if (target == null) {
                 throw new IllegalArgumentException("no --model given and no embedded target under " + Osd.modelsHome());
+            }
+            int context = LlamaConfig.read(target).maxPositionEmbeddings();
+            if (tokens + 2 > context) {
+                throw new IllegalArgumentException("--tokens " + tokens + " leaves no room for a prompt in the context of "
+                        + context);
             }
             Path benchDir = Osd.modelsHome().getParent().resolve("bench/peers");
             if (!Files.isRegularFile(benchDir.resolve("decode.mjs"))) {
