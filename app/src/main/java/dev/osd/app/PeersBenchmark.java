@@ -135,8 +135,11 @@ final class PeersBenchmark {
                 summary.put("draft_greedy_equal", draftEquality(prompts, manager, script, modules, gguf, context, out));
             }
             IntSummaryStatistics lengths = prompts.stream().mapToInt(p -> p.length).summaryStatistics();
-            summary.put("prompt_tokens", Map.of("min", lengths.getMin(), "max", lengths.getMax(),
-                    "mean", lengths.getAverage()));
+            Map<String, Object> promptTokens = new LinkedHashMap<>();
+            promptTokens.put("min", lengths.getMin());
+            promptTokens.put("mean", lengths.getAverage());
+            promptTokens.put("max", lengths.getMax());
+            summary.put("prompt_tokens", promptTokens);
         }
         summary.putAll(summarize(rows));
         summary.put("setup", setup(out));
