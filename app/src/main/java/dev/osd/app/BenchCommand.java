@@ -2,7 +2,10 @@ package dev.osd.app;
 
 import ai.djl.ndarray.NDManager;
 import dev.osd.engine.EngineBenchmark;
+import dev.osd.engine.LlamaConfig;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -13,7 +16,7 @@ import picocli.CommandLine.Option;
 /** {@code osd bench ...}: the benchmarks, each a subcommand. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
         subcommands = {BenchCommand.Engine.class, BenchCommand.Models.class, BenchCommand.Online.class,
-                BenchCommand.Serve.class, BenchCommand.ClusterBench.class})
+                BenchCommand.Serve.class, BenchCommand.ClusterBench.class, BenchCommand.Peers.class})
 final class BenchCommand implements Runnable {
 
     @Override
@@ -316,6 +319,71 @@ final class BenchCommand implements Runnable {
                 new ClusterBenchmark(models, concurrency, requests, warmup, 96, settings).run(out);
             }
             System.out.println("wrote " + out.resolve("summary.json"));
+            return 0;
+        }
+    }
+
+    @Command(name = "peers", mixinStandardHelpOptions = true,
+            description = "OSD target-only against llama.cpp (npm node-llama-cpp, prebuilt CPU binary) on the same "
+                    + "checkpoint converted to GGUF F16 and F32: greedy tokens compared, time per output token and "
+                    + "time to first token measured interleaved, 1 thread each. Writes DIR/peers.csv and summary.json.")
+    static final class Peers implements Callable<Integer> {
+
+        @Option(names = "--out", defaultValue = "bench-out/peers", description = "Output directory (default ${DEFAULT-VALUE}).")
+        Path out;
+
+        @Option(names = "--tokens", defaultValue = "128", description = "Tokens per decode, EOS not stopping it.")
+        int tokens;
+
+        @Option(names = "--prompts", defaultValue = "8", description = "Held-out prompts, the classes in turn.")
+        int prompts;
+
+        @Option(names = "--repeats", defaultValue = "3", description = "Timed passes over the prompts.")
+        int repeats;
+
+        @Option(names = "--warmup", defaultValue = "4", description = "Untimed decodes per engine first.")
+        int warmup;
+
+        @Option(names = "--threads", defaultValue = "1", description = "llama.cpp threads (OSD's: OSD_THREADS).")
+        int threads;
+
+        @Option(names = "--cache", description = "Where npm installs node-llama-cpp (default $XDG_CACHE_HOME/osd/peers "
+                + "or ~/.cache/osd/peers).")
+        Path cache;
+
+        @Option(names = "--model", description = "Target directory (default models/target).")
+        Path model;
+
+        @Option(names = "--draft", description = "Draft directory, converted and compared too (default models/draft).")
+        Path draft;
+
+        @Override
+        public Integer call() throws Exception {
+            if (tokens < 2 || prompts < 1 || repeats < 1 || warmup < 0 || threads < 1) {
+                throw new IllegalArgumentException("--tokens must be >= 2, --prompts, --repeats and --threads >= 1, "
+                        + "--warmup >= 0");
+            }
+            Path target = model != null ? model : Osd.embedded("target");
+            if (target == null) {
+                throw new IllegalArgumentException("no --model given and no embedded target under " + Osd.modelsHome());
+            }
+            int context = LlamaConfig.read(target).maxPositionEmbeddings();
+            if (tokens + 2 > context) {
+                throw new IllegalArgumentException("--tokens " + tokens + " leaves no room for a prompt in the context of "
+                        + context);
+            }
+            Path benchDir = Osd.modelsHome().getParent().resolve("bench/peers");
+            if (!Files.isRegularFile(benchDir.resolve("decode.mjs"))) {
+                throw new IllegalArgumentException("no bench/peers/decode.mjs under " + benchDir.getParent().getParent()
+                        + " (run from the repository, or set OSD_HOME)");
+            }
+            String xdg = System.getenv("XDG_CACHE_HOME");
+            Path cacheDir = cache != null ? cache : (xdg != null && !xdg.isEmpty() ? Path.of(xdg)
+                    : Path.of(System.getProperty("user.home"), ".cache")).resolve("osd/peers");
+            PeersBenchmark.Plan plan = new PeersBenchmark.Plan(target, draft != null ? draft : Osd.embedded("draft"),
+                    benchDir, cacheDir.toAbsolutePath(), tokens, prompts, repeats, warmup, threads);
+            new PeersBenchmark(plan, System.out).run(out);
+            System.out.println("wrote " + out.resolve("peers.csv") + ", " + out.resolve("summary.json"));
             return 0;
         }
     }
