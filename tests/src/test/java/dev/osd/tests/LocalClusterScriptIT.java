@@ -67,7 +67,7 @@ class LocalClusterScriptIT {
         // the nodes run from this build's classes (the ./osd launcher would build the jar first)
         Path osd = dir.resolve("osd");
         Files.writeString(osd, "#!/bin/sh\nexec \"" + Path.of(System.getProperty("java.home"), "bin", "java")
-                + "\" $OSD_JAVA_OPTS -Dosd.home=\"" + root + "\" -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1"
+                + "\" --add-modules jdk.incubator.vector $OSD_JAVA_OPTS -Dosd.home=\"" + root + "\" -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1"
                 + " -cp \"" + System.getProperty("java.class.path") + "\" dev.osd.app.Osd \"$@\"\n");
         Files.setPosixFilePermissions(osd, PosixFilePermissions.fromString("rwxr-xr-x"));
         Map<String, String> env = Map.of("OSD_CMD", osd.toString(), "OSD_RUN_DIR",

@@ -36,7 +36,7 @@ class ServeProcessIT {
     Server start() throws Exception {
         Path root = EmbeddedModelsTest.repositoryRoot();
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx3g", "-Dosd.home=" + root, "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1",
+                "-Xmx3g", "--add-modules", "jdk.incubator.vector", "-Dosd.home=" + root, "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1",
                 "-cp", System.getProperty("java.class.path"), "dev.osd.app.Osd", "serve", "--port", "0",
                 "--state", state.toString()).redirectErrorStream(true).start();
         StringBuffer output = new StringBuffer();
