@@ -121,8 +121,22 @@ final class WeightMatrix {
      * [0, n) and every output o.
      */
     void multiply(float[] x, int xOffset, int n, float[] out, int outOffset, int outStride) {
-        for (int o0 = 0; o0 < rows; o0 += tileRows) {
-            int o1 = Math.min(rows, o0 + tileRows);
+        long work = (long) rows * cols * n;
+        if (!ForwardThreads.worthSplitting(work)) {
+            multiply(x, xOffset, n, out, outOffset, outStride, 0, rows);
+            return;
+        }
+        ForwardThreads.run((part, parts) -> {
+            int per = (rows + parts - 1) / parts;
+            multiply(x, xOffset, n, out, outOffset, outStride, part * per, Math.min(rows, (part + 1) * per));
+        });
+    }
+
+    /** {@link #multiply} for output rows [from, to) only. */
+    private void multiply(float[] x, int xOffset, int n, float[] out, int outOffset, int outStride, int from,
+            int to) {
+        for (int o0 = from; o0 < to; o0 += tileRows) {
+            int o1 = Math.min(to, o0 + tileRows);
             int r = 0;
             for (; r + 4 <= n; r += 4) {
                 if (storage == Storage.F32) {
