@@ -2,6 +2,7 @@ package dev.osd.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -41,6 +42,35 @@ class WeightMatrixTest {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    @Test
+    void aProductSplitOverThreadsEqualsOneThread() {
+        // the test JVM runs with osd.engine.threads=2 (pom.xml): a product this large is split
+        assertTrue(ForwardThreads.THREADS > 1 && ForwardThreads.worthSplitting(1024L * 1024 * 3));
+        SplittableRandom random = new SplittableRandom(5);
+        int rows = 1030;
+        int cols = 1024;
+        float[] values = new float[rows * cols];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = SafeTensors.halfToFloat(SafeTensors.floatToHalf((float) random.nextGaussian()));
+        }
+        WeightMatrix m = WeightMatrix.of(values, rows, cols);
+        float[] x = new float[3 * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) random.nextGaussian();
+        }
+        float[] out = new float[3 * rows];
+        m.multiply(x, 0, 3, out, 0, rows);
+        for (int r = 0; r < 3; r++) {
+            for (int o = 0; o < rows; o += 7) {
+                double expected = 0;
+                for (int i = 0; i < cols; i++) {
+                    expected += (double) values[o * cols + i] * x[r * cols + i];
+                }
+                assertEquals(expected, out[r * rows + o], 1e-3, "row " + r + " output " + o);
             }
         }
     }
