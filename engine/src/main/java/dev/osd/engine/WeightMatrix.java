@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -13,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>{@link #multiply} computes {@code out[r][o] = Σ_i W[o][i] · x[r][i]} for several input rows in one pass
  * over the weights: the output rows are cut into tiles small enough to stay in the core's L2 cache, and each
- * tile is applied to up to four input rows at a time, so a verification of k+1 positions, or a batch of
+ * tile is applied to up to eight input rows at a time, so a verification of k+1 positions, or a batch of
  * requests, reads each weight from memory once.
  */
 final class WeightMatrix {
@@ -23,6 +24,10 @@ final class WeightMatrix {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape()); // 2L lanes
+    private static final VectorSpecies<Short> SH =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)); // L lanes
+    /** Input rows that one pass over a weight tile serves (one accumulator register each). */
+    static final int MAX_GROUP = 8;
     private static final int L = F.length();
     private static final int TILE_BYTES = 256 * 1024;
 
@@ -138,26 +143,20 @@ final class WeightMatrix {
         for (int o0 = from; o0 < to; o0 += tileRows) {
             int o1 = Math.min(to, o0 + tileRows);
             int r = 0;
-            for (; r + 4 <= n; r += 4) {
-                if (storage == Storage.F32) {
-                    rows4F32(x, xOffset + r * cols, out, outOffset + r * outStride, outStride, o0, o1);
+            while (r < n) {
+                int group = Math.min(MAX_GROUP, n - r);
+                int xo = xOffset + r * cols;
+                int oo = outOffset + r * outStride;
+                if (group == 1) {
+                    if (storage == Storage.F32) {
+                        rows1F32(x, xo, out, oo, o0, o1);
+                    } else {
+                        rows1Half(x, xo, out, oo, o0, o1);
+                    }
                 } else {
-                    rows4Half(x, xOffset + r * cols, out, outOffset + r * outStride, outStride, o0, o1);
+                    rows(group, x, xo, out, oo, outStride, o0, o1);
                 }
-            }
-            for (; r + 2 <= n; r += 2) {
-                if (storage == Storage.F32) {
-                    rows2F32(x, xOffset + r * cols, out, outOffset + r * outStride, outStride, o0, o1);
-                } else {
-                    rows2Half(x, xOffset + r * cols, out, outOffset + r * outStride, outStride, o0, o1);
-                }
-            }
-            if (r < n) {
-                if (storage == Storage.F32) {
-                    rows1F32(x, xOffset + r * cols, out, outOffset + r * outStride, o0, o1);
-                } else {
-                    rows1Half(x, xOffset + r * cols, out, outOffset + r * outStride, o0, o1);
-                }
+                r += group;
             }
         }
     }
@@ -178,6 +177,12 @@ final class WeightMatrix {
         return bits.lanewise(VectorOperators.LSHL, shift).and(mask).reinterpretAsFloats().mul(scale);
     }
 
+    /** L half-precision weights from {@code i}, widened to float32. */
+    private FloatVector narrow(int i) {
+        IntVector bits = (IntVector) ShortVector.fromArray(SH, half, i).convertShape(VectorOperators.S2I, I, 0);
+        return bits.lanewise(VectorOperators.LSHL, shift).and(mask).reinterpretAsFloats().mul(scale);
+    }
+
     private void rows1Half(float[] x, int xo, float[] out, int oo, int o0, int o1) {
         int bound = loopBound();
         for (int o = o0; o < o1; o++) {
@@ -193,61 +198,470 @@ final class WeightMatrix {
         }
     }
 
+    /** Up to {@link #MAX_GROUP} input rows against output rows [o0, o1): one accumulator per input row. */
+    private void rows(int group, float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        boolean h = storage != Storage.F32;
+        switch (group) {
+            case 2 -> {
+                if (h) {
+                    rows2Half(x, xo, out, oo, stride, o0, o1);
+                } else {
+                    rows2F32(x, xo, out, oo, stride, o0, o1);
+                }
+            }
+            case 3 -> {
+                if (h) {
+                    rows3Half(x, xo, out, oo, stride, o0, o1);
+                } else {
+                    rows3F32(x, xo, out, oo, stride, o0, o1);
+                }
+            }
+            case 4 -> {
+                if (h) {
+                    rows4Half(x, xo, out, oo, stride, o0, o1);
+                } else {
+                    rows4F32(x, xo, out, oo, stride, o0, o1);
+                }
+            }
+            case 5 -> {
+                if (h) {
+                    rows5Half(x, xo, out, oo, stride, o0, o1);
+                } else {
+                    rows5F32(x, xo, out, oo, stride, o0, o1);
+                }
+            }
+            case 6 -> {
+                if (h) {
+                    rows6Half(x, xo, out, oo, stride, o0, o1);
+                } else {
+                    rows6F32(x, xo, out, oo, stride, o0, o1);
+                }
+            }
+            case 7 -> {
+                if (h) {
+                    rows7Half(x, xo, out, oo, stride, o0, o1);
+                } else {
+                    rows7F32(x, xo, out, oo, stride, o0, o1);
+                }
+            }
+            case 8 -> {
+                if (h) {
+                    rows8Half(x, xo, out, oo, stride, o0, o1);
+                } else {
+                    rows8F32(x, xo, out, oo, stride, o0, o1);
+                }
+            }
+            default -> throw new IllegalArgumentException("group of " + group + " rows");
+        }
+    }
+
+    // The kernels below are one per number of input rows (2..8) and storage, written out because the JIT
+    // keeps vector accumulators in registers only as local variables. Generated shape: for each weight row,
+    // for each L-wide step, load and widen the weights once, then one FMA per input row.
+
     private void rows2Half(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
-        int bound = loopBound();
-        int x1 = xo + cols;
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
         for (int o = o0; o < o1; o++) {
             int w = o * cols;
             FloatVector a0 = FloatVector.zero(F);
-            FloatVector b0 = FloatVector.zero(F);
             FloatVector a1 = FloatVector.zero(F);
-            FloatVector b1 = FloatVector.zero(F);
-            for (int i = 0; i < bound; i += 2 * L) {
-                ShortVector v = ShortVector.fromArray(S, half, w + i);
-                FloatVector lo = widen(v, 0);
-                FloatVector hi = widen(v, 1);
-                a0 = lo.fma(FloatVector.fromArray(F, x, xo + i), a0);
-                b0 = hi.fma(FloatVector.fromArray(F, x, xo + i + L), b0);
-                a1 = lo.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-                b1 = hi.fma(FloatVector.fromArray(F, x, x1 + i + L), b1);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = narrow(w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
             }
-            out[oo + o] = a0.add(b0).reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
-            out[oo + stride + o] = a1.add(b1).reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+        }
+    }
+
+    private void rows3Half(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = narrow(w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
         }
     }
 
     private void rows4Half(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
-        int bound = loopBound();
-        int x1 = xo + cols;
-        int x2 = x1 + cols;
-        int x3 = x2 + cols;
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
         for (int o = o0; o < o1; o++) {
             int w = o * cols;
             FloatVector a0 = FloatVector.zero(F);
-            FloatVector b0 = FloatVector.zero(F);
             FloatVector a1 = FloatVector.zero(F);
-            FloatVector b1 = FloatVector.zero(F);
             FloatVector a2 = FloatVector.zero(F);
-            FloatVector b2 = FloatVector.zero(F);
             FloatVector a3 = FloatVector.zero(F);
-            FloatVector b3 = FloatVector.zero(F);
-            for (int i = 0; i < bound; i += 2 * L) {
-                ShortVector v = ShortVector.fromArray(S, half, w + i);
-                FloatVector lo = widen(v, 0);
-                FloatVector hi = widen(v, 1);
-                a0 = lo.fma(FloatVector.fromArray(F, x, xo + i), a0);
-                b0 = hi.fma(FloatVector.fromArray(F, x, xo + i + L), b0);
-                a1 = lo.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-                b1 = hi.fma(FloatVector.fromArray(F, x, x1 + i + L), b1);
-                a2 = lo.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-                b2 = hi.fma(FloatVector.fromArray(F, x, x2 + i + L), b2);
-                a3 = lo.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-                b3 = hi.fma(FloatVector.fromArray(F, x, x3 + i + L), b3);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = narrow(w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
             }
-            out[oo + o] = a0.add(b0).reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
-            out[oo + stride + o] = a1.add(b1).reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
-            out[oo + 2 * stride + o] = a2.add(b2).reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
-            out[oo + 3 * stride + o] = a3.add(b3).reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+        }
+    }
+
+    private void rows5Half(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
+        int x4 = xo + 4 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            FloatVector a4 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = narrow(w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+                a4 = u.fma(FloatVector.fromArray(F, x, x4 + i), a4);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+            out[oo + 4 * stride + o] = a4.reduceLanes(VectorOperators.ADD) + tail(x, x4, o, bound);
+        }
+    }
+
+    private void rows6Half(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
+        int x4 = xo + 4 * cols;
+        int x5 = xo + 5 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            FloatVector a4 = FloatVector.zero(F);
+            FloatVector a5 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = narrow(w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+                a4 = u.fma(FloatVector.fromArray(F, x, x4 + i), a4);
+                a5 = u.fma(FloatVector.fromArray(F, x, x5 + i), a5);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+            out[oo + 4 * stride + o] = a4.reduceLanes(VectorOperators.ADD) + tail(x, x4, o, bound);
+            out[oo + 5 * stride + o] = a5.reduceLanes(VectorOperators.ADD) + tail(x, x5, o, bound);
+        }
+    }
+
+    private void rows7Half(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
+        int x4 = xo + 4 * cols;
+        int x5 = xo + 5 * cols;
+        int x6 = xo + 6 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            FloatVector a4 = FloatVector.zero(F);
+            FloatVector a5 = FloatVector.zero(F);
+            FloatVector a6 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = narrow(w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+                a4 = u.fma(FloatVector.fromArray(F, x, x4 + i), a4);
+                a5 = u.fma(FloatVector.fromArray(F, x, x5 + i), a5);
+                a6 = u.fma(FloatVector.fromArray(F, x, x6 + i), a6);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+            out[oo + 4 * stride + o] = a4.reduceLanes(VectorOperators.ADD) + tail(x, x4, o, bound);
+            out[oo + 5 * stride + o] = a5.reduceLanes(VectorOperators.ADD) + tail(x, x5, o, bound);
+            out[oo + 6 * stride + o] = a6.reduceLanes(VectorOperators.ADD) + tail(x, x6, o, bound);
+        }
+    }
+
+    private void rows8Half(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
+        int x4 = xo + 4 * cols;
+        int x5 = xo + 5 * cols;
+        int x6 = xo + 6 * cols;
+        int x7 = xo + 7 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            FloatVector a4 = FloatVector.zero(F);
+            FloatVector a5 = FloatVector.zero(F);
+            FloatVector a6 = FloatVector.zero(F);
+            FloatVector a7 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = narrow(w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+                a4 = u.fma(FloatVector.fromArray(F, x, x4 + i), a4);
+                a5 = u.fma(FloatVector.fromArray(F, x, x5 + i), a5);
+                a6 = u.fma(FloatVector.fromArray(F, x, x6 + i), a6);
+                a7 = u.fma(FloatVector.fromArray(F, x, x7 + i), a7);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+            out[oo + 4 * stride + o] = a4.reduceLanes(VectorOperators.ADD) + tail(x, x4, o, bound);
+            out[oo + 5 * stride + o] = a5.reduceLanes(VectorOperators.ADD) + tail(x, x5, o, bound);
+            out[oo + 6 * stride + o] = a6.reduceLanes(VectorOperators.ADD) + tail(x, x6, o, bound);
+            out[oo + 7 * stride + o] = a7.reduceLanes(VectorOperators.ADD) + tail(x, x7, o, bound);
+        }
+    }
+
+    private void rows2F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = FloatVector.fromArray(F, f32, w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+        }
+    }
+
+    private void rows3F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = FloatVector.fromArray(F, f32, w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+        }
+    }
+
+    private void rows4F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = FloatVector.fromArray(F, f32, w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+        }
+    }
+
+    private void rows5F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
+        int x4 = xo + 4 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            FloatVector a4 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = FloatVector.fromArray(F, f32, w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+                a4 = u.fma(FloatVector.fromArray(F, x, x4 + i), a4);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+            out[oo + 4 * stride + o] = a4.reduceLanes(VectorOperators.ADD) + tail(x, x4, o, bound);
+        }
+    }
+
+    private void rows6F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
+        int x4 = xo + 4 * cols;
+        int x5 = xo + 5 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            FloatVector a4 = FloatVector.zero(F);
+            FloatVector a5 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = FloatVector.fromArray(F, f32, w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+                a4 = u.fma(FloatVector.fromArray(F, x, x4 + i), a4);
+                a5 = u.fma(FloatVector.fromArray(F, x, x5 + i), a5);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+            out[oo + 4 * stride + o] = a4.reduceLanes(VectorOperators.ADD) + tail(x, x4, o, bound);
+            out[oo + 5 * stride + o] = a5.reduceLanes(VectorOperators.ADD) + tail(x, x5, o, bound);
+        }
+    }
+
+    private void rows7F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
+        int x4 = xo + 4 * cols;
+        int x5 = xo + 5 * cols;
+        int x6 = xo + 6 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            FloatVector a4 = FloatVector.zero(F);
+            FloatVector a5 = FloatVector.zero(F);
+            FloatVector a6 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = FloatVector.fromArray(F, f32, w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+                a4 = u.fma(FloatVector.fromArray(F, x, x4 + i), a4);
+                a5 = u.fma(FloatVector.fromArray(F, x, x5 + i), a5);
+                a6 = u.fma(FloatVector.fromArray(F, x, x6 + i), a6);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+            out[oo + 4 * stride + o] = a4.reduceLanes(VectorOperators.ADD) + tail(x, x4, o, bound);
+            out[oo + 5 * stride + o] = a5.reduceLanes(VectorOperators.ADD) + tail(x, x5, o, bound);
+            out[oo + 6 * stride + o] = a6.reduceLanes(VectorOperators.ADD) + tail(x, x6, o, bound);
+        }
+    }
+
+    private void rows8F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        int x1 = xo + 1 * cols;
+        int x2 = xo + 2 * cols;
+        int x3 = xo + 3 * cols;
+        int x4 = xo + 4 * cols;
+        int x5 = xo + 5 * cols;
+        int x6 = xo + 6 * cols;
+        int x7 = xo + 7 * cols;
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            FloatVector a4 = FloatVector.zero(F);
+            FloatVector a5 = FloatVector.zero(F);
+            FloatVector a6 = FloatVector.zero(F);
+            FloatVector a7 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = FloatVector.fromArray(F, f32, w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+                a1 = u.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+                a2 = u.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+                a3 = u.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+                a4 = u.fma(FloatVector.fromArray(F, x, x4 + i), a4);
+                a5 = u.fma(FloatVector.fromArray(F, x, x5 + i), a5);
+                a6 = u.fma(FloatVector.fromArray(F, x, x6 + i), a6);
+                a7 = u.fma(FloatVector.fromArray(F, x, x7 + i), a7);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+            out[oo + stride + o] = a1.reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
+            out[oo + 2 * stride + o] = a2.reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
+            out[oo + 3 * stride + o] = a3.reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
+            out[oo + 4 * stride + o] = a4.reduceLanes(VectorOperators.ADD) + tail(x, x4, o, bound);
+            out[oo + 5 * stride + o] = a5.reduceLanes(VectorOperators.ADD) + tail(x, x5, o, bound);
+            out[oo + 6 * stride + o] = a6.reduceLanes(VectorOperators.ADD) + tail(x, x6, o, bound);
+            out[oo + 7 * stride + o] = a7.reduceLanes(VectorOperators.ADD) + tail(x, x7, o, bound);
         }
     }
 
@@ -262,62 +676,6 @@ final class WeightMatrix {
                 b = FloatVector.fromArray(F, f32, w + i + L).fma(FloatVector.fromArray(F, x, xo + i + L), b);
             }
             out[oo + o] = a.add(b).reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
-        }
-    }
-
-    private void rows2F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
-        int bound = loopBound();
-        int x1 = xo + cols;
-        for (int o = o0; o < o1; o++) {
-            int w = o * cols;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector b0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector b1 = FloatVector.zero(F);
-            for (int i = 0; i < bound; i += 2 * L) {
-                FloatVector lo = FloatVector.fromArray(F, f32, w + i);
-                FloatVector hi = FloatVector.fromArray(F, f32, w + i + L);
-                a0 = lo.fma(FloatVector.fromArray(F, x, xo + i), a0);
-                b0 = hi.fma(FloatVector.fromArray(F, x, xo + i + L), b0);
-                a1 = lo.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-                b1 = hi.fma(FloatVector.fromArray(F, x, x1 + i + L), b1);
-            }
-            out[oo + o] = a0.add(b0).reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
-            out[oo + stride + o] = a1.add(b1).reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
-        }
-    }
-
-    private void rows4F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
-        int bound = loopBound();
-        int x1 = xo + cols;
-        int x2 = x1 + cols;
-        int x3 = x2 + cols;
-        for (int o = o0; o < o1; o++) {
-            int w = o * cols;
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector b0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector b1 = FloatVector.zero(F);
-            FloatVector a2 = FloatVector.zero(F);
-            FloatVector b2 = FloatVector.zero(F);
-            FloatVector a3 = FloatVector.zero(F);
-            FloatVector b3 = FloatVector.zero(F);
-            for (int i = 0; i < bound; i += 2 * L) {
-                FloatVector lo = FloatVector.fromArray(F, f32, w + i);
-                FloatVector hi = FloatVector.fromArray(F, f32, w + i + L);
-                a0 = lo.fma(FloatVector.fromArray(F, x, xo + i), a0);
-                b0 = hi.fma(FloatVector.fromArray(F, x, xo + i + L), b0);
-                a1 = lo.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-                b1 = hi.fma(FloatVector.fromArray(F, x, x1 + i + L), b1);
-                a2 = lo.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-                b2 = hi.fma(FloatVector.fromArray(F, x, x2 + i + L), b2);
-                a3 = lo.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-                b3 = hi.fma(FloatVector.fromArray(F, x, x3 + i + L), b3);
-            }
-            out[oo + o] = a0.add(b0).reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
-            out[oo + stride + o] = a1.add(b1).reduceLanes(VectorOperators.ADD) + tail(x, x1, o, bound);
-            out[oo + 2 * stride + o] = a2.add(b2).reduceLanes(VectorOperators.ADD) + tail(x, x2, o, bound);
-            out[oo + 3 * stride + o] = a3.add(b3).reduceLanes(VectorOperators.ADD) + tail(x, x3, o, bound);
         }
     }
 
