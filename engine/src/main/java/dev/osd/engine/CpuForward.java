@@ -117,7 +117,11 @@ final class CpuForward implements ServingForward {
         final float[] sin;
         final int[] position; // (rows) position of each row in its sequence
         final int[] sequence; // (rows) which sequence of the batch a row belongs to
-        final float[] scores; // (max positions)
+        final float[] scores; // (4, scoreStride) attention weights of four queries
+        final int scoreStride; // max positions rounded up to a whole block
+        final int[] queryAt = new int[4]; // where each of the four queries starts in qkvOut
+        final int[] span = new int[4]; // positions each of the four queries sees
+        final float[] valueSum; // (4, head_dim)
         final float[] logits; // (rows, vocab)
 
         Scratch(int rows) {
@@ -133,7 +137,9 @@ final class CpuForward implements ServingForward {
             sin = new float[rows * headDim / 2];
             position = new int[rows];
             sequence = new int[rows];
-            scores = new float[c.maxPositionEmbeddings()];
+            scoreStride = KvCachePool.blocksFor(c.maxPositionEmbeddings()) * KvCachePool.BLOCK;
+            scores = new float[4 * scoreStride];
+            valueSum = new float[4 * headDim];
             logits = new float[rows * c.vocabSize()];
         }
     }
@@ -189,15 +195,20 @@ final class CpuForward implements ServingForward {
                 }
                 KvCache cache = caches.get(s.sequence[r]);
                 int p = s.position[r];
-                int at = (p % KvCachePool.BLOCK) * kvDim;
+                int slot = p % KvCachePool.BLOCK;
                 int block = cache.block(p);
-                System.arraycopy(s.qkvOut, base + qDim, keys[block], at, kvDim);
-                System.arraycopy(s.qkvOut, base + qDim + kvDim, values[block], at, kvDim);
+                float[] kb = keys[block];
+                for (int d = 0; d < kvDim; d++) { // keys (kv_head, head_dim, BLOCK): positions side by side
+                    kb[d * KvCachePool.BLOCK + slot] = s.qkvOut[base + qDim + d];
+                }
+                System.arraycopy(s.qkvOut, base + qDim + kvDim, values[block], slot * kvDim, kvDim);
             }
             // attention of every row over its own sequence, causal (positions up to its own)
-            for (r = 0; r < rows; r++) {
-                attend(caches.get(s.sequence[r]), s.position[r], keys, values, s.qkvOut, r * qkvDim,
-                        s.attended, r * qDim, s.scores);
+            r = 0;
+            for (int b = 0; b < batch; b++) {
+                int n = tokens.get(b).length;
+                attend(caches.get(b), r, n, s.position[r], keys, values, s);
+                r += n;
             }
             // output projection and residual
             attnOut[l].multiply(s.attended, 0, rows, s.delta, 0, hidden);
@@ -275,64 +286,145 @@ final class CpuForward implements ServingForward {
         }
     }
 
-    /** Every query head of one row over positions [0, position] of its cache; writes (q) floats at out. */
-    private void attend(KvCache cache, int position, float[][] keys, float[][] values, float[] qkvOut, int qAt,
-            float[] out, int outAt, float[] scores) {
+    /**
+     * Attention of the {@code n} rows [row0, row0 + n) of one sequence (positions first, first + 1, ...) over
+     * its cache, causal. The queries that share a key/value head (the group's heads, for every row) go
+     * through the cache together, four at a time, so each key and value vector is loaded once per four
+     * queries; a key block holds its positions side by side, so one vector FMA scores BLOCK positions.
+     */
+    private void attend(KvCache cache, int row0, int n, int first, float[][] keys, float[][] values, Scratch s) {
         int group = c.queriesPerKeyValue();
+        int queries = n * group;
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        int span = position + 1;
-        for (int h = 0; h < c.numAttentionHeads(); h++) {
-            int q = qAt + h * headDim;
-            int kvOffset = (h / group) * headDim;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int t = 0; t < span; t++) {
-                float score = dot(qkvOut, q, keys[cache.block(t)], (t % KvCachePool.BLOCK) * kvDim + kvOffset)
-                        * scale;
-                scores[t] = score;
-                max = Math.max(max, score);
-            }
-            float sum = 0f;
-            for (int t = 0; t < span; t++) {
-                float e = (float) Math.exp(scores[t] - max);
-                scores[t] = e;
-                sum += e;
-            }
-            int o = outAt + h * headDim;
-            Arrays.fill(out, o, o + headDim, 0f);
-            float inv = 1f / sum;
-            for (int t = 0; t < span; t++) {
-                axpy(scores[t] * inv, values[cache.block(t)], (t % KvCachePool.BLOCK) * kvDim + kvOffset, out, o);
+        for (int g = 0; g < c.numKeyValueHeads(); g++) {
+            for (int j0 = 0; j0 < queries; j0 += 4) {
+                // query j: row j / group, head g * group + j % group; a short last chunk repeats its last
+                for (int j = 0; j < 4; j++) {
+                    int q = Math.min(j0 + j, queries - 1);
+                    int row = row0 + q / group;
+                    s.queryAt[j] = row * qkvDim + (g * group + q % group) * headDim;
+                    s.span[j] = first + q / group + 1;
+                }
+                scores(cache, g, keys, s, scale);
+                for (int j = 0; j < 4; j++) {
+                    softmax(s.scores, j * s.scoreStride, s.span[j]);
+                }
+                weightedValues(cache, g, values, s);
+                for (int j = 0; j < 4 && j0 + j < queries; j++) {
+                    int q = j0 + j;
+                    int row = row0 + q / group;
+                    System.arraycopy(s.valueSum, j * headDim, s.attended,
+                            row * qDim + (g * group + q % group) * headDim, headDim);
+                }
             }
         }
     }
 
-    private float dot(float[] a, int ai, float[] b, int bi) {
-        int bound = F.loopBound(headDim);
-        int i = 0;
-        float sum = 0f;
-        if (bound > 0) {
-            FloatVector acc = FloatVector.zero(F);
-            for (; i < bound; i += L) {
-                acc = FloatVector.fromArray(F, a, ai + i).fma(FloatVector.fromArray(F, b, bi + i), acc);
+    /** scores[j][t] = q_j · k_t · scale for the four queries of s.queryAt, t below the longest span. */
+    private void scores(KvCache cache, int g, float[][] keys, Scratch s, float scale) {
+        int span = Math.max(Math.max(s.span[0], s.span[1]), Math.max(s.span[2], s.span[3]));
+        float[] q = s.qkvOut;
+        int q0 = s.queryAt[0];
+        int q1 = s.queryAt[1];
+        int q2 = s.queryAt[2];
+        int q3 = s.queryAt[3];
+        int stride = s.scoreStride;
+        int blockBase = g * headDim * KvCachePool.BLOCK;
+        for (int t0 = 0; t0 < span; t0 += KvCachePool.BLOCK) {
+            float[] kb = keys[cache.block(t0)];
+            for (int v = 0; v < KvCachePool.BLOCK; v += L) {
+                FloatVector a0 = FloatVector.zero(F);
+                FloatVector a1 = FloatVector.zero(F);
+                FloatVector a2 = FloatVector.zero(F);
+                FloatVector a3 = FloatVector.zero(F);
+                int k = blockBase + v;
+                for (int d = 0; d < headDim; d++, k += KvCachePool.BLOCK) {
+                    FloatVector kv = FloatVector.fromArray(F, kb, k);
+                    a0 = kv.fma(FloatVector.broadcast(F, q[q0 + d]), a0);
+                    a1 = kv.fma(FloatVector.broadcast(F, q[q1 + d]), a1);
+                    a2 = kv.fma(FloatVector.broadcast(F, q[q2 + d]), a2);
+                    a3 = kv.fma(FloatVector.broadcast(F, q[q3 + d]), a3);
+                }
+                a0.mul(scale).intoArray(s.scores, t0 + v);
+                a1.mul(scale).intoArray(s.scores, stride + t0 + v);
+                a2.mul(scale).intoArray(s.scores, 2 * stride + t0 + v);
+                a3.mul(scale).intoArray(s.scores, 3 * stride + t0 + v);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
         }
-        for (; i < headDim; i++) {
-            sum += a[ai + i] * b[bi + i];
-        }
-        return sum;
     }
 
-    /** out[o..] += a · x[xi..] over one head. */
-    private void axpy(float a, float[] x, int xi, float[] out, int o) {
-        int bound = F.loopBound(headDim);
-        int i = 0;
-        FloatVector scale = FloatVector.broadcast(F, a);
-        for (; i < bound; i += L) {
-            FloatVector.fromArray(F, x, xi + i).fma(scale, FloatVector.fromArray(F, out, o + i)).intoArray(out, o + i);
+    /** Softmax in place over scores[at, at + span). */
+    private static void softmax(float[] scores, int at, int span) {
+        int bound = F.loopBound(span);
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int t = 0;
+        for (; t < bound; t += L) {
+            mv = mv.max(FloatVector.fromArray(F, scores, at + t));
         }
-        for (; i < headDim; i++) {
-            out[o + i] += a * x[xi + i];
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; t < span; t++) {
+            max = Math.max(max, scores[at + t]);
+        }
+        FloatVector sv = FloatVector.zero(F);
+        t = 0;
+        for (; t < bound; t += L) {
+            FloatVector e = FloatVector.fromArray(F, scores, at + t).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(scores, at + t);
+            sv = sv.add(e);
+        }
+        float sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; t < span; t++) {
+            float e = (float) Math.exp(scores[at + t] - max);
+            scores[at + t] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        t = 0;
+        for (; t < bound; t += L) {
+            FloatVector.fromArray(F, scores, at + t).mul(inv).intoArray(scores, at + t);
+        }
+        for (; t < span; t++) {
+            scores[at + t] *= inv;
+        }
+    }
+
+    /** valueSum[j] = Σ_{t < span_j} p_j[t] · v_t for the four queries, head_dim-wide chunks of L. */
+    private void weightedValues(KvCache cache, int g, float[][] values, Scratch s) {
+        int stride = s.scoreStride;
+        float[] p = s.scores;
+        int s0 = s.span[0];
+        int s1 = s.span[1];
+        int s2 = s.span[2];
+        int s3 = s.span[3];
+        int span = Math.max(Math.max(s0, s1), Math.max(s2, s3));
+        int bound = F.loopBound(headDim);
+        for (int d = 0; d < bound; d += L) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
+            int at = g * headDim + d;
+            for (int t = 0; t < span; t++) {
+                FloatVector v = FloatVector.fromArray(F, values[cache.block(t)], (t % KvCachePool.BLOCK) * kvDim + at);
+                // a query past its span adds 0 (its weights there are not its own: masked by the span)
+                a0 = v.fma(FloatVector.broadcast(F, t < s0 ? p[t] : 0f), a0);
+                a1 = v.fma(FloatVector.broadcast(F, t < s1 ? p[stride + t] : 0f), a1);
+                a2 = v.fma(FloatVector.broadcast(F, t < s2 ? p[2 * stride + t] : 0f), a2);
+                a3 = v.fma(FloatVector.broadcast(F, t < s3 ? p[3 * stride + t] : 0f), a3);
+            }
+            a0.intoArray(s.valueSum, d);
+            a1.intoArray(s.valueSum, headDim + d);
+            a2.intoArray(s.valueSum, 2 * headDim + d);
+            a3.intoArray(s.valueSum, 3 * headDim + d);
+        }
+        for (int d = bound; d < headDim; d++) { // head_dim past the last whole vector
+            for (int j = 0; j < 4; j++) {
+                float sum = 0f;
+                for (int t = 0; t < s.span[j]; t++) {
+                    sum += p[j * stride + t] * values[cache.block(t)][(t % KvCachePool.BLOCK) * kvDim + g * headDim + d];
+                }
+                s.valueSum[j * headDim + d] = sum;
+            }
         }
     }
 
