@@ -51,6 +51,8 @@ final class CrossNodeClasses {
         kryo.register(DraftActor.Propose.class, 210);
         kryo.register(DraftActor.Proposed.class, 211);
         kryo.register(DraftActor.Release.class, 212);
+        kryo.register(DraftActor.GetStats.class, 213);
+        kryo.register(DraftActor.Stats.class, 214);
         kryo.register(RequestActor.Tokens.class, 220);
         kryo.register(RequestActor.Finished.class, 221);
         kryo.register(RouterActor.Route.class, 230);
@@ -77,6 +79,7 @@ final class CrossNodeClasses {
     static final List<Class<?>> MESSAGES = List.of(TargetActor.Open.class, TargetActor.Opened.class,
             TargetActor.Score.class, TargetActor.Scored.class, TargetActor.Close.class, TargetActor.GetStats.class,
             TargetActor.Stats.class, DraftActor.Propose.class, DraftActor.Proposed.class, DraftActor.Release.class,
+            DraftActor.GetStats.class, DraftActor.Stats.class,
             RequestActor.Tokens.class, RequestActor.Finished.class, RouterActor.Route.class, RouterActor.Routed.class,
             RouterActor.Observe.class, RouterActor.AddDraft.class, RouterActor.RemoveDraft.class,
             TrainerActor.Round.class, TrainerActor.GetStats.class, TrainerActor.Pause.class,

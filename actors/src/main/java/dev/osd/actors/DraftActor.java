@@ -1,17 +1,27 @@
 package dev.osd.actors;
 
+import com.typesafe.config.Config;
 import dev.osd.engine.DraftSource;
 import dev.osd.engine.KvCache;
 import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaConfig;
+import dev.osd.engine.LlamaModel;
 import dev.osd.engine.Proposal;
+import dev.osd.engine.Sampler;
 import dev.osd.engine.SamplingParams;
+import dev.osd.engine.ServingBackend;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.function.ToIntFunction;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -20,13 +30,22 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 /**
- * One replica of a draft: proposes k tokens for a request from the draft's current version, keeping a cache
- * per request. Each proposal takes the version that serves at that moment; when it differs from the version
- * that filled the request's cache, the cache is read again from the start, so a new version takes over
- * between two proposals without pausing anyone. The request sends its whole sequence; the actor feeds only
- * what its cache lacks.
+ * One replica of a draft: proposes k tokens for requests from the draft's current version, keeping a cache
+ * per request. Proposals that arrive while a forward runs wait in the actor's queue; the next proposal step
+ * takes them all (up to {@code osd.draft.max-batch}) into one batched forward per drawn token, every request's
+ * row in it, so the draft's weights are read once per step for all of them; a request leaves the batch when it
+ * has its k tokens. Each request draws from its own random stream, so a batched proposal is exactly the one
+ * the request would get alone.
+ *
+ * <p>Each proposal step takes the version that serves at that moment; when it differs from the version that
+ * filled a request's cache, the cache is read again from the start, so a new version takes over between two
+ * proposals without pausing anyone. The request sends its whole sequence; the actor feeds only what its cache
+ * lacks. On start, on its own dispatcher, the replica warms the draft up ({@code osd.serving.warm-up-tokens})
+ * and only then registers with the Receptionist, which is what readiness counts.
  */
 public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
 
@@ -53,6 +72,25 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
     public record Release(String requestId) implements Command, CrossNode {
     }
 
+    /** Batching figures so far. */
+    public record GetStats(ActorRef<Stats> replyTo) implements Command, CrossNode {
+    }
+
+    /**
+     * @param forwards draft forwards run for proposals
+     * @param proposals proposals made (each in some batch)
+     * @param largestBatch most requests in one forward
+     * @param openCaches requests holding a cache now
+     * @param warmUpPositions positions the warm-up ran before the replica took work (0: none)
+     */
+    public record Stats(long forwards, long proposals, int largestBatch, int openCaches, int warmUpPositions)
+            implements CrossNode {
+    }
+
+    private enum Flush implements Command, LocalOnly {
+        INSTANCE
+    }
+
     private record OwnerGone(ActorRef<?> owner) implements Command, LocalOnly {
     }
 
@@ -67,18 +105,52 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
         }
     }
 
+    /**
+     * One request's part of a batched proposal: its cache, the tokens it lacks (fed in the first step, one
+     * row each), how many tokens to draw, and its own sampling and random stream.
+     */
+    record Row(KvCache cache, int[] feed, int k, SamplingParams sampling, SplittableRandom random) {
+    }
+
+    /** Where the most requests one proposal forward takes is set. */
+    static final String MAX_BATCH = "osd.draft.max-batch";
+
     private final String draft;
     private final DraftSource source;
     private final KvCachePool pool;
+    private final int maxBatch;
+    // a forward that pads every sequence to the longest (DJL) batches long catch-ups only with each other
+    private final int shortWork;
     private final Map<String, Entry> entries = new HashMap<>();
     private final Map<ActorRef<?>, List<String>> requestsByOwner = new HashMap<>();
+    private final Deque<Propose> queue = new ArrayDeque<>();
+    private boolean flushPending;
+    private final int warmUpPositions;
+    private final boolean warmedUp;
+    private long forwards;
+    private long proposals;
+    private int largestBatch;
 
     /**
+     * A replica nobody finds through the Receptionist (tests, and callers that hand its ref around).
+     *
      * @param source the draft's versions (a {@code LiveDraft} that a trainer publishes to, or a fixed model)
      * @param pool caches for concurrent requests, of the draft's shape
      */
     public static Behavior<Command> create(String draft, DraftSource source, KvCachePool pool) {
-        return Behaviors.setup(ctx -> new DraftActor(ctx, draft, source, pool));
+        return create(draft, source, pool, null);
+    }
+
+    /** @param registerAs the key the replica registers under once warmed up, or null */
+    public static Behavior<Command> create(String draft, DraftSource source, KvCachePool pool,
+            ServiceKey<Command> registerAs) {
+        return Behaviors.setup(ctx -> {
+            DraftActor actor = new DraftActor(ctx, draft, source, pool);
+            if (registerAs != null && actor.warmedUp) {
+                ctx.getSystem().receptionist().tell(Receptionist.register(registerAs, ctx.getSelf()));
+            }
+            return actor;
+        });
     }
 
     private DraftActor(ActorContext<Command> ctx, String draft, DraftSource source, KvCachePool pool) {
@@ -86,12 +158,38 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
         this.draft = draft;
         this.source = source;
         this.pool = pool;
+        Config config = ctx.getSystem().settings().config();
+        this.maxBatch = config.getInt(MAX_BATCH);
+        if (maxBatch < 1) {
+            throw new IllegalArgumentException(MAX_BATCH + " must be >= 1, was " + maxBatch);
+        }
+        this.shortWork = pool.backend() == ServingBackend.DJL ? TargetActor.SHORT_WORK : Integer.MAX_VALUE;
+        int tokens = WarmUp.tokens(config);
+        long start = System.nanoTime();
+        int warmed = 0;
+        boolean ok = true;
+        if (tokens > 0) {
+            try (DraftSource.Lease lease = source.acquire()) {
+                if (lease.model().config().equals(pool.config())) {
+                    warmed = WarmUp.run(lease.model(), pool, tokens);
+                }
+                ctx.getLog().info("draft {} warmed up: {} positions in {} ms", draft, warmed,
+                        (System.nanoTime() - start) / 1_000_000);
+            } catch (RuntimeException e) {
+                // not listed, so readiness says the draft has no replica; its proposals answer with the problem
+                ctx.getLog().error("draft {}: warm-up failed, the replica stays unlisted", draft, e);
+                ok = false;
+            }
+        }
+        this.warmUpPositions = warmed;
+        this.warmedUp = ok;
     }
 
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Propose.class, this::onPropose)
+                .onMessageEquals(Flush.INSTANCE, this::onFlush)
                 .onMessage(Release.class, r -> release(r.requestId()))
                 .onMessage(OwnerGone.class, g -> {
                     List<String> owned = requestsByOwner.remove(g.owner());
@@ -100,70 +198,234 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
                     }
                     return this;
                 })
-                .onSignal(PostStop.class, s -> releaseAll())
-                .onSignal(PreRestart.class, s -> releaseAll())
+                .onMessage(GetStats.class, g -> {
+                    g.replyTo().tell(new Stats(forwards, proposals, largestBatch, entries.size(), warmUpPositions));
+                    return this;
+                })
+                .onSignal(PostStop.class, s -> releaseAll("stopped"))
+                .onSignal(PreRestart.class, s -> releaseAll("restarting"))
                 .build();
     }
 
     private Behavior<Command> onPropose(Propose p) {
-        try {
-            Entry e = entries.get(p.requestId());
-            if (e == null) {
-                if (pool.freeSlots() == 0) {
-                    p.replyTo().tell(new Proposed(p.requestId(), null, null, -1, "all draft caches of " + draft
-                            + " are in use"));
-                    return this;
-                }
-                e = new Entry(pool.acquire());
-                entries.put(p.requestId(), e);
-                requestsByOwner.computeIfAbsent(p.owner(), o -> {
-                    getContext().watchWith(o, new OwnerGone(o));
-                    return new ArrayList<>();
-                }).add(p.requestId());
-            }
-            try (DraftSource.Lease lease = source.acquire()) {
-                LlamaConfig shape = lease.model().config();
-                if (!shape.equals(pool.config())) {
-                    throw new IllegalStateException("draft version " + lease.number() + " has another shape");
-                }
-                if (lease.number() != e.version) {
-                    e.cache.truncate(0);
-                    e.tokens = new int[0];
-                    e.version = lease.number();
-                }
-                int common = commonPrefix(e.tokens, p.sequence(), e.cache.length());
-                e.cache.truncate(common);
-                int room = pool.positions() - p.sequence().length;
-                int k = Math.min(p.k(), room);
-                if (k < 1) {
-                    p.replyTo().tell(new Proposed(p.requestId(), null, null, lease.number(), "no room to propose"));
-                    return this;
-                }
-                int[] feed = Arrays.copyOfRange(p.sequence(), common, p.sequence().length);
-                if (feed.length == 0) {
-                    // the cache holds the whole sequence: step back one token to get logits for the next
-                    e.cache.truncate(common - 1);
-                    feed = new int[] {p.sequence()[common - 1]};
-                }
-                Proposal proposal = Proposal.draw(lease.model(), e.cache, feed, k, p.sampling(),
-                        new SplittableRandom(p.seed()));
-                // the cache now holds the sequence and the first k-1 proposed tokens
-                int[] held = Arrays.copyOf(p.sequence(), e.cache.length());
-                System.arraycopy(proposal.tokens(), 0, held, p.sequence().length, e.cache.length() - p.sequence().length);
-                e.tokens = held;
-                p.replyTo().tell(new Proposed(p.requestId(), proposal.tokens(), proposal.q(), lease.number(), null));
-            }
-        } catch (RuntimeException ex) {
-            getContext().getLog().warn("draft {}: proposal for {} failed", draft, p.requestId(), ex);
-            release(p.requestId());
-            p.replyTo().tell(new Proposed(p.requestId(), null, null, -1, "draft " + draft + " failed: "
-                    + ex.getMessage()));
+        queue.add(p);
+        if (!flushPending) {
+            // behind whatever is already in the mailbox: all of it joins this batch
+            flushPending = true;
+            getContext().getSelf().tell(Flush.INSTANCE);
         }
         return this;
     }
 
-    private Behavior<Command> releaseAll() {
+    /**
+     * Takes the next batch from the queue, in order: at most one proposal per request (a second one would extend
+     * the same cache, so it waits for the next batch), up to {@code maxBatch}; the oldest decides the kind, work
+     * whose catch-up feeds at most {@code shortWork} tokens or longer work, and only that kind goes (a forward that
+     * pads sequences to the longest would make short work pay for a long catch-up); the rest keeps its place.
+     *
+     * @param feedLength how many tokens a proposal's first step feeds (what its cache lacks)
+     */
+    static List<Propose> nextBatch(Deque<Propose> queue, int maxBatch, int shortWork,
+            ToIntFunction<Propose> feedLength) {
+        List<Propose> batch = new ArrayList<>();
+        if (queue.isEmpty()) {
+            return batch;
+        }
+        boolean shortKind = feedLength.applyAsInt(queue.peek()) <= shortWork;
+        Set<String> taken = new HashSet<>();
+        Iterator<Propose> it = queue.iterator();
+        while (it.hasNext() && batch.size() < maxBatch) {
+            Propose p = it.next();
+            if ((feedLength.applyAsInt(p) <= shortWork) == shortKind && taken.add(p.requestId())) {
+                it.remove();
+                batch.add(p);
+            }
+        }
+        return batch;
+    }
+
+    /**
+     * Draws every row's proposal: one forward per step over the rows still drawing, the first over each row's
+     * feed, then over each row's last drawn token; a row leaves when it has its k tokens. Per row, exactly
+     * {@link Proposal#draw} (the batched forward equals the per-sequence one, and each row has its own random
+     * stream), but the weights are read once per step for all rows. Afterwards each cache holds its feed and the
+     * first k - 1 drawn tokens.
+     *
+     * @return the proposals, in the rows' order
+     */
+    static List<Proposal> draw(LlamaModel model, List<Row> rows, long[] forwardsRun) {
+        int n = rows.size();
+        int[][] tokens = new int[n][];
+        double[][][] q = new double[n][][];
+        int steps = 0;
+        for (int b = 0; b < n; b++) {
+            tokens[b] = new int[rows.get(b).k()];
+            q[b] = new double[rows.get(b).k()][];
+            steps = Math.max(steps, rows.get(b).k());
+        }
+        List<KvCache> caches = new ArrayList<>(n);
+        List<int[]> feeds = new ArrayList<>(n);
+        List<Integer> active = new ArrayList<>(n);
+        for (int i = 0; i < steps; i++) {
+            caches.clear();
+            feeds.clear();
+            active.clear();
+            for (int b = 0; b < n; b++) {
+                Row row = rows.get(b);
+                if (i < row.k()) {
+                    active.add(b);
+                    caches.add(row.cache());
+                    feeds.add(i == 0 ? row.feed() : new int[] {tokens[b][i - 1]});
+                }
+            }
+            int[] keepLast = new int[active.size()];
+            Arrays.fill(keepLast, 1);
+            List<float[][]> logits = model.forward(caches, feeds, keepLast);
+            forwardsRun[0]++;
+            for (int a = 0; a < active.size(); a++) {
+                int b = active.get(a);
+                Row row = rows.get(b);
+                float[] last = logits.get(a)[0];
+                q[b][i] = Sampler.distribution(last, row.sampling());
+                tokens[b][i] = row.sampling().greedy() ? Sampler.argmax(last) : Sampler.draw(q[b][i], row.random());
+            }
+        }
+        List<Proposal> out = new ArrayList<>(n);
+        for (int b = 0; b < n; b++) {
+            out.add(new Proposal(tokens[b], q[b]));
+        }
+        return out;
+    }
+
+    private Behavior<Command> onFlush() {
+        flushPending = false;
+        List<Propose> batch = List.of();
+        try (DraftSource.Lease lease = source.acquire()) {
+            long version = lease.number();
+            batch = nextBatch(queue, maxBatch, shortWork, p -> feedLength(p, version));
+            LlamaConfig shape = lease.model().config();
+            if (!shape.equals(pool.config())) {
+                throw new IllegalStateException("draft version " + version + " has another shape");
+            }
+            List<Propose> drawing = new ArrayList<>();
+            List<Row> rows = new ArrayList<>();
+            for (Propose p : batch) {
+                Row row = prepare(p, version);
+                if (row != null) {
+                    drawing.add(p);
+                    rows.add(row);
+                }
+            }
+            if (!rows.isEmpty()) {
+                long[] run = {0};
+                List<Proposal> drawn = draw(lease.model(), rows, run);
+                forwards += run[0];
+                proposals += rows.size();
+                largestBatch = Math.max(largestBatch, rows.size());
+                for (int b = 0; b < rows.size(); b++) {
+                    Propose p = drawing.get(b);
+                    Proposal proposal = drawn.get(b);
+                    Entry e = entries.get(p.requestId());
+                    // the cache now holds the sequence and the first k-1 proposed tokens
+                    int[] held = Arrays.copyOf(p.sequence(), e.cache.length());
+                    System.arraycopy(proposal.tokens(), 0, held, p.sequence().length,
+                            e.cache.length() - p.sequence().length);
+                    e.tokens = held;
+                    p.replyTo().tell(new Proposed(p.requestId(), proposal.tokens(), proposal.q(), version, null));
+                }
+            }
+        } catch (RuntimeException ex) {
+            getContext().getLog().warn("draft {}: proposal for {} requests failed", draft, batch.size(), ex);
+            for (Propose p : batch) {
+                release(p.requestId());
+                p.replyTo().tell(new Proposed(p.requestId(), null, null, -1, "draft " + draft + " failed: "
+                        + ex.getMessage()));
+            }
+        }
+        if (!queue.isEmpty() && !flushPending) {
+            flushPending = true;
+            getContext().getSelf().tell(Flush.INSTANCE);
+        }
+        return this;
+    }
+
+    /** Tokens the first step of {@code p} would feed with the serving version (its cache read, at least one). */
+    private int feedLength(Propose p, long version) {
+        Entry e = entries.get(p.requestId());
+        if (e == null || e.version != version) {
+            return p.sequence().length;
+        }
+        return Math.max(1, p.sequence().length - commonPrefix(e.tokens, p.sequence(), e.cache.length()));
+    }
+
+    /**
+     * Readies a request's cache for its proposal and returns its row, or answers the problem and returns null.
+     */
+    private Row prepare(Propose p, long version) {
+        String problem = problem(p);
+        if (problem != null) {
+            release(p.requestId());
+            p.replyTo().tell(new Proposed(p.requestId(), null, null, version, problem));
+            return null;
+        }
+        Entry e = entries.get(p.requestId());
+        if (e == null) {
+            if (pool.freeSlots() == 0) {
+                p.replyTo().tell(new Proposed(p.requestId(), null, null, -1, "all draft caches of " + draft
+                        + " are in use"));
+                return null;
+            }
+            e = new Entry(pool.acquire());
+            entries.put(p.requestId(), e);
+            requestsByOwner.computeIfAbsent(p.owner(), o -> {
+                getContext().watchWith(o, new OwnerGone(o));
+                return new ArrayList<>();
+            }).add(p.requestId());
+        }
+        if (version != e.version) {
+            e.cache.truncate(0);
+            e.tokens = new int[0];
+            e.version = version;
+        }
+        int common = commonPrefix(e.tokens, p.sequence(), e.cache.length());
+        e.cache.truncate(common);
+        int k = Math.min(p.k(), pool.positions() - p.sequence().length);
+        if (k < 1) {
+            p.replyTo().tell(new Proposed(p.requestId(), null, null, version, "no room to propose"));
+            return null;
+        }
+        int[] feed = Arrays.copyOfRange(p.sequence(), common, p.sequence().length);
+        if (feed.length == 0) {
+            // the cache holds the whole sequence: step back one token to get logits for the next
+            e.cache.truncate(common - 1);
+            feed = new int[] {p.sequence()[common - 1]};
+        }
+        return new Row(e.cache, feed, k, p.sampling(), new SplittableRandom(p.seed()));
+    }
+
+    /** What makes a proposal impossible before any forward (one bad request must not fail the whole batch). */
+    private String problem(Propose p) {
+        if (p.sequence().length == 0) {
+            return "nothing to continue: the sequence is empty";
+        }
+        if (p.k() < 1) {
+            return "k must be >= 1, was " + p.k();
+        }
+        int vocab = pool.config().vocabSize();
+        for (int t : p.sequence()) {
+            if (t < 0 || t >= vocab) {
+                return "token id " + t + " outside the vocabulary of " + vocab;
+            }
+        }
+        return null;
+    }
+
+    private Behavior<Command> releaseAll(String why) {
         // a restarted replica starts with no caches; its requests re-send their sequences
+        for (Propose p : queue) {
+            p.replyTo().tell(new Proposed(p.requestId(), null, null, -1, "draft " + draft + " " + why));
+        }
+        queue.clear();
         entries.values().forEach(e -> e.cache.close());
         entries.clear();
         requestsByOwner.clear();
@@ -184,6 +446,8 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
         if (e != null) {
             e.cache.close();
         }
+        // a request that lets its cache go wants none of its queued proposals either
+        queue.removeIf(p -> p.requestId().equals(requestId));
         return this;
     }
 }

@@ -148,8 +148,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
         if (parts.roles().contains("target")) {
             target = ctx.spawn(ActorMetrics.measured(TargetActor.Command.class, "target",
-                    TargetActor.create(parts.target(), s.slots(), s.maxBatch())), "target", MODELS);
-            ctx.getSystem().receptionist().tell(Receptionist.register(TARGET_KEY, target));
+                    TargetActor.create(parts.target(), s.slots(), s.maxBatch(), TARGET_KEY)), "target", TARGET_MODELS);
         } else {
             target = null;
         }
@@ -179,9 +178,11 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         proposalLengths.put(name, new AdaptiveProposalLength(s.minK(), s.maxK(), 0.5, s.costRatio(), 0.05));
     }
 
-    /** Model actors run on the model dispatcher; every serving actor's mailbox is counted. */
-    private static final Props MODELS = MailboxSelector.fromConfig(ActorMetrics.MAILBOX)
-            .withDispatcherFromConfig("osd.model-dispatcher");
+    /** The target and the drafts run on model dispatchers of their own; every serving actor's mailbox is counted. */
+    private static final Props TARGET_MODELS = MailboxSelector.fromConfig(ActorMetrics.MAILBOX)
+            .withDispatcherFromConfig("osd.target-dispatcher");
+    private static final Props DRAFT_MODELS = MailboxSelector.fromConfig(ActorMetrics.MAILBOX)
+            .withDispatcherFromConfig("osd.draft-dispatcher");
     private static final Props COUNTED = MailboxSelector.fromConfig(ActorMetrics.MAILBOX);
 
     private final ActorRef<Receptionist.Listing> listings;
@@ -204,10 +205,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 // a replica that fails is restarted; requests it served go on (its answers time out or come back
                 // with a problem, and they continue target-only)
                 ActorRef<DraftActor.Command> ref = ctx.spawn(ActorMetrics.restarting(DraftActor.Command.class, "draft",
-                        DraftActor.create(d.name(), d.live(), pool)), "draft-" + d.name(), MODELS);
+                        DraftActor.create(d.name(), d.live(), pool, draftKey(d.name()))), "draft-" + d.name(),
+                        DRAFT_MODELS);
                 drafts.put(d.name(), ref);
                 pools.put(d.name(), pool);
-                ctx.getSystem().receptionist().tell(Receptionist.register(draftKey(d.name()), ref));
                 ctx.spawn(DraftWeights.receiver(d.name(), d.live(), shape.config(), parts.manager(),
                         parts.onVersionReceived()), "weights-" + d.name());
             }

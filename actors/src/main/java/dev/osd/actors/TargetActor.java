@@ -16,13 +16,17 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 /**
  * The verifier: owns the target model and one KV cache per open request, and scores the work of many
  * requests in one batched forward (continuous batching). Work that arrives while a forward runs waits in the
  * mailbox; after each forward the actor takes everything queued, up to a bounded batch, into the next one, so
  * the batch grows with load and a lone request never waits for company. A request's cache is released when
- * it closes or when its actor stops.
+ * it closes or when its actor stops. On start, on its own dispatcher, the actor warms the model up
+ * ({@code osd.serving.warm-up-tokens}) and only then registers with the Receptionist, which is what readiness
+ * counts: a node reports ready with a target whose first request runs as fast as the thousandth.
  */
 public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
 
@@ -62,8 +66,10 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
      * @param scored sequences scored (each in some forward)
      * @param largestBatch most sequences in one forward
      * @param openCaches requests holding a cache now
+     * @param warmUpPositions positions the warm-up ran before the actor took work (0: none)
      */
-    public record Stats(long forwards, long scored, int largestBatch, int openCaches, int slots) implements CrossNode {
+    public record Stats(long forwards, long scored, int largestBatch, int openCaches, int slots, int warmUpPositions)
+            implements CrossNode {
         /** Mean share of the batch bound that forwards filled. */
         public double meanBatch() {
             return forwards == 0 ? 0 : (double) scored / forwards;
@@ -91,9 +97,23 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
     private long forwards;
     private long scored;
     private int largestBatch;
+    private final int warmUpPositions;
+    private final boolean warmedUp;
 
+    /** A target that nobody finds through the Receptionist (tests, and callers that hand its ref around). */
     public static Behavior<Command> create(LlamaModel target, int slots, int maxBatch) {
-        return Behaviors.setup(ctx -> new TargetActor(ctx, target, slots, maxBatch));
+        return create(target, slots, maxBatch, null);
+    }
+
+    /** @param registerAs the key the actor registers under once warmed up, or null */
+    public static Behavior<Command> create(LlamaModel target, int slots, int maxBatch, ServiceKey<Command> registerAs) {
+        return Behaviors.setup(ctx -> {
+            TargetActor actor = new TargetActor(ctx, target, slots, maxBatch);
+            if (registerAs != null && actor.warmedUp) {
+                ctx.getSystem().receptionist().tell(Receptionist.register(registerAs, ctx.getSelf()));
+            }
+            return actor;
+        });
     }
 
     private TargetActor(ActorContext<Command> ctx, LlamaModel target, int slots, int maxBatch) {
@@ -101,6 +121,23 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         this.target = target;
         this.pool = target.newCachePool(slots);
         this.maxBatch = maxBatch;
+        int tokens = WarmUp.tokens(ctx.getSystem().settings().config());
+        long start = System.nanoTime();
+        int warmed = 0;
+        boolean ok = true;
+        if (tokens > 0) {
+            try {
+                warmed = WarmUp.run(target, pool, tokens);
+                ctx.getLog().info("target warmed up: {} positions in {} ms", warmed,
+                        (System.nanoTime() - start) / 1_000_000);
+            } catch (RuntimeException e) {
+                // not listed, so readiness says there is no target; work sent to it answers with the problem
+                ctx.getLog().error("target warm-up failed, the target stays unlisted", e);
+                ok = false;
+            }
+        }
+        this.warmUpPositions = warmed;
+        this.warmedUp = ok;
     }
 
     @Override
@@ -112,7 +149,8 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
                 .onMessage(Close.class, c -> release(c.requestId()))
                 .onMessage(OwnerGone.class, this::onOwnerGone)
                 .onMessage(GetStats.class, g -> {
-                    g.replyTo().tell(new Stats(forwards, scored, largestBatch, caches.size(), pool.slots()));
+                    g.replyTo().tell(new Stats(forwards, scored, largestBatch, caches.size(), pool.slots(),
+                            warmUpPositions));
                     return this;
                 })
                 .onSignal(PostStop.class, s -> {

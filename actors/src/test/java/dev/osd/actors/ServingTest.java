@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
 class ServingTest {
 
     static final ActorTestKit KIT = ActorTestKit.create();
-    static final DispatcherSelector MODELS = DispatcherSelector.fromConfig("osd.model-dispatcher");
+    static final DispatcherSelector TARGETS = DispatcherSelector.fromConfig("osd.target-dispatcher");
+    static final DispatcherSelector DRAFTS = DispatcherSelector.fromConfig("osd.draft-dispatcher");
     static final AtomicInteger NAMES = new AtomicInteger();
     static ServingModels models;
     static LlamaModel target;
@@ -66,8 +67,8 @@ class ServingTest {
     static Serving start(int slots) {
         int n = NAMES.incrementAndGet();
         KvCachePool draftPool = draft.newCachePool(slots);
-        return new Serving(KIT.spawn(TargetActor.create(target, slots, 16), "target-" + n, MODELS),
-                KIT.spawn(DraftActor.create("d", DraftSource.fixed(draft), draftPool), "draft-" + n, MODELS),
+        return new Serving(KIT.spawn(TargetActor.create(target, slots, 16), "target-" + n, TARGETS),
+                KIT.spawn(DraftActor.create("d", DraftSource.fixed(draft), draftPool), "draft-" + n, DRAFTS),
                 draftPool);
     }
 
@@ -236,7 +237,7 @@ class ServingTest {
     void aRequestWhoseTargetGoesMovesToAnotherTargetAndKeepsItsTokens() {
         Serving s = start(4);
         ActorRef<TargetActor.Command> other = KIT.spawn(TargetActor.create(target, 4, 16), "target-other-"
-                + NAMES.incrementAndGet(), MODELS);
+                + NAMES.incrementAndGet(), TARGETS);
         TestProbe<Gateway.Command> gateway = KIT.createTestProbe();
         TestProbe<RequestActor.Event> client = KIT.createTestProbe();
         GenerationRequest r = new GenerationRequest(prompt(7), 120, SamplingParams.GREEDY, null, true, 3);

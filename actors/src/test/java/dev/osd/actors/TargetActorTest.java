@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
+import com.typesafe.config.ConfigFactory;
 import dev.osd.engine.GenerationRequest;
+import dev.osd.engine.KvCache;
 import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
@@ -18,12 +20,15 @@ import dev.osd.engine.SpeculativeDecoder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -86,7 +91,7 @@ class TargetActorTest {
     @Test
     void concurrentRequestsShareForwardsAndGetTheTokensOfUnbatchedDecoding() {
         ActorRef<TargetActor.Command> actor = KIT.spawn(TargetActor.create(target, 16, 16), "target-batching",
-                DispatcherSelector.fromConfig("osd.model-dispatcher"));
+                DispatcherSelector.fromConfig("osd.target-dispatcher"));
         TestProbe<Done> probe = KIT.createTestProbe();
         int clients = 12;
         int steps = 20;
@@ -122,7 +127,7 @@ class TargetActorTest {
     @Test
     void overloadIsRefusedAndAStoppedRequestFreesItsCache() {
         ActorRef<TargetActor.Command> actor = KIT.spawn(TargetActor.create(target, 2, 4), "target-small",
-                DispatcherSelector.fromConfig("osd.model-dispatcher"));
+                DispatcherSelector.fromConfig("osd.target-dispatcher"));
         TestProbe<TargetActor.Opened> opened = KIT.createTestProbe();
         TestProbe<Object> owner1 = KIT.createTestProbe();
         TestProbe<Object> owner2 = KIT.createTestProbe();
@@ -174,5 +179,54 @@ class TargetActorTest {
         assertEquals(List.of("f", "h"), TargetActor.nextBatch(queue, 2).stream()
                 .map(TargetActor.Score::requestId).toList());
         assertEquals(List.of("g", "i"), queue.stream().map(TargetActor.Score::requestId).toList());
+    }
+
+    @Test
+    void aWarmedTargetIsListedAndServesWhatAColdModelServes() {
+        ActorTestKit cold = ActorTestKit.create("target-cold", ConfigFactory.parseString(
+                "osd.serving.warm-up-tokens = 0").withFallback(ConfigFactory.load()));
+        try {
+            for (ActorTestKit kit : List.of(KIT, cold)) {
+                boolean warm = kit == KIT;
+                ServiceKey<TargetActor.Command> key = ServiceKey.create(TargetActor.Command.class, "warm-target-"
+                        + warm);
+                TestProbe<Receptionist.Listing> listings = kit.createTestProbe();
+                kit.system().receptionist().tell(Receptionist.subscribe(key, listings.getRef()));
+                assertTrue(listings.receiveMessage().getServiceInstances(key).isEmpty());
+                ActorRef<TargetActor.Command> actor = kit.spawn(TargetActor.create(target, 2, 4, key),
+                        "target-warm-" + warm, DispatcherSelector.fromConfig("osd.target-dispatcher"));
+                assertEquals(Set.of(actor), listings.receiveMessage(Duration.ofSeconds(30)).getServiceInstances(key));
+                TestProbe<TargetActor.Stats> stats = kit.createTestProbe();
+                actor.tell(new TargetActor.GetStats(stats.getRef()));
+                TargetActor.Stats s = stats.receiveMessage();
+                if (warm) {
+                    // the default: a 64-token prefill and 64 decodes, some of them verification-shaped
+                    assertTrue(s.warmUpPositions() >= 128, "warm-up positions " + s.warmUpPositions());
+                } else {
+                    assertEquals(0, s.warmUpPositions());
+                }
+                assertEquals(0, s.forwards(), "the warm-up is not counted as serving");
+                assertEquals(0, s.openCaches());
+                TestProbe<TargetActor.Opened> opened = kit.createTestProbe();
+                TestProbe<TargetActor.Scored> scored = kit.createTestProbe();
+                for (String id : List.of("x", "y")) {
+                    actor.tell(new TargetActor.Open(id, opened.getRef(), opened.getRef()));
+                    assertTrue(opened.receiveMessage().accepted(), "the warm-up gave every cache back");
+                }
+                int[] prompt = {1, 7, 9, 30, 2};
+                actor.tell(new TargetActor.Score("x", 0, prompt, 2, scored.getRef()));
+                float[][] served = scored.receiveMessage(Duration.ofSeconds(30)).logits();
+                try (KvCachePool pool = target.newCachePool(1); KvCache cache = pool.acquire()) {
+                    float[][] expected = target.forward(cache, prompt, 2);
+                    for (int i = 0; i < 2; i++) {
+                        for (int v = 0; v < expected[i].length; v++) {
+                            assertEquals(expected[i][v], served[i][v], 1e-5, "position " + i + " token " + v);
+                        }
+                    }
+                }
+            }
+        } finally {
+            cold.shutdownTestKit();
+        }
     }
 }

@@ -79,6 +79,7 @@ final class ClusterBenchmark {
                     settings, null));
                     HttpServer http = HttpServer.start(one.system(), models.tokenizer(),
                             HttpServer.Settings.defaults().withPort(0))) {
+                one.awaitReady(Duration.ofMinutes(2));
                 summary.put("one_node", measure(http.url(), bar));
             }
             bar.setExtraMessage(" four-node cluster");

@@ -86,6 +86,8 @@ final class ServeBenchmark {
                 try (ServingStack stack = new ServingStack("bench-" + mode, models, options);
                         HttpServer server = HttpServer.start(stack.system(), models.tokenizer(),
                                 HttpServer.Settings.defaults().withPort(0))) {
+                    // nothing is timed before the model actors have warmed up
+                    stack.awaitReady(Duration.ofMinutes(2));
                     String url = server.url();
                     if (mode.equals("online")) {
                         bar.setExtraMessage(" warming up the online drafts");

@@ -6,6 +6,7 @@ import dev.osd.actors.ServingSystem;
 import dev.osd.actors.TargetDevice;
 import dev.osd.http.HttpServer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -62,6 +63,7 @@ final class ServeCommand implements Callable<Integer> {
                 ServingStack stack = new ServingStack("osd", models, new ServingStack.Options(!noTraining,
                         !noSpeculation, stateDir, settings, c));
                 HttpServer server = HttpServer.start(stack.system(), models.tokenizer(), http)) {
+            stack.awaitReady(Duration.ofMinutes(2));
             System.out.printf("OSD serves '%s' at %s%n", http.model(), server.url());
             System.out.printf("  OpenAI API:  %s/v1  (e.g. OPENAI_BASE_URL=%s/v1)%n", server.url(), server.url());
             System.out.printf("  dashboard:   %s/%n  metrics:     %s/metrics%n  drafts:      %s/v1/drafts%n",

@@ -1,6 +1,7 @@
 package dev.osd.app;
 
 import com.typesafe.config.Config;
+import dev.osd.actors.Gateway;
 import dev.osd.actors.ServingSystem;
 import dev.osd.distillation.DraftTrainer;
 import dev.osd.distillation.TrainerSettings;
@@ -12,6 +13,7 @@ import dev.osd.routing.Router;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -111,6 +113,29 @@ public final class ServingStack implements AutoCloseable {
 
     public ServingSystem system() {
         return system;
+    }
+
+    /**
+     * Waits until the gateway lists a target and a replica of every draft, as {@code /health/ready} counts them:
+     * on one node, until its model actors have warmed up (they register only then), so that nothing is timed or
+     * announced before the first request can run at full speed.
+     *
+     * @throws IllegalStateException when that does not happen within {@code limit}
+     */
+    public ServingStack awaitReady(Duration limit) throws InterruptedException {
+        long end = System.nanoTime() + limit.toNanos();
+        while (true) {
+            Gateway.Readiness r = system.readiness();
+            if (r.targets() > 0 && r.draftReplicas().values().stream().allMatch(n -> n > 0)) {
+                return this;
+            }
+            if (System.nanoTime() > end) {
+                throw new IllegalStateException("not ready after " + limit.toSeconds() + " s: " + r.targets()
+                        + " targets, draft replicas " + r.draftReplicas());
+            }
+            // the Receptionist's listing reaches the gateway asynchronously: look again shortly
+            Thread.sleep(20);
+        }
     }
 
     /** A draft named {@code name}: its store's newest valid version, else a clone of the base draft. */

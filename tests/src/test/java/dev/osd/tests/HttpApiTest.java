@@ -40,10 +40,12 @@ class HttpApiTest {
     static HttpClientSupport api;
 
     @BeforeAll
-    static void start() {
+    static void start() throws InterruptedException {
         System.setProperty("osd.home", EmbeddedModelsTest.repositoryRoot().toString());
         stack = ServingStack.embedded("http-test", new ServingStack.Options(true, true, null,
                 new ServingSystem.Settings(32, 16, Duration.ofSeconds(2), 0.1, 1, 8), null));
+        // the model actors are listed once warmed up: /health/ready answers 200 from then on
+        stack.awaitReady(Duration.ofMinutes(1));
         server = HttpServer.start(stack.system(), stack.tokenizer(),
                 HttpServer.Settings.defaults().withPort(0).withMaxBodyBytes(64 * 1024));
         api = new HttpClientSupport(server.url());
