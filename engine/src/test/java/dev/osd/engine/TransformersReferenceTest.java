@@ -11,8 +11,10 @@ import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The engine against the reference implementation: tiny random Llama checkpoints written by Hugging Face
@@ -27,13 +29,19 @@ class TransformersReferenceTest {
                 .getParent();
     }
 
+    static Stream<Arguments> fixturesAndForwards() {
+        return Stream.of("llama-f32-untied", "llama-bf16-tied").flatMap(name -> Stream.of(ServingBackend.values())
+                .map(backend -> Arguments.of(name, backend)));
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"llama-f32-untied", "llama-bf16-tied"})
-    void logitsAndGreedyTokensMatchTransformers(String name) throws IOException, URISyntaxException {
+    @MethodSource("fixturesAndForwards")
+    void logitsAndGreedyTokensMatchTransformers(String name, ServingBackend backend) throws IOException,
+            URISyntaxException {
         Path dir = fixture(name);
         JsonObject ref = JsonParser.parseString(Files.readString(dir.resolve("reference.json"))).getAsJsonObject();
         JsonArray inputs = ref.getAsJsonArray("inputs");
-        try (LlamaModel model = LlamaModel.load(dir, TinyModels.manager())) {
+        try (LlamaModel model = LlamaModel.of(LlamaWeights.load(dir, TinyModels.manager()), backend)) {
             assertEquals(name.contains("tied") && !name.contains("untied"), model.config().tieWordEmbeddings());
             KvCachePool pool = model.newCachePool(1);
             for (int i = 0; i < inputs.size(); i++) {
@@ -49,7 +57,7 @@ class TransformersReferenceTest {
                     double training = CacheConsistencyTest.maxDiff(want, full[t]);
                     double serving = CacheConsistencyTest.maxDiff(want, served[t]);
                     assertTrue(training < 1e-4 && serving < 1e-4,
-                            name + " input " + i + " position " + t + ": max |Δ| " + training + " / " + serving);
+                            name + " " + backend + " input " + i + " position " + t + ": max |Δ| " + training + " / " + serving);
                 }
                 int[] greedy = ints(ref.getAsJsonArray("greedy").get(i).getAsJsonArray());
                 SpeculativeDecoder decoder = SpeculativeDecoder.targetOnly(model, pool, null);
