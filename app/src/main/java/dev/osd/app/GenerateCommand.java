@@ -94,6 +94,11 @@ final class GenerateCommand implements Callable<Integer> {
             try (KvCachePool targetPool = target.newCachePool(1, positions);
                     KvCachePool draftPool = draftModel == null ? null : draftModel.newCachePool(1,
                             Math.min(positions, draftModel.config().maxPositionEmbeddings()))) {
+                // warm first: the figures printed are a served request's, not a cold JVM's
+                target.warmUp(targetPool, 64);
+                if (draftModel != null) {
+                    draftModel.warmUp(draftPool, 64);
+                }
                 SpeculativeDecoder decoder = new SpeculativeDecoder(target, targetPool, draftModel, draftPool, tokenizer);
                 GenerationResult r = decoder.generate(new GenerationRequest(prompt, maxTokens, sampling, stop, ignoreEos,
                         draftModel == null ? 0 : numDraftTokens));

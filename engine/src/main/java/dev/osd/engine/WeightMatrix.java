@@ -23,7 +23,6 @@ final class WeightMatrix {
 
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
-    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape()); // 2L lanes
     private static final VectorSpecies<Short> SH =
             VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2)); // L lanes
     /** Input rows that one pass over a weight tile serves (one accumulator register each). */
@@ -162,41 +161,6 @@ final class WeightMatrix {
     }
 
     // ---- kernels ----
-    // Weight rows are read one after the other, front to back: on this machine a single sequential stream
-    // keeps the hardware prefetcher ahead (23 GB/s for float16 from memory), where interleaving four weight
-    // rows halves the bandwidth. Each weight vector is loaded and widened once and used for every input row
-    // of the pass; each input row keeps two accumulators (the two halves of a 2L-wide step).
-
-    /**
-     * Half-precision bits to float32 for lanes [part·L, part·L + L) of {@code v}: shift the bits into a
-     * float's layout, keep sign, exponent and mantissa, rebase the exponent. float16: shift 13, mask
-     * 0x8FFFE000, scale 2^112 (exact for subnormals too); bfloat16: shift 16, scale 1.
-     */
-    private FloatVector widen(ShortVector v, int part) {
-        IntVector bits = (IntVector) v.convertShape(VectorOperators.S2I, I, part);
-        return bits.lanewise(VectorOperators.LSHL, shift).and(mask).reinterpretAsFloats().mul(scale);
-    }
-
-    /** L half-precision weights from {@code i}, widened to float32. */
-    private FloatVector narrow(int i) {
-        IntVector bits = (IntVector) ShortVector.fromArray(SH, half, i).convertShape(VectorOperators.S2I, I, 0);
-        return bits.lanewise(VectorOperators.LSHL, shift).and(mask).reinterpretAsFloats().mul(scale);
-    }
-
-    private void rows1Half(float[] x, int xo, float[] out, int oo, int o0, int o1) {
-        int bound = loopBound();
-        for (int o = o0; o < o1; o++) {
-            int w = o * cols;
-            FloatVector a = FloatVector.zero(F);
-            FloatVector b = FloatVector.zero(F);
-            for (int i = 0; i < bound; i += 2 * L) {
-                ShortVector v = ShortVector.fromArray(S, half, w + i);
-                a = widen(v, 0).fma(FloatVector.fromArray(F, x, xo + i), a);
-                b = widen(v, 1).fma(FloatVector.fromArray(F, x, xo + i + L), b);
-            }
-            out[oo + o] = a.add(b).reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
-        }
-    }
 
     /** Up to {@link #MAX_GROUP} input rows against output rows [o0, o1): one accumulator per input row. */
     private void rows(int group, float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
@@ -255,9 +219,30 @@ final class WeightMatrix {
         }
     }
 
-    // The kernels below are one per number of input rows (2..8) and storage, written out because the JIT
-    // keeps vector accumulators in registers only as local variables. Generated shape: for each weight row,
-    // for each L-wide step, load and widen the weights once, then one FMA per input row.
+    // The kernels below are one per number of input rows (1..8) and storage, written out because the JIT
+    // keeps vector accumulators in registers only as local variables. Every row of every kernel has the same
+    // arithmetic (one accumulator over L-wide steps, then the same scalar tail), so a row's result does not
+    // depend on how many rows it was computed with: batched = one by one, verification = decode, bit for bit.
+
+    /** L half-precision weights from {@code i}, widened to float32 (float16: shift 13, mask 0x8FFFE000, scale 2^112, exact for
+     * subnormals too; bfloat16: shift 16, scale 1). */
+    private FloatVector narrow(int i) {
+        IntVector bits = (IntVector) ShortVector.fromArray(SH, half, i).convertShape(VectorOperators.S2I, I, 0);
+        return bits.lanewise(VectorOperators.LSHL, shift).and(mask).reinterpretAsFloats().mul(scale);
+    }
+
+    private void rows1Half(float[] x, int xo, float[] out, int oo, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = narrow(w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+        }
+    }
 
     private void rows2Half(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
         int bound = F.loopBound(cols);
@@ -462,6 +447,19 @@ final class WeightMatrix {
         }
     }
 
+    private void rows1F32(float[] x, int xo, float[] out, int oo, int o0, int o1) {
+        int bound = F.loopBound(cols);
+        for (int o = o0; o < o1; o++) {
+            int w = o * cols;
+            FloatVector a0 = FloatVector.zero(F);
+            for (int i = 0; i < bound; i += L) {
+                FloatVector u = FloatVector.fromArray(F, f32, w + i);
+                a0 = u.fma(FloatVector.fromArray(F, x, xo + i), a0);
+            }
+            out[oo + o] = a0.reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
+        }
+    }
+
     private void rows2F32(float[] x, int xo, float[] out, int oo, int stride, int o0, int o1) {
         int bound = F.loopBound(cols);
         int x1 = xo + 1 * cols;
@@ -663,25 +661,6 @@ final class WeightMatrix {
             out[oo + 6 * stride + o] = a6.reduceLanes(VectorOperators.ADD) + tail(x, x6, o, bound);
             out[oo + 7 * stride + o] = a7.reduceLanes(VectorOperators.ADD) + tail(x, x7, o, bound);
         }
-    }
-
-    private void rows1F32(float[] x, int xo, float[] out, int oo, int o0, int o1) {
-        int bound = loopBound();
-        for (int o = o0; o < o1; o++) {
-            int w = o * cols;
-            FloatVector a = FloatVector.zero(F);
-            FloatVector b = FloatVector.zero(F);
-            for (int i = 0; i < bound; i += 2 * L) {
-                a = FloatVector.fromArray(F, f32, w + i).fma(FloatVector.fromArray(F, x, xo + i), a);
-                b = FloatVector.fromArray(F, f32, w + i + L).fma(FloatVector.fromArray(F, x, xo + i + L), b);
-            }
-            out[oo + o] = a.add(b).reduceLanes(VectorOperators.ADD) + tail(x, xo, o, bound);
-        }
-    }
-
-    /** Columns covered by whole 2L-wide steps. */
-    private int loopBound() {
-        return cols - cols % (2 * L);
     }
 
     /** The columns past the last whole step, in scalar code. */

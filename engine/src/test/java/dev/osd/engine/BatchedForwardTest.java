@@ -58,6 +58,33 @@ class BatchedForwardTest {
     }
 
     @Test
+    void verificationLogitsAreTheDecodeLogitsBitForBit() {
+        // the CPU forward's arithmetic per row does not depend on the rows beside it, so a verification of
+        // k + 1 positions (and a batch) scores exactly what one-token decoding would: greedy speculation
+        // equals greedy target-only decoding even where two logits are nearly tied
+        LlamaModel model = TinyModels.target();
+        assertEquals(ServingBackend.CPU, model.backend());
+        int vocab = model.config().vocabSize();
+        int[] tokens = CacheConsistencyTest.randomTokens(77, 30, vocab);
+        try (KvCachePool pool = model.newCachePool(2, 64)) {
+            KvCache one = pool.acquire();
+            KvCache many = pool.acquire();
+            model.forward(one, Arrays.copyOf(tokens, 24), 1);
+            model.forward(many, Arrays.copyOf(tokens, 24), 1);
+            float[][] verified = model.forward(many, Arrays.copyOfRange(tokens, 24, 30), 6);
+            for (int i = 24; i < 30; i++) {
+                float[] decoded = model.forward(one, new int[] {tokens[i]}, 1)[0];
+                for (int v = 0; v < vocab; v++) {
+                    assertEquals(Float.floatToRawIntBits(decoded[v]), Float.floatToRawIntBits(verified[i - 24][v]),
+                            "position " + i + " token " + v);
+                }
+            }
+            one.close();
+            many.close();
+        }
+    }
+
+    @Test
     void refusesWhatDoesNotFit() {
         LlamaModel model = TinyModels.draft();
         try (KvCachePool pool = model.newCachePool(1, 8)) {

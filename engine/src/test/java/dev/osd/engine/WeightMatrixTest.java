@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -41,6 +42,35 @@ class WeightMatrixTest {
                                     storage + " rows " + n + " cols " + cols + " at (" + r + ", " + o + ")");
                         }
                     }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aRowGivesTheSameBitsWhateverItIsBatchedWith() {
+        SplittableRandom random = new SplittableRandom(9);
+        int rows = 50;
+        int cols = 96;
+        float[] values = new float[rows * cols];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = SafeTensors.halfToFloat(SafeTensors.floatToHalf((float) random.nextGaussian()));
+        }
+        for (WeightMatrix.Storage storage : List.of(WeightMatrix.Storage.F16, WeightMatrix.Storage.F32)) {
+            WeightMatrix m = WeightMatrix.of(values, rows, cols, storage);
+            int n = 13;
+            float[] x = new float[n * cols];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) random.nextGaussian();
+            }
+            float[] batched = new float[n * rows];
+            m.multiply(x, 0, n, batched, 0, rows);
+            for (int r = 0; r < n; r++) {
+                float[] alone = new float[rows];
+                m.multiply(x, r * cols, 1, alone, 0, rows);
+                for (int o = 0; o < rows; o++) {
+                    assertEquals(Float.floatToRawIntBits(alone[o]), Float.floatToRawIntBits(batched[r * rows + o]),
+                            storage + " row " + r + " output " + o);
                 }
             }
         }
