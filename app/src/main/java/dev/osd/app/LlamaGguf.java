@@ -8,6 +8,7 @@ import dev.osd.app.GgufWriter.TensorType;
 import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.SafeTensors;
 import dev.osd.engine.TextTokenizer;
+import dev.osd.engine.WeightFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -66,7 +67,7 @@ final class LlamaGguf {
                 .putFloat32("llama.rope.freq_base", config.ropeTheta())
                 .putUint32("llama.vocab_size", config.vocabSize());
         addTokenizer(gguf, modelDir.resolve(TextTokenizer.FILE_NAME), config);
-        Map<String, SafeTensors.Tensor> tensors = SafeTensors.read(modelDir.resolve("model.safetensors"));
+        Map<String, SafeTensors.Tensor> tensors = WeightFiles.read(modelDir);
         for (Map.Entry<String, SafeTensors.Tensor> e : tensors.entrySet()) {
             String name = e.getKey();
             SafeTensors.Tensor t = e.getValue();

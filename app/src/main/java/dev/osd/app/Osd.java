@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
 /** The {@code osd} command line. */
 @Command(name = "osd", mixinStandardHelpOptions = true, version = "osd 0.1.0",
         description = "Online speculative decoding: serve a target model with drafts that learn from traffic.",
-        subcommands = {ServeCommand.class, NodeCommand.class, GenerateCommand.class, TrainCommand.class, BenchCommand.class})
+        subcommands = {ServeCommand.class, NodeCommand.class, GenerateCommand.class, TrainCommand.class, BenchCommand.class,
+            MakeModelCommand.class})
 public final class Osd implements Runnable {
 
     @Override

@@ -81,16 +81,14 @@ public final class LlamaWeights implements AutoCloseable {
     }
 
     /**
-     * Loads a Hugging Face model directory ({@code config.json} and {@code model.safetensors}). Refuses a
-     * missing tensor, a wrong shape, a truncated file or an unknown dtype with the file and tensor named.
+     * Loads a Hugging Face model directory ({@code config.json} and {@code model.safetensors}, or shards
+     * listed by {@code model.safetensors.index.json}). Refuses a missing tensor or shard, a wrong shape, a
+     * truncated file or an unknown dtype with the file and tensor named.
      */
     public static LlamaWeights load(Path dir, NDManager parent) {
         LlamaConfig config = LlamaConfig.read(dir);
-        Path file = dir.resolve(WEIGHTS_FILE);
-        if (!Files.isRegularFile(file)) {
-            throw new CheckpointException(file, null, "missing: a model directory needs " + WEIGHTS_FILE);
-        }
-        Map<String, SafeTensors.Tensor> host = SafeTensors.read(file);
+        Path file = WeightFiles.source(dir);
+        Map<String, SafeTensors.Tensor> host = WeightFiles.read(dir);
         if (config.tieWordEmbeddings()) {
             host.remove("lm_head.weight"); // some tied checkpoints store the shared tensor twice
         }

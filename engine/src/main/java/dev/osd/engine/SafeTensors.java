@@ -7,22 +7,24 @@ import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
  * Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON header that maps
  * each tensor name to its dtype, shape and byte range, then the raw little-endian data. Float32, float16 and
- * bfloat16 are read (into float32); every inconsistency is refused naming the file and the tensor.
+ * bfloat16 are read, either widened to float32 ({@link #read}) or as stored ({@link #readStored}); every
+ * inconsistency is refused naming the file and the tensor. Writing streams one tensor at a time, so a
+ * checkpoint larger than the heap can be written from a generator.
  */
 public final class SafeTensors {
 
@@ -60,13 +62,90 @@ public final class SafeTensors {
         }
     }
 
+    /**
+     * One tensor as the file stores it: float32 values, or the raw 16-bit patterns of F16 and BF16 (no
+     * float32 copy is made until {@link #values()} is asked for).
+     *
+     * @param bits the F16/BF16 bit patterns in row-major order, null for F32
+     * @param floats the F32 values in row-major order, null for F16/BF16
+     */
+    public record StoredTensor(long[] shape, DType dtype, short[] bits, float[] floats) {
+        public StoredTensor {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            int held = dtype == DType.F32 ? (floats == null ? -1 : floats.length) : (bits == null ? -1 : bits.length);
+            if ((dtype == DType.F32) == (floats == null) || (dtype == DType.F32) != (bits == null) || n != held) {
+                throw new IllegalArgumentException("a " + dtype + " tensor of " + n + " values holds "
+                        + (floats != null ? floats.length + " floats" : "") + (bits != null ? bits.length + " 16-bit values" : ""));
+            }
+        }
+
+        public int size() {
+            return dtype == DType.F32 ? floats.length : bits.length;
+        }
+
+        /** The value at a row-major index, widened to float32. */
+        public float get(int i) {
+            return switch (dtype) {
+                case F32 -> floats[i];
+                case F16 -> halfToFloat(bits[i]);
+                case BF16 -> bfloat16ToFloat(bits[i]);
+            };
+        }
+
+        /** All values widened to float32: a new array for F16/BF16, the stored one for F32. */
+        public float[] values() {
+            if (dtype == DType.F32) {
+                return floats;
+            }
+            float[] out = new float[bits.length];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = get(i);
+            }
+            return out;
+        }
+
+        public Tensor toTensor() {
+            return new Tensor(shape, values());
+        }
+    }
+
+    /** Produces one tensor's float32 values when a streamed write reaches it. */
+    @FunctionalInterface
+    public interface TensorSource {
+        float[] values(String name, long[] shape) throws IOException;
+    }
+
     private static final long MAX_HEADER = 100L << 20;
+    private static final int ENCODE_CHUNK = 1 << 20; // values per write: bounds the encoding buffer
 
     private SafeTensors() {
     }
 
-    /** Reads every tensor of a file. Nothing is returned unless the whole file is consistent. */
+    /** Reads every tensor of a file, widened to float32. Nothing is returned unless the whole file is consistent. */
     public static Map<String, Tensor> read(Path file) {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        readStored(file, null).forEach((name, t) -> tensors.put(name, t.toTensor()));
+        return tensors;
+    }
+
+    /** Reads every tensor of a file in its stored dtype. */
+    public static Map<String, StoredTensor> readStored(Path file) {
+        return readStored(file, null);
+    }
+
+    /**
+     * Reads the tensors of a file in their stored dtype: those named in {@code names} (each refused when
+     * absent), or all when it is null. Every header entry is checked either way.
+     */
+    public static Map<String, StoredTensor> readStored(Path file, Set<String> names) {
+        return readStored(file, names, null);
+    }
+
+    /** As {@link #readStored(Path, Set)}; a missing tensor's refusal adds why it was expected in this file. */
+    static Map<String, StoredTensor> readStored(Path file, Set<String> names, String whyExpected) {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = channel.size();
             if (size < 8) {
@@ -89,13 +168,25 @@ public final class SafeTensors {
             }
             long dataStart = 8 + headerLength;
             long dataLength = size - dataStart;
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            if (names != null) {
+                for (String name : names) {
+                    if (!header.has(name) || name.equals("__metadata__")) {
+                        throw new CheckpointException(file, name, "missing tensor"
+                                + (whyExpected == null ? "" : ": " + whyExpected));
+                    }
+                }
+            }
+            Map<String, StoredTensor> tensors = new LinkedHashMap<>();
             for (Map.Entry<String, JsonElement> entry : header.entrySet()) {
                 String name = entry.getKey();
                 if (name.equals("__metadata__")) {
                     continue;
                 }
-                tensors.put(name, readTensor(file, channel, name, entry.getValue(), dataStart, dataLength));
+                boolean wanted = names == null || names.contains(name);
+                StoredTensor t = readTensor(file, channel, name, entry.getValue(), dataStart, dataLength, wanted);
+                if (wanted) {
+                    tensors.put(name, t);
+                }
             }
             return tensors;
         } catch (IOException e) {
@@ -103,8 +194,9 @@ public final class SafeTensors {
         }
     }
 
-    private static Tensor readTensor(Path file, FileChannel channel, String name, JsonElement spec,
-            long dataStart, long dataLength) throws IOException {
+    /** Checks one header entry and, when wanted, reads its data (null otherwise). */
+    private static StoredTensor readTensor(Path file, FileChannel channel, String name, JsonElement spec,
+            long dataStart, long dataLength, boolean wanted) throws IOException {
         DType dtype;
         long[] shape;
         long begin;
@@ -149,24 +241,20 @@ public final class SafeTensors {
         if (count > Integer.MAX_VALUE - 8) {
             throw new CheckpointException(file, name, "too large for one array: " + count + " values");
         }
+        if (!wanted) {
+            return null;
+        }
         ByteBuffer raw = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
         readFully(channel, raw, dataStart + begin);
         raw.flip();
-        float[] values = new float[(int) count];
-        switch (dtype) {
-            case F32 -> raw.asFloatBuffer().get(values);
-            case F16 -> {
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = halfToFloat(raw.getShort());
-                }
-            }
-            case BF16 -> {
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = Float.intBitsToFloat((raw.getShort() & 0xffff) << 16);
-                }
-            }
+        if (dtype == DType.F32) {
+            float[] values = new float[(int) count];
+            raw.asFloatBuffer().get(values);
+            return new StoredTensor(shape, dtype, null, values);
         }
-        return new Tensor(shape, values);
+        short[] bits = new short[(int) count];
+        raw.asShortBuffer().get(bits);
+        return new StoredTensor(shape, dtype, bits, null);
     }
 
     private static void readFully(FileChannel channel, ByteBuffer into, long position) throws IOException {
@@ -184,15 +272,27 @@ public final class SafeTensors {
      * disk and renamed over it, so a reader never sees half a checkpoint.
      */
     public static void write(Path file, Map<String, Tensor> tensors, DType dtype) throws IOException {
-        Map<String, Tensor> sorted = new TreeMap<>(tensors);
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        tensors.forEach((name, t) -> shapes.put(name, t.shape()));
+        write(file, shapes, dtype, (name, shape) -> tensors.get(name).values());
+    }
+
+    /**
+     * Writes tensors of the given shapes in name order, asking the source for each one's values only when
+     * it is reached and encoding them in chunks, so that at most one tensor is held as float32. Atomic like
+     * {@link #write(Path, Map, DType)}.
+     */
+    public static void write(Path file, Map<String, long[]> shapes, DType dtype, TensorSource source)
+            throws IOException {
+        Map<String, long[]> sorted = new TreeMap<>(shapes);
         Map<String, Object> header = new LinkedHashMap<>();
         header.put("__metadata__", Map.of("format", "pt"));
         long offset = 0;
-        for (Map.Entry<String, Tensor> e : sorted.entrySet()) {
-            long bytes = (long) e.getValue().values().length * dtype.bytes;
+        for (Map.Entry<String, long[]> e : sorted.entrySet()) {
+            long bytes = count(e.getValue()) * dtype.bytes;
             Map<String, Object> spec = new LinkedHashMap<>();
             spec.put("dtype", dtype.name());
-            spec.put("shape", e.getValue().shape());
+            spec.put("shape", e.getValue());
             spec.put("data_offsets", new long[] {offset, offset + bytes});
             header.put(e.getKey(), spec);
             offset += bytes;
@@ -209,34 +309,62 @@ public final class SafeTensors {
                 head.put((byte) ' ');
             }
             writeFully(out, head.flip());
-            for (Tensor t : sorted.values()) {
-                writeFully(out, encode(t.values(), dtype));
+            ByteBuffer chunk = ByteBuffer.allocateDirect(ENCODE_CHUNK * dtype.bytes).order(ByteOrder.LITTLE_ENDIAN);
+            for (Map.Entry<String, long[]> e : sorted.entrySet()) {
+                float[] values = source.values(e.getKey(), e.getValue());
+                if (values.length != count(e.getValue())) {
+                    throw new IllegalArgumentException(e.getKey() + ": shape " + Arrays.toString(e.getValue())
+                            + " holds " + count(e.getValue()) + " values, the source gave " + values.length);
+                }
+                for (int from = 0; from < values.length; from += ENCODE_CHUNK) {
+                    int to = Math.min(values.length, from + ENCODE_CHUNK);
+                    encode(values, from, to, dtype, chunk.clear());
+                    writeFully(out, chunk.flip());
+                }
             }
             out.force(true);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
         }
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
-    private static ByteBuffer encode(float[] values, DType dtype) {
-        ByteBuffer buf = ByteBuffer.allocate(values.length * dtype.bytes).order(ByteOrder.LITTLE_ENDIAN);
+    /** Bytes a tensor of this shape takes in a dtype. */
+    public static long bytes(long[] shape, DType dtype) {
+        return count(shape) * dtype.bytes;
+    }
+
+    private static long count(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        return n;
+    }
+
+    private static void encode(float[] values, int from, int to, DType dtype, ByteBuffer buf) {
         switch (dtype) {
             case F32 -> {
-                FloatBuffer fb = buf.asFloatBuffer();
-                fb.put(values);
+                for (int i = from; i < to; i++) {
+                    buf.putFloat(values[i]);
+                }
             }
             case F16 -> {
-                for (float v : values) {
-                    buf.putShort(floatToHalf(v));
+                for (int i = from; i < to; i++) {
+                    buf.putShort(floatToHalf(values[i]));
                 }
             }
             case BF16 -> {
-                for (float v : values) {
-                    buf.putShort(toBfloat16(v));
+                for (int i = from; i < to; i++) {
+                    buf.putShort(toBfloat16(values[i]));
                 }
             }
         }
-        buf.position(0).limit(values.length * dtype.bytes);
-        return buf;
+    }
+
+    static float bfloat16ToFloat(short b) {
+        return Float.intBitsToFloat((b & 0xffff) << 16);
     }
 
     /** Round to nearest even, as PyTorch converts float32 to bfloat16. */

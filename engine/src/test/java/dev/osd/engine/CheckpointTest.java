@@ -165,7 +165,7 @@ class CheckpointTest {
         rope.addProperty("rope_type", "llama3");
         json.add("rope_parameters", rope);
         Files.writeString(config, json.toString());
-        assertEquals("rope_parameters", refused(d).item());
+        assertEquals("rope_parameters.factor", refused(d).item(), "llama3 scaling needs its factors");
         json.remove("rope_parameters");
         json.addProperty("head_dim", 8);
         Files.writeString(config, json.toString());
