@@ -69,10 +69,10 @@ final class CpuForward implements ServingForward {
                     w.hostValues(p + "mlp.up_proj.weight")), 2 * inter, hidden);
             down[l] = WeightMatrix.of(w.hostValues(p + "mlp.down_proj.weight"), hidden, inter);
         }
+        double[] inverse = c.ropeInverseFrequencies(); // float32 values, rope scaling applied
         invFreq = new float[headDim / 2];
-        for (int i = 0; i < headDim / 2; i++) {
-            // float32 arithmetic as in transformers' LlamaRotaryEmbedding, so angles match its rounding
-            invFreq[i] = (float) (1.0 / (float) Math.pow(c.ropeTheta(), (float) (2 * i) / headDim));
+        for (int i = 0; i < invFreq.length; i++) {
+            invFreq[i] = (float) inverse[i];
         }
     }
 

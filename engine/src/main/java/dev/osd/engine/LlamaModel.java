@@ -44,10 +44,10 @@ public final class LlamaModel implements AutoCloseable {
         LlamaConfig c = config;
         int hd = c.headDim();
         int maxPos = c.maxPositionEmbeddings();
+        double[] inverse = c.ropeInverseFrequencies(); // float32 values as transformers computes them
         float[] invFreq = new float[hd / 2];
         for (int i = 0; i < hd / 2; i++) {
-            // float32 arithmetic as in transformers' LlamaRotaryEmbedding, so angles match its rounding
-            invFreq[i] = (float) (1.0 / (float) Math.pow(c.ropeTheta(), (float) (2 * i) / hd));
+            invFreq[i] = (float) inverse[i];
         }
         ropeCos = new float[maxPos * hd];
         ropeSin = new float[maxPos * hd];
