@@ -40,6 +40,13 @@ final class CrossNodeClasses {
         kryo.register(dev.osd.routing.Router.Reason.class, 158);
         kryo.register(dev.osd.routing.RoutingRule.class, 159);
         kryo.register(dev.osd.distillation.DraftTrainer.Stats.class, 160);
+        kryo.register(Problem.Overloaded.class, 161);
+        kryo.register(Problem.Unavailable.class, 162);
+        kryo.register(Problem.InvalidInput.class, 163);
+        kryo.register(Problem.ContextExhausted.class, 164);
+        kryo.register(Problem.DeadlinePassed.class, 165);
+        kryo.register(Problem.Cancelled.class, 166);
+        kryo.register(Problem.Internal.class, 167);
         // messages (200-)
         kryo.register(TargetActor.Open.class, 200);
         kryo.register(TargetActor.Opened.class, 201);

@@ -284,7 +284,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
 
     private Behavior<Command> onSubmit(Submit s) {
         if (router == null) {
-            s.done().completeExceptionally(new IllegalStateException("unavailable: this node has no gateway role"));
+            s.done().completeExceptionally(new ProblemException(new Problem.Unavailable(
+                    "this node has no gateway role")));
             return this;
         }
         if (!s.speculate()) {
@@ -302,14 +303,15 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private Behavior<Command> onRouted(Routed r) {
         Submit s = r.submit();
         if (r.routed().problem() != null) {
-            s.done().completeExceptionally(new IllegalArgumentException(r.routed().problem()));
+            s.done().completeExceptionally(new ProblemException(new Problem.InvalidInput("speculation.draft",
+                    r.routed().problem())));
             return this;
         }
         Router.Route route = r.routed().route();
         ActorRef<TargetActor.Command> chosenTarget = pick(targets.stream().filter(t -> !lostTargets.contains(t))
                 .toList(), target);
         if (chosenTarget == null) {
-            s.done().completeExceptionally(new IllegalStateException("unavailable: no target is reachable"));
+            s.done().completeExceptionally(new ProblemException(new Problem.Unavailable("no target is reachable")));
             return this;
         }
         String draft = route.draft() != null && available(route.draft()) ? route.draft() : null;
@@ -402,7 +404,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private Behavior<Command> onAddDraft(AddDraft a) {
         String name = a.draft().name();
         if (drafts.containsKey(name)) {
-            a.done().completeExceptionally(new IllegalArgumentException("draft '" + name + "' exists already"));
+            a.done().completeExceptionally(new ProblemException(new Problem.InvalidInput("name", "draft '" + name
+                    + "' exists already")));
             return this;
         }
         try {
@@ -421,8 +424,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private Behavior<Command> onRetireDraft(RetireDraft r) {
         ActorRef<DraftActor.Command> ref = drafts.remove(r.name());
         if (ref == null) {
-            r.done().completeExceptionally(new IllegalArgumentException("unknown draft '" + r.name()
-                    + "' (or not served on this node)"));
+            r.done().completeExceptionally(new ProblemException(new Problem.InvalidInput("name", "unknown draft '"
+                    + r.name() + "' (or not served on this node)")));
             return this;
         }
         known.remove(r.name());
@@ -478,8 +481,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     }
 
     private Behavior<Command> onRequestUnanswered(RequestUnanswered u) {
-        u.submit().done().completeExceptionally(new IllegalStateException("request " + u.submit().id()
-                + " stopped before it finished"));
+        u.submit().done().completeExceptionally(new ProblemException(new Problem.Internal("request "
+                + u.submit().id() + " stopped before it finished")));
         return this;
     }
 }

@@ -30,9 +30,13 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     public sealed interface Command {
     }
 
-    /** Stops generation early; the client gets the result so far. */
+    /** Stops generation early (its client went away); the client gets the result so far, as cancelled. */
     public enum Cancel implements Command, LocalOnly {
         INSTANCE
+    }
+
+    /** Stops generation early for the server's reason (a shutdown past its grace period); answers with it. */
+    public record Abort(Problem problem) implements Command, LocalOnly {
     }
 
     private record Opened(TargetActor.Opened opened) implements Command, LocalOnly {
@@ -69,12 +73,12 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
 
     /**
      * @param draft the draft that served the request, or null for target-only decoding
-     * @param problem why the request ended early (overloaded, deadline, target trouble), or null
+     * @param problem why the request ended early (overloaded, deadline, cancelled, target trouble), or null
      * @param queryClass the class the router gave the query, or null
      */
-    public record Finished(String requestId, GenerationResult result, String draft, String problem, String queryClass)
+    public record Finished(String requestId, GenerationResult result, String draft, Problem problem, String queryClass)
             implements Event {
-        public Finished(String requestId, GenerationResult result, String draft, String problem) {
+        public Finished(String requestId, GenerationResult result, String draft, Problem problem) {
             this(requestId, result, draft, problem, null);
         }
 
@@ -214,15 +218,17 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
                 .onMessage(DraftTimedOut.class, this::onDraftTimedOut)
                 .onMessage(TargetLost.class, this::onTargetLost)
                 .onMessage(TargetReplaced.class, this::onTargetReplaced)
-                .onMessageEquals(Cancel.INSTANCE, () -> finish(null))
-                .onMessageEquals(DeadlinePassed.INSTANCE, () -> finish("deadline of " + deadline.toMillis()
-                        + " ms passed after " + generation.generated() + " tokens"))
+                .onMessageEquals(Cancel.INSTANCE, () -> finish(new Problem.Cancelled("cancelled after "
+                        + generation.generated() + " tokens")))
+                .onMessage(Abort.class, a -> finish(a.problem()))
+                .onMessageEquals(DeadlinePassed.INSTANCE, () -> finish(new Problem.DeadlinePassed("deadline of "
+                        + deadline.toMillis() + " ms passed after " + generation.generated() + " tokens")))
                 .build();
     }
 
     private Behavior<Command> onOpened(Opened o) {
         if (!o.opened().accepted()) {
-            return fail("overloaded: " + o.opened().problem());
+            return finish(new Problem.Overloaded(o.opened().problem()));
         }
         // the sequence so far: the prompt, or everything generated before a lost target's replacement took over
         int[] sequence = generation.prefix(generation.length());
@@ -304,7 +310,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private Behavior<Command> onScored(Scored s) {
         TargetActor.Scored scored = s.scored();
         if (scored.problem() != null) {
-            return fail("target: " + scored.problem());
+            return finish(new Problem.Internal("target: " + scored.problem()));
         }
         if (targetCached == -1) {
             targetCached = prefilled;
@@ -340,7 +346,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         pendingProposal = null;
         round++; // a proposal still on its way belongs to the abandoned round
         if (gateway == null) {
-            return finish("unavailable: the target went and no other was given");
+            return finish(new Problem.Unavailable("the target went and no other was given"));
         }
         gateway.tell(new Gateway.ReplaceTarget(l.lost(), targetFoundAdapter));
         return this;
@@ -350,7 +356,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         ActorRef<TargetActor.Command> next = r.found().target();
         if (next == null) {
             target = null;
-            return finish("unavailable: the target went and no other target is reachable");
+            return finish(new Problem.Unavailable("the target went and no other target is reachable"));
         }
         target = next;
         getContext().watchWith(target, new TargetLost(target));
@@ -365,16 +371,12 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         return this;
     }
 
-    private Behavior<Command> finish(String problem) {
+    private Behavior<Command> finish(Problem problem) {
         GenerationResult result = generation.result();
         // caches first: a client that submits its next request on this answer finds them free
         release();
         client.tell(new Finished(id, result, speculate ? draftName : null, problem));
         return Behaviors.stopped();
-    }
-
-    private Behavior<Command> fail(String problem) {
-        return finish(problem);
     }
 
     private void release() {

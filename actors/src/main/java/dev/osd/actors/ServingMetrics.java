@@ -13,6 +13,7 @@ import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
@@ -42,7 +43,8 @@ public final class ServingMetrics {
     private final Counter acceptedPerPosition = counter("osd_spec_decode_num_accepted_tokens_per_pos_total",
             "Draft tokens accepted at each proposal position (0-based)", "draft", "position");
     private final Counter requests = counter("osd_requests_total",
-            "Requests finished, by query class (none: no rule matched), draft (none: target-only) and outcome",
+            "Requests finished, by query class (none: no rule matched), draft (none: target-only) and outcome "
+                    + "(stop, length, or the problem that ended it: cancelled, deadline, overloaded, ...)",
             "query_class", "draft", "outcome");
     private final Counter outputTokens = counter("osd_request_output_tokens_total", "Tokens generated", "speculation");
     private final Histogram ttft = histogram("osd_request_ttft_seconds", "Time to first token");
@@ -102,8 +104,9 @@ public final class ServingMetrics {
         GenerationResult r = f.result();
         String draft = f.draft() == null ? "none" : f.draft();
         String queryClass = f.queryClass() == null ? "none" : f.queryClass();
-        String outcome = f.problem() == null ? r.finishReason().name().toLowerCase(java.util.Locale.ROOT)
-                : f.problem().startsWith("overloaded") ? "overloaded" : "problem";
+        // a request that ended early (cancelled, deadline, ...) has no finish reason: its problem's kind says why
+        String outcome = f.problem() != null ? f.problem().kind() : r.finishReason() == null ? "length"
+                : r.finishReason().name().toLowerCase(Locale.ROOT);
         requests.labelValues(queryClass, draft, outcome).inc();
         served.increment();
         classTraffic.computeIfAbsent(queryClass, c -> new LongAdder()).increment();

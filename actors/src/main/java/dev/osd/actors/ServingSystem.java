@@ -220,10 +220,12 @@ public final class ServingSystem implements AutoCloseable {
      */
     public CompletionStage<Draft> addDraft(String name, dev.osd.routing.RoutingRule rule) {
         if (factory == null) {
-            return CompletableFuture.failedFuture(new IllegalStateException("this system has no draft factory"));
+            return CompletableFuture.failedFuture(new ProblemException(new Problem.InvalidInput(null,
+                    "this system has no draft factory")));
         }
         if (names.contains(name)) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException("draft '" + name + "' exists already"));
+            return CompletableFuture.failedFuture(new ProblemException(new Problem.InvalidInput("name", "draft '"
+                    + name + "' exists already")));
         }
         Draft d = factory.create(name);
         CompletableFuture<Draft> done = new CompletableFuture<>();

@@ -101,7 +101,7 @@ class ServingTest {
         }
         for (int i = 0; i < 32; i++) {
             RequestActor.Finished f = finished(probes.get(i), 1).values().iterator().next();
-            assertNull(f.problem(), f.problem());
+            assertNull(f.problem(), String.valueOf(f.problem()));
             assertArrayEquals(plain(greedy(i, 0)), f.result().tokens(), "request " + i);
             assertTrue(f.result().stats().steps() > 0, "it speculated");
         }
@@ -193,7 +193,7 @@ class ServingTest {
         first.receiveMessage(Duration.ofSeconds(30));
         request(s, 2, greedy(2, 2), null, second.getRef());
         RequestActor.Finished f = finished(second, 1).values().iterator().next();
-        assertTrue(f.problem() != null && f.problem().startsWith("overloaded"), String.valueOf(f.problem()));
+        assertTrue(f.problem() instanceof Problem.Overloaded, String.valueOf(f.problem()));
         finished(first, 1);
     }
 
@@ -223,7 +223,7 @@ class ServingTest {
                 true, 2), null, target.config().eosTokenId(), 128, s.target(), s.draft(), "d", 128, null, null,
                 Duration.ofSeconds(2), Duration.ofMillis(1), probe.getRef()));
         RequestActor.Finished f = finished(probe, 1).values().iterator().next();
-        assertTrue(f.problem() != null && f.problem().startsWith("deadline"), String.valueOf(f.problem()));
+        assertTrue(f.problem() instanceof Problem.DeadlinePassed, String.valueOf(f.problem()));
         assertTrue(f.result().tokens().length < 120);
         TestProbe<TargetActor.Stats> stats = KIT.createTestProbe();
         stats.awaitAssert(() -> {
@@ -254,7 +254,7 @@ class ServingTest {
         assertEquals(s.target(), ask.lost());
         ask.replyTo().tell(new Gateway.TargetFound(other));
         RequestActor.Finished f = finished(client, 1).get("moves");
-        assertNull(f.problem(), f.problem());
+        assertNull(f.problem(), String.valueOf(f.problem()));
         assertArrayEquals(plain(r), f.result().tokens(), "the same tokens as if the target had stayed");
 
         // with no other target the request ends, answered, and says why
@@ -269,6 +269,6 @@ class ServingTest {
         gateway.expectMessageClass(Gateway.ReplaceTarget.class, Duration.ofSeconds(10)).replyTo()
                 .tell(new Gateway.TargetFound(null));
         RequestActor.Finished stranded = finished(client2, 1).get("stranded");
-        assertTrue(stranded.problem().startsWith("unavailable"), stranded.problem());
+        assertTrue(stranded.problem() instanceof Problem.Unavailable, String.valueOf(stranded.problem()));
     }
 }

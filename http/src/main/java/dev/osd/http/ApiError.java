@@ -2,6 +2,7 @@ package dev.osd.http;
 
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import dev.osd.actors.Problem;
 
 /**
  * An error the API answers with: an HTTP status and OpenAI's error object
@@ -25,8 +26,36 @@ final class ApiError extends RuntimeException {
         this.retryAfter = retryAfter;
     }
 
+    /**
+     * The one place a {@link Problem} becomes an HTTP status and OpenAI's error object: the client's faults are
+     * 4xx naming the field, capacity and availability are 429 and 503 with Retry-After, the server's own 5xx.
+     */
+    static ApiError of(Problem p) {
+        if (p instanceof Problem.InvalidInput i) {
+            return new ApiError(400, "invalid_request_error", i.param(), null, i.message(), 0);
+        }
+        if (p instanceof Problem.ContextExhausted c) {
+            return new ApiError(400, "invalid_request_error", c.param(), "context_length_exceeded", c.message(), 0);
+        }
+        if (p instanceof Problem.Overloaded) {
+            return new ApiError(429, "rate_limit_error", null, "overloaded", "the server is at capacity ("
+                    + p.message() + "); retry shortly", 1);
+        }
+        if (p instanceof Problem.Unavailable) {
+            return new ApiError(503, "server_error", null, "unavailable", p.message(), 1);
+        }
+        if (p instanceof Problem.DeadlinePassed) {
+            return new ApiError(504, "server_error", null, "deadline_exceeded", p.message(), 0);
+        }
+        if (p instanceof Problem.Cancelled) {
+            // nginx's "client closed request": only a client that is gone could have asked for it
+            return new ApiError(499, "invalid_request_error", null, "cancelled", p.message(), 0);
+        }
+        return new ApiError(500, "server_error", null, null, "generation failed: " + p.message(), 0);
+    }
+
     static ApiError invalid(String param, String message) {
-        return new ApiError(400, "invalid_request_error", param, null, message, 0);
+        return of(new Problem.InvalidInput(param, message));
     }
 
     static ApiError notFound(String param, String message) {
@@ -38,16 +67,13 @@ final class ApiError extends RuntimeException {
                 "request body exceeds the limit of " + limit + " bytes", 0);
     }
 
-    static ApiError overloaded(String message) {
-        return new ApiError(429, "rate_limit_error", null, "overloaded", message, 1);
-    }
-
     static ApiError unauthorized(String message) {
         return new ApiError(401, "authentication_error", null, "invalid_api_key", message, 0);
     }
 
-    static ApiError unavailable(String message) {
-        return new ApiError(503, "server_error", null, "unavailable", message, 1);
+    /** The client did not send its whole body in time. */
+    static ApiError bodyTimeout(String message) {
+        return new ApiError(408, "invalid_request_error", null, "request_timeout", message, 0);
     }
 
     static ApiError internal(String message) {

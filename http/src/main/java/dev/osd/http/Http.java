@@ -8,6 +8,8 @@ import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
@@ -18,8 +20,12 @@ final class Http {
     private Http() {
     }
 
+    // nginx's "client closed request", for a request that ended because its client went away
+    private static final StatusCode CLIENT_CLOSED = StatusCodes.custom(499, "Client Closed Request",
+            "the client closed the request", false, true);
+
     static HttpResponse json(int status, JsonElement body) {
-        return HttpResponse.create().withStatus(status)
+        return HttpResponse.create().withStatus(status == 499 ? CLIENT_CLOSED : StatusCodes.get(status))
                 .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body.toString()));
     }
 

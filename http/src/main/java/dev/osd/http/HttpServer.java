@@ -5,6 +5,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.osd.actors.Gateway;
+import dev.osd.actors.ProblemException;
 import dev.osd.actors.ServingSystem;
 import dev.osd.engine.TextTokenizer;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -20,6 +21,7 @@ import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.Cancellable;
@@ -238,26 +240,26 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         return e.getAsJsonObject();
     }
 
+    /** What a failure the routes did not expect answers: problems as they map, anything else a logged 500. */
     static ApiError asApiError(Throwable t) {
-        Throwable cause = t;
-        while ((cause instanceof CompletionException || cause instanceof java.util.concurrent.ExecutionException)
-                && cause.getCause() != null) {
-            cause = cause.getCause();
-        }
+        Throwable cause = unwrap(t);
         if (cause instanceof ApiError e) {
             return e;
         }
-        if (cause instanceof EntityStreamSizeException) {
-            return ApiError.tooLarge(-1 == 0 ? 0 : ((EntityStreamSizeException) cause).limit());
-        }
-        if (cause instanceof IllegalArgumentException) {
-            return ApiError.invalid(null, cause.getMessage());
-        }
-        if (cause instanceof IllegalStateException && String.valueOf(cause.getMessage()).startsWith("unavailable")) {
-            return ApiError.unavailable(cause.getMessage());
+        if (cause instanceof ProblemException p) {
+            return ApiError.of(p.problem());
         }
         LOG.error("request failed", cause);
         return ApiError.internal(cause.getClass().getSimpleName() + ": " + cause.getMessage());
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        Throwable cause = t;
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+                && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause;
     }
 
     private Route withApiKey(Supplier<Route> inner) {

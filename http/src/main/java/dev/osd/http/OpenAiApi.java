@@ -357,13 +357,7 @@ final class OpenAiApi {
 
     /** The API error a finished generation's problem is, or null when it finished normally. */
     private static ApiError problem(RequestActor.Finished f) {
-        if (f.problem() == null) {
-            return null;
-        }
-        if (f.problem().startsWith("overloaded")) {
-            return ApiError.overloaded("the server is at capacity (" + f.problem() + "); retry shortly");
-        }
-        return ApiError.internal("generation failed: " + f.problem());
+        return f.problem() == null ? null : ApiError.of(f.problem());
     }
 
     private static ApiError asApiError(Throwable t) {
