@@ -27,7 +27,7 @@ final class ServeConfig {
         Config s = c.getConfig("osd.serve");
         return new HttpServer.Settings(host != null ? host : s.getString("host"), port, s.getString("model-name"),
                 s.getBytes("max-body-bytes"), key(s, "api-key", "OSD_API_KEY"), key(s, "admin-key", "OSD_ADMIN_KEY"),
-                s.getInt("max-draft-tokens"));
+                s.getInt("max-draft-tokens"), s.getInt("max-generations-per-request"), s.getDuration("body-timeout"));
     }
 
     /** The --state flag, else {@code osd.serve.state}; null when that is empty (no checkpoint stores). */
@@ -59,6 +59,7 @@ final class ServeConfig {
         try {
             Config resolved = c.resolve();
             serving(resolved);
+            http(resolved, null, 0);
             return resolved;
         } catch (ConfigException e) {
             throw new IllegalArgumentException("configuration: " + e.getMessage(), e);

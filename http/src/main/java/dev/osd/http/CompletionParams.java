@@ -3,8 +3,8 @@ package dev.osd.http;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonPrimitive;
 import dev.osd.workload.ChatTemplate;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -142,10 +142,11 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
         int[] ids = new int[a.size()];
         for (int i = 0; i < ids.length; i++) {
             JsonElement t = a.get(i);
-            if (!t.isJsonPrimitive() || !t.getAsJsonPrimitive().isNumber() || !isInteger(t.getAsDouble())) {
+            Long id = exactLong(t);
+            if (id == null || id < Integer.MIN_VALUE || id > Integer.MAX_VALUE) {
                 throw ApiError.invalid("prompt", "token ids must be integers, got " + t);
             }
-            ids[i] = t.getAsInt();
+            ids[i] = id.intValue();
         }
         return ids;
     }
@@ -304,15 +305,31 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
         if (e == null || e.isJsonNull()) {
             return null;
         }
+        Long v = exactLong(e);
+        if (v == null) {
+            throw ApiError.invalid(param, param + " must be an integer in the signed 64-bit range, got " + e);
+        }
+        return v;
+    }
+
+    /**
+     * The element as a whole number in the signed 64-bit range (its full range: a double would lose the last
+     * digits of a seed), or null when it is not one.
+     */
+    static Long exactLong(JsonElement e) {
         if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-            throw ApiError.invalid(param, param + " must be an integer, got " + e);
+            return null;
         }
-        JsonPrimitive p = e.getAsJsonPrimitive();
-        double d = p.getAsDouble();
-        if (!isInteger(d) || Math.abs(d) > 9.2e18) {
-            throw ApiError.invalid(param, param + " must be an integer, got " + e);
+        // stripped first, so that neither 1e-999999999 nor 1e999999999 makes a huge intermediate value
+        BigDecimal d = e.getAsJsonPrimitive().getAsBigDecimal().stripTrailingZeros();
+        if (d.scale() > 0 || d.precision() - d.scale() > 19) {
+            return null;
         }
-        return p.getAsBigDecimal().longValue();
+        try {
+            return d.longValueExact();
+        } catch (ArithmeticException outOfRange) {
+            return null;
+        }
     }
 
     private static boolean optBoolean(JsonObject o, String name, boolean fallback) {

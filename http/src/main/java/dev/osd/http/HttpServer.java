@@ -2,8 +2,6 @@ package dev.osd.http;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import dev.osd.actors.Gateway;
 import dev.osd.actors.ProblemException;
 import dev.osd.actors.ServingSystem;
@@ -22,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.Cancellable;
@@ -57,23 +56,38 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
      * @param adminKey when set, the administrative endpoints ask for it (else they are open like the API)
      * @param maxBodyBytes larger request bodies are refused with 413
      * @param maxDraftTokens the proposal length bound for requests that do not fix it
+     * @param maxGenerationsPerRequest most generations (prompts × n) one request may start; past it, 400
+     * @param bodyTimeout a body not received whole within this long is refused with 408
      */
     public record Settings(String host, int port, String model, long maxBodyBytes, String apiKey, String adminKey,
-            int maxDraftTokens) {
+            int maxDraftTokens, int maxGenerationsPerRequest, Duration bodyTimeout) {
         public static Settings defaults() {
-            return new Settings("127.0.0.1", 8080, "osd-embedded", 1 << 20, null, null, 5);
+            return new Settings("127.0.0.1", 8080, "osd-embedded", 1 << 20, null, null, 5, 128,
+                    Duration.ofSeconds(10));
         }
 
         public Settings withPort(int p) {
-            return new Settings(host, p, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens);
+            return new Settings(host, p, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
+                    maxGenerationsPerRequest, bodyTimeout);
         }
 
         public Settings withKeys(String api, String admin) {
-            return new Settings(host, port, model, maxBodyBytes, api, admin, maxDraftTokens);
+            return new Settings(host, port, model, maxBodyBytes, api, admin, maxDraftTokens, maxGenerationsPerRequest,
+                    bodyTimeout);
         }
 
         public Settings withMaxBodyBytes(long b) {
-            return new Settings(host, port, model, b, apiKey, adminKey, maxDraftTokens);
+            return new Settings(host, port, model, b, apiKey, adminKey, maxDraftTokens, maxGenerationsPerRequest,
+                    bodyTimeout);
+        }
+
+        public Settings withBodyTimeout(Duration t) {
+            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
+                    maxGenerationsPerRequest, t);
+        }
+
+        public Settings withMaxGenerationsPerRequest(int n) {
+            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens, n, bodyTimeout);
         }
     }
 
@@ -90,7 +104,8 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         this.system = system;
         this.settings = settings;
         this.materializer = Materializer.matFromSystem(system.actorSystem());
-        this.api = new OpenAiApi(system, tokenizer, settings.model(), settings.maxDraftTokens(), materializer);
+        this.api = new OpenAiApi(system, tokenizer, settings.model(), settings.maxDraftTokens(),
+                settings.maxGenerationsPerRequest(), materializer);
         this.drafts = new DraftsAdmin(system);
         this.history = new DashboardHistory(system, 600);
         this.sampling = system.actorSystem().scheduler().scheduleAtFixedRate(Duration.ofSeconds(1),
@@ -202,7 +217,10 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         };
     }
 
-    /** Reads the body as a JSON object (413 past the size limit, 400 when it is not JSON) and hands it on. */
+    /**
+     * Reads the body as a JSON object and hands it on. The body's own faults are the client's: past the size limit
+     * 413, not whole within the body timeout 408, truncated or with a bad chunk 400, each logged as one line.
+     */
     private Route jsonBody(Function<JsonObject, CompletionStage<HttpResponse>> handler) {
         return extractRequestEntity(entity -> {
             OptionalLong length = entity.getContentLengthOption();
@@ -210,11 +228,29 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
                 return complete(dev.osd.http.Http.error(ApiError.tooLarge(settings.maxBodyBytes())));
             }
             CompletionStage<HttpResponse> response = entity.withSizeLimit(settings.maxBodyBytes())
-                    .toStrict(10_000, materializer)
-                    .thenCompose(strict -> handler.apply(parse(strict.getData().utf8String())))
+                    .toStrict(settings.bodyTimeout().toMillis(), materializer)
+                    .handle((strict, fault) -> fault != null ? CompletableFuture.<HttpResponse>failedFuture(
+                            bodyFault(fault)) : handler.apply(StrictJson.object(strict.getData().utf8String())))
+                    .thenCompose(Function.identity())
                     .exceptionally(t -> dev.osd.http.Http.error(asApiError(t)));
             return completeWithFuture(response);
         });
+    }
+
+    /** A body that could not be read: the client's fault, answered with a 4xx and logged as one line. */
+    static ApiError bodyFault(Throwable t) {
+        Throwable cause = unwrap(t);
+        ApiError e;
+        if (cause instanceof EntityStreamSizeException size) {
+            e = ApiError.tooLarge(size.limit());
+        } else if (cause instanceof TimeoutException) {
+            e = ApiError.bodyTimeout("the request body did not arrive whole in time: " + cause.getMessage());
+        } else {
+            // a truncated body, a bad chunk, a connection that broke mid-body
+            e = ApiError.invalid(null, "the request body could not be read: " + cause.getMessage());
+        }
+        LOG.info("client body fault ({}): {}", e.status, cause.toString());
+        return e;
     }
 
     private Route answer(Supplier<CompletionStage<JsonObject>> work) {
@@ -225,19 +261,6 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
             r = CompletableFuture.failedFuture(e);
         }
         return completeWithFuture(r.exceptionally(t -> dev.osd.http.Http.error(asApiError(t))));
-    }
-
-    private static JsonObject parse(String text) {
-        JsonElement e;
-        try {
-            e = JsonParser.parseString(text);
-        } catch (JsonParseException | IllegalStateException ex) {
-            throw ApiError.invalid(null, "the body is not valid JSON: " + ex.getMessage());
-        }
-        if (e == null || !e.isJsonObject()) {
-            throw ApiError.invalid(null, "the body must be a JSON object");
-        }
-        return e.getAsJsonObject();
     }
 
     /** What a failure the routes did not expect answers: problems as they map, anything else a logged 500. */

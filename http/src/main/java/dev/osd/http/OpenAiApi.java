@@ -4,6 +4,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import dev.osd.actors.Problem;
 import dev.osd.actors.RequestActor;
 import dev.osd.actors.ServingSystem;
 import dev.osd.engine.GenerationRequest;
@@ -45,15 +46,20 @@ final class OpenAiApi {
     private final String model;
     private final Materializer materializer;
     private final int maxDraftTokens;
+    private final int maxGenerations;
     private final long created = System.currentTimeMillis() / 1000;
 
-    /** @param maxDraftTokens the proposal length bound when a request does not fix k (the draft's adaptive k applies) */
-    OpenAiApi(ServingSystem system, TextTokenizer tokenizer, String model, int maxDraftTokens,
+    /**
+     * @param maxDraftTokens the proposal length bound when a request does not fix k (the draft's adaptive k applies)
+     * @param maxGenerations most generations (prompts × n) one request may start
+     */
+    OpenAiApi(ServingSystem system, TextTokenizer tokenizer, String model, int maxDraftTokens, int maxGenerations,
             Materializer materializer) {
         this.system = system;
         this.tokenizer = tokenizer;
         this.model = model;
         this.maxDraftTokens = maxDraftTokens;
+        this.maxGenerations = maxGenerations;
         this.materializer = materializer;
     }
 
@@ -97,6 +103,13 @@ final class OpenAiApi {
     }
 
     private List<Choice> choices(CompletionParams p) {
+        // before any prompt is tokenized: a request's size alone can refuse it
+        int promptCount = p.chat() ? 1 : p.prompts().size();
+        long generations = (long) promptCount * p.n();
+        if (generations > maxGenerations) {
+            throw ApiError.invalid(promptCount > maxGenerations ? "prompt" : "n", promptCount + " prompt(s) × n "
+                    + p.n() + " = " + generations + " generations; one request may start at most " + maxGenerations);
+        }
         LlamaConfig config = system.targetConfig();
         int context = config.maxPositionEmbeddings();
         List<int[]> prompts = new ArrayList<>();
@@ -133,17 +146,19 @@ final class OpenAiApi {
                 throw ApiError.invalid(promptParam, "the prompt is empty");
             }
             if (ids.length >= context) {
-                throw ApiError.invalid(promptParam, "the prompt has " + ids.length + " tokens; the model's context "
-                        + "holds " + context + " (prompt and completion together)");
+                throw ApiError.of(new Problem.ContextExhausted(promptParam, "the prompt has " + ids.length
+                        + " tokens; the model's context holds " + context + " (prompt and completion together)"));
             }
             int maxTokens = p.maxTokens() != null ? p.maxTokens() : p.chat() ? context - ids.length : 16;
-            if (ids.length + maxTokens > context) {
-                throw ApiError.invalid(p.chat() ? "max_completion_tokens" : "max_tokens", "max_tokens " + maxTokens
-                        + " and the prompt's " + ids.length + " tokens exceed the model's context of " + context
-                        + " tokens");
+            // compared as room left, not as a sum: max_tokens may be as large as an int goes
+            if (maxTokens > context - ids.length) {
+                throw ApiError.of(new Problem.ContextExhausted(p.chat() ? "max_completion_tokens" : "max_tokens",
+                        "max_tokens " + maxTokens + " and the prompt's " + ids.length + " tokens exceed the model's "
+                        + "context of " + context + " tokens"));
             }
             int k = !p.speculate() ? 0 : p.numDraftTokens() != null ? p.numDraftTokens() : maxDraftTokens;
             for (int j = 0; j < p.n(); j++) {
+                // choice j of a seeded request takes seed + j (wrapping past the long range, still deterministic)
                 long seed = p.seed() != null ? p.seed() + j : ThreadLocalRandom.current().nextLong();
                 SamplingParams sampling = new SamplingParams(p.temperature(), p.topK(), p.topP(), seed);
                 out.add(new Choice(index++, new GenerationRequest(ids, maxTokens, sampling, p.stop(), p.ignoreEos(), k,
