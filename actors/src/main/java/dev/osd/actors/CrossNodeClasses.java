@@ -2,8 +2,8 @@ package dev.osd.actors;
 
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.Serializer;
+import com.google.re2j.Pattern;
 import java.util.List;
-import java.util.regex.Pattern;
 
 /**
  * The classes that cross nodes, each with the Kryo id it has on every node. Ids are append-only: a class that
@@ -26,8 +26,9 @@ final class CrossNodeClasses {
         kryo.register(java.util.ArrayList.class, lists, 107);
         kryo.register(jdk("java.util.ImmutableCollections$ListN"), lists, 108);
         kryo.register(jdk("java.util.ImmutableCollections$List12"), lists, 109);
-        kryo.register(Pattern.class, patterns, 110);
+        // 110: java.util.regex.Pattern, retired (routing patterns are RE2/J's now, 112)
         kryo.register(jdk("org.apache.pekko.actor.typed.internal.adapter.ActorRefAdapter"), actorRefs, 111);
+        kryo.register(Pattern.class, patterns, 112);
         // engine, routing, distillation values inside messages (150-199)
         kryo.register(dev.osd.engine.SamplingParams.class, 150);
         kryo.register(dev.osd.engine.SpeculationRound.class, 151);

@@ -78,8 +78,9 @@ class KryoSerializerTest {
             for (int i = 0; i < l.size(); i++) {
                 assertSame(l.get(i), m.get(i));
             }
-        } else if (expected instanceof java.util.regex.Pattern p) {
-            assertEquals(p.pattern(), ((java.util.regex.Pattern) actual).pattern());
+        } else if (expected instanceof com.google.re2j.Pattern p) {
+            assertEquals(p.pattern(), ((com.google.re2j.Pattern) actual).pattern());
+            assertEquals(p.flags(), ((com.google.re2j.Pattern) actual).flags());
         } else if (expected instanceof SpeculationStats st) {
             SpeculationStats other = (SpeculationStats) actual;
             assertEquals(st.steps(), other.steps());

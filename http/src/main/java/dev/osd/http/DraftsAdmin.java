@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /** {@code /v1/drafts}: the drafts served, their figures and trainers; adding, retiring, pausing, resuming. */
 final class DraftsAdmin {
@@ -110,10 +109,9 @@ final class DraftsAdmin {
         List<String> patterns = strings(body, "patterns");
         for (String p : patterns) {
             try {
-                Pattern.compile(p);
-            } catch (PatternSyntaxException e) {
-                throw ApiError.invalid("patterns", "not a regular expression: " + e.getDescription() + " in '" + p
-                        + "'");
+                RoutingRule.compile(p);
+            } catch (IllegalArgumentException e) {
+                throw ApiError.invalid("patterns", e.getMessage());
             }
         }
         RoutingRule rule = keywords.isEmpty() && patterns.isEmpty() ? null : RoutingRule.of(name, keywords, patterns);

@@ -2,11 +2,14 @@ package dev.osd.routing;
 
 import java.util.List;
 import java.util.Locale;
-import java.util.regex.Pattern;
+import com.google.re2j.Pattern;
+import com.google.re2j.PatternSyntaxException;
 
 /**
  * Sends queries to a draft by their text: any keyword (case-insensitive substring) or any regular expression
- * (found anywhere in the query) matches.
+ * (found anywhere in the query) matches. Expressions are RE2's (RE2/J): matching takes time linear in the
+ * query whatever the pattern, so a pattern added at run time cannot stall the router; the price is no
+ * backreferences or lookaround, which are refused when the rule is made.
  */
 public record RoutingRule(String draft, List<String> keywords, List<Pattern> patterns) {
 
@@ -25,13 +28,26 @@ public record RoutingRule(String draft, List<String> keywords, List<Pattern> pat
     public static RoutingRule of(String draft, List<String> keywords, List<String> regexes) {
         List<Pattern> compiled = regexes.stream().map(r -> {
             try {
-                return Pattern.compile(r, Pattern.MULTILINE);
-            } catch (java.util.regex.PatternSyntaxException e) {
-                throw new IllegalArgumentException("routing rule for '" + draft + "': bad regular expression '" + r
-                        + "': " + e.getDescription());
+                return compile(r);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("routing rule for '" + draft + "': " + e.getMessage(), e);
             }
         }).toList();
         return new RoutingRule(draft, keywords, compiled);
+    }
+
+    /**
+     * A routing expression as the rules compile it (RE2 syntax, {@code ^} and {@code $} at line ends), or an
+     * {@link IllegalArgumentException} naming the expression and what RE2 cannot take in it.
+     */
+    public static Pattern compile(String regex) {
+        try {
+            return Pattern.compile(regex, Pattern.MULTILINE);
+        } catch (PatternSyntaxException e) {
+            throw new IllegalArgumentException("'" + regex + "' is not a regular expression RE2 accepts ("
+                    + e.getDescription() + "; backreferences and lookaround are not supported, since they can "
+                    + "take exponential time)");
+        }
     }
 
     public boolean matches(String query) {

@@ -222,6 +222,31 @@ class HardeningTest {
                 .status());
     }
 
+    // issue 15 #6: "^(a+)+\\1$" stalled the router for good; every later request ran without a draft
+    @Test
+    void aRoutingPatternCannotStallTheRouter() {
+        HttpClientSupport.Reply refused = api.post("/v1/drafts", "{\"name\": \"backtrack\", \"patterns\": "
+                + "[\"^(a+)+\\\\1$\"]}");
+        assertError(refused, 400, "patterns", "a backreference");
+        assertTrue(refused.error().get("message").getAsString().contains("^(a+)+\\1$"), refused.body());
+        // nested quantifiers are fine under RE2: linear time
+        HttpClientSupport.Reply added = api.post("/v1/drafts", "{\"name\": \"nested\", \"patterns\": "
+                + "[\"^(a+)+$\"]}");
+        assertEquals(201, added.status(), added.body());
+        try {
+            for (int i = 0; i < 3; i++) {
+                HttpClientSupport.Reply r = api.post("/v1/completions", HttpApiTest.completion("a".repeat(40) + "!",
+                        2));
+                assertEquals(200, r.status(), r.body());
+                // the router answered within its timeout: the request was served by a draft, not target-only
+                assertEquals("general", r.json().getAsJsonObject("metrics").getAsJsonObject("speculative_decoding")
+                        .get("draft").getAsString(), r.body());
+            }
+        } finally {
+            assertEquals(200, api.delete("/v1/drafts/nested").status());
+        }
+    }
+
     static double cancelled() {
         double n = 0;
         for (Map.Entry<String, Double> e : api.metrics("osd_requests_total").entrySet()) {
