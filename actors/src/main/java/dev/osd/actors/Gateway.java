@@ -44,7 +44,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     }
 
     /**
-     * A request from the Java API (local: it carries the caller's callbacks).
+     * One generation of a request from the Java API (local: it carries the caller's callbacks); submitted alone,
+     * it is a request of one generation.
      *
      * @param query the text the router classifies
      * @param requestedDraft the draft the request names, or null
@@ -57,7 +58,27 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             implements Command {
     }
 
+    /**
+     * The generations of one request (its prompts × n), admitted whole or refused whole before any starts: each
+     * takes a cache slot until it ends, and a request that needs more slots than are free is refused at once
+     * with {@link Problem.Overloaded}, one that needs more than there are with {@link Problem.InvalidInput}.
+     */
+    public record Admit(List<Submit> generations) implements Command {
+    }
+
+    /** Stop admitting (new requests: {@link Problem.Unavailable}); {@code drained} completes when none runs. */
+    public record Drain(CompletableFuture<Void> drained) implements Command {
+    }
+
+    /** Ends every running request at once, answering each with {@code problem} (a drain past its grace). */
+    public record AbortAll(Problem problem) implements Command {
+    }
+
     private record Routed(Submit submit, RouterActor.Routed routed) implements Command {
+    }
+
+    /** A generation answered its caller: its slot is free (told before the caller hears, so a next request fits). */
+    private record Ended(String id) implements Command {
     }
 
     private record RequestGone(Submit submit) implements Command {
@@ -136,6 +157,10 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     // targets requests saw go (the Receptionist may still list them for a moment)
     private final java.util.Set<ActorRef<TargetActor.Command>> lostTargets = new java.util.HashSet<>();
     private long picks;
+    // generations admitted and not yet ended (what admission counts against the slots), with their callers' results
+    private final Map<String, CompletableFuture<RequestActor.Finished>> running = new HashMap<>();
+    private boolean draining;
+    private Problem aborted;
 
     static Behavior<Command> create(ServingSystem.Parts parts) {
         return Behaviors.setup(ctx -> new Gateway(ctx, parts));
@@ -241,7 +266,14 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
-                .onMessage(Submit.class, this::onSubmit)
+                .onMessage(Submit.class, s -> onAdmit(new Admit(List.of(s))))
+                .onMessage(Admit.class, this::onAdmit)
+                .onMessage(Ended.class, e -> {
+                    release(e.id());
+                    return this;
+                })
+                .onMessage(Drain.class, this::onDrain)
+                .onMessage(AbortAll.class, this::onAbortAll)
                 .onMessage(Routed.class, this::onRouted)
                 .onMessage(RequestGone.class, this::onRequestGone)
                 .onMessage(Listed.class, this::onListed)
@@ -282,27 +314,98 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 .build();
     }
 
-    private Behavior<Command> onSubmit(Submit s) {
-        if (router == null) {
-            s.done().completeExceptionally(new ProblemException(new Problem.Unavailable(
-                    "this node has no gateway role")));
+    private Behavior<Command> onAdmit(Admit a) {
+        List<Submit> all = a.generations();
+        Problem refused = admission(all);
+        if (refused != null) {
+            ProblemException e = new ProblemException(refused);
+            all.forEach(s -> s.done().completeExceptionally(e));
             return this;
         }
+        all.forEach(s -> running.put(s.id(), s.done()));
+        all.forEach(this::route);
+        return this;
+    }
+
+    /** Why these generations cannot start now, or null when they all can. */
+    private Problem admission(List<Submit> all) {
+        if (draining) {
+            return new Problem.Unavailable("this server is shutting down and admits no new requests");
+        }
+        if (router == null) {
+            return new Problem.Unavailable("this node has no gateway role");
+        }
+        int context = parts.targetConfig().maxPositionEmbeddings();
+        for (Submit s : all) {
+            int prompt = s.request().prompt().length;
+            // compared as room left, never as a sum that could overflow
+            if (prompt >= context || s.request().maxTokens() > context - prompt) {
+                return new Problem.ContextExhausted("max_tokens", "a prompt of " + prompt + " tokens and max_tokens "
+                        + s.request().maxTokens() + " exceed the model's context of " + context + " tokens");
+            }
+        }
+        int slots = capacity();
+        if (all.size() > slots) {
+            return new Problem.InvalidInput("n", "the request needs " + all.size() + " generations at once "
+                    + "(prompts × n); this server runs at most " + slots);
+        }
+        int free = slots - running.size();
+        if (all.size() > free) {
+            return new Problem.Overloaded("the request needs " + all.size() + " of " + slots + " slots, "
+                    + Math.max(free, 0) + " are free");
+        }
+        return null;
+    }
+
+    /** Cache slots of the targets this gateway reaches (each target holds {@code slots}). */
+    private int capacity() {
+        long reachable = targets.stream().filter(t -> !lostTargets.contains(t)).count();
+        return parts.settings().slots() * (int) Math.max(1, reachable);
+    }
+
+    private void release(String id) {
+        running.remove(id);
+    }
+
+    private Behavior<Command> onDrain(Drain d) {
+        draining = true;
+        // drained once every caller has its answer (not merely once the slots are free: those free first)
+        CompletableFuture.allOf(running.values().toArray(CompletableFuture[]::new))
+                .whenComplete((x, failure) -> d.drained().complete(null));
+        return this;
+    }
+
+    private Behavior<Command> onAbortAll(AbortAll a) {
+        draining = true;
+        aborted = a.problem();
+        for (String id : running.keySet()) {
+            getContext().getChild("request-" + id).ifPresent(child ->
+                    child.<RequestActor.Command>unsafeUpcast().tell(new RequestActor.Abort(a.problem())));
+        }
+        return this;
+    }
+
+    private void route(Submit s) {
         if (!s.speculate()) {
-            return onRouted(new Routed(s, new RouterActor.Routed(new Router.Route(null, null, Router.Reason.NONE),
-                    null)));
+            onRouted(new Routed(s, new RouterActor.Routed(new Router.Route(null, null, Router.Reason.NONE), null)));
+            return;
         }
         getContext().ask(RouterActor.Routed.class, router, java.time.Duration.ofSeconds(1),
                 replyTo -> new RouterActor.Route(s.query(), s.requestedDraft(), replyTo),
                 (routed, failure) -> new Routed(s, routed != null ? routed
                         // a router that does not answer costs speculation, never the request
                         : new RouterActor.Routed(new Router.Route(null, null, Router.Reason.NONE), null)));
-        return this;
     }
 
     private Behavior<Command> onRouted(Routed r) {
         Submit s = r.submit();
+        if (aborted != null) {
+            release(s.id());
+            s.done().completeExceptionally(new ProblemException(aborted));
+            return this;
+        }
         if (r.routed().problem() != null) {
+            release(s.id());
             s.done().completeExceptionally(new ProblemException(new Problem.InvalidInput("speculation.draft",
                     r.routed().problem())));
             return this;
@@ -311,6 +414,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         ActorRef<TargetActor.Command> chosenTarget = pick(targets.stream().filter(t -> !lostTargets.contains(t))
                 .toList(), target);
         if (chosenTarget == null) {
+            release(s.id());
             s.done().completeExceptionally(new ProblemException(new Problem.Unavailable("no target is reachable")));
             return this;
         }
@@ -319,6 +423,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 : trainers.getOrDefault(draft, pick(listedTrainers.get(draft), null));
         Consumer<SpeculationRound> feed = trainer == null ? null : round -> trainer.tell(new TrainerActor.Round(round));
         long[] firstToken = {-1};
+        ActorRef<Command> gateway = getContext().getSelf();
         ActorRef<RequestActor.Event> client = getContext().spawnAnonymous(Behaviors.receive(RequestActor.Event.class)
                 .onMessage(RequestActor.Tokens.class, t -> {
                     if (firstToken[0] < 0) {
@@ -335,7 +440,14 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                     }
                     RequestActor.Finished answered = f.withQueryClass(route.queryClass());
                     long now = System.nanoTime();
-                    parts.metrics().record(answered, s.submittedNanos(), firstToken[0] < 0 ? now : firstToken[0], now);
+                    gateway.tell(new Ended(s.id()));
+                    try {
+                        parts.metrics().record(answered, s.submittedNanos(), firstToken[0] < 0 ? now : firstToken[0],
+                                now);
+                    } catch (RuntimeException e) {
+                        // a figure that cannot be recorded never costs the caller its answer
+                        getContext().getLog().error("request {} could not be recorded in the metrics", s.id(), e);
+                    }
                     s.done().complete(answered);
                     return Behaviors.stopped();
                 })
@@ -353,6 +465,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                     "request-" + s.id(), COUNTED);
         } catch (RuntimeException e) {
             getContext().stop(client);
+            release(s.id());
             s.done().completeExceptionally(e);
             return this;
         }
@@ -472,6 +585,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     }
 
     private Behavior<Command> onRequestGone(RequestGone gone) {
+        release(gone.submit().id());
         if (!gone.submit().done().isDone()) {
             // its last answer may still be on its way to the caller's adapter: look again in a moment
             getContext().scheduleOnce(java.time.Duration.ofSeconds(1), getContext().getSelf(),

@@ -84,6 +84,7 @@ public final class ServingSystem implements AutoCloseable {
     }
 
     private final ActorSystem<Gateway.Command> system;
+    private volatile boolean draining;
     private final AtomicLong ids = new AtomicLong();
     private final Map<String, Draft> drafts = new ConcurrentSkipListMap<>();
     private final java.util.Set<String> names = new java.util.concurrent.ConcurrentSkipListSet<>();
@@ -175,11 +176,54 @@ public final class ServingSystem implements AutoCloseable {
      * id, with which it can be cancelled.
      */
     public Submitted send(Submission s, Consumer<RequestActor.Tokens> onTokens) {
-        CompletableFuture<RequestActor.Finished> done = new CompletableFuture<>();
-        String id = Long.toString(ids.incrementAndGet());
-        system.tell(new Gateway.Submit(id, s.request(), s.query(), s.draft(), s.fixedK(), s.speculate(), s.deadline(),
-                onTokens, done, System.nanoTime()));
-        return new Submitted(id, done);
+        return sendAll(List.of(s), java.util.Collections.singletonList(onTokens)).get(0);
+    }
+
+    /**
+     * The generations of one request (its prompts × n), admitted whole or refused whole before any starts: when
+     * they do not all fit the free slots now, every result fails at once with a {@link ProblemException}
+     * ({@link Problem.Overloaded}; {@link Problem.Unavailable} while draining). {@code onTokens.get(i)} (may be
+     * null) hears generation i's tokens.
+     */
+    public List<Submitted> sendAll(List<Submission> all, List<Consumer<RequestActor.Tokens>> onTokens) {
+        if (all.size() != onTokens.size()) {
+            throw new IllegalArgumentException(all.size() + " submissions, " + onTokens.size() + " listeners");
+        }
+        List<Submitted> out = new java.util.ArrayList<>();
+        List<Gateway.Submit> generations = new java.util.ArrayList<>();
+        long now = System.nanoTime();
+        for (int i = 0; i < all.size(); i++) {
+            Submission s = all.get(i);
+            CompletableFuture<RequestActor.Finished> done = new CompletableFuture<>();
+            String id = Long.toString(ids.incrementAndGet());
+            generations.add(new Gateway.Submit(id, s.request(), s.query(), s.draft(), s.fixedK(), s.speculate(),
+                    s.deadline(), onTokens.get(i), done, now));
+            out.add(new Submitted(id, done));
+        }
+        system.tell(new Gateway.Admit(List.copyOf(generations)));
+        return out;
+    }
+
+    /**
+     * Stops admitting requests (they fail with {@link Problem.Unavailable}, readiness goes false) and completes
+     * when every request in flight has ended.
+     */
+    public CompletionStage<Void> drain() {
+        draining = true;
+        CompletableFuture<Void> drained = new CompletableFuture<>();
+        system.tell(new Gateway.Drain(drained));
+        return drained;
+    }
+
+    /** Whether {@link #drain} was called: the node finishes what it runs and takes nothing new. */
+    public boolean draining() {
+        return draining;
+    }
+
+    /** Ends every request in flight now, each answered with {@code problem} (a drain's grace period is over). */
+    public void abortAll(Problem problem) {
+        draining = true;
+        system.tell(new Gateway.AbortAll(problem));
     }
 
     /** Ends a request early (a client went away); it answers with what it has. */

@@ -186,9 +186,18 @@ final class OpenAiApi {
     // ---- one JSON answer
 
     private CompletionStage<HttpResponse> whole(CompletionParams p, List<Choice> choices, String id, long createdAt) {
+        List<ServingSystem.Submission> all = choices.stream().map(c -> submission(p, c)).toList();
+        List<ServingSystem.Submitted> submitted = system.sendAll(all, java.util.Collections.nCopies(all.size(), null));
         List<CompletableFuture<RequestActor.Finished>> results = new ArrayList<>();
-        for (Choice c : choices) {
-            results.add(system.send(submission(p, c), null).result().toCompletableFuture());
+        for (ServingSystem.Submitted s : submitted) {
+            CompletableFuture<RequestActor.Finished> r = s.result().toCompletableFuture();
+            // one choice that fails fails the request: the others stop, their slots free at once
+            r.whenComplete((f, failure) -> {
+                if (failure != null || f.problem() != null) {
+                    submitted.forEach(other -> system.cancel(other.id()));
+                }
+            });
+            results.add(r);
         }
         return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).handle((x, failure) -> {
             if (failure != null) {
@@ -256,10 +265,17 @@ final class OpenAiApi {
         Runnable open = () -> response.complete(streaming);
         AtomicInteger remaining = new AtomicInteger(choices.size());
         RequestActor.Finished[] finished = new RequestActor.Finished[choices.size()];
+        List<ServingSystem.Submission> generations = new ArrayList<>();
+        List<java.util.function.Consumer<RequestActor.Tokens>> listeners = new ArrayList<>();
+        List<TextStream> texts = new ArrayList<>();
+        List<boolean[]> firsts = new ArrayList<>();
         for (Choice c : choices) {
             TextStream text = new TextStream(tokenizer, p.stop());
             boolean[] first = {true};
-            ServingSystem.Submitted s = system.send(submission(p, c), t -> {
+            texts.add(text);
+            firsts.add(first);
+            generations.add(submission(p, c));
+            listeners.add(t -> {
                 open.run();
                 String delta = text.append(t.tokens());
                 if (!delta.isEmpty() || t.logprobs() != null || (p.chat() && first[0])) {
@@ -272,12 +288,24 @@ final class OpenAiApi {
                     send(events, chunk);
                 }
             });
-            synchronized (ids) {
-                ids.add(s.id());
-            }
-            s.result().whenComplete((f, failure) -> {
+        }
+        List<ServingSystem.Submitted> submitted = system.sendAll(generations, listeners);
+        synchronized (ids) {
+            submitted.forEach(s -> ids.add(s.id()));
+        }
+        AtomicBoolean refused = new AtomicBoolean();
+        AtomicBoolean failed = new AtomicBoolean();
+        for (int i = 0; i < choices.size(); i++) {
+            Choice c = choices.get(i);
+            TextStream text = texts.get(i);
+            boolean[] first = firsts.get(i);
+            submitted.get(i).result().whenComplete((f, failure) -> {
+                if (refused.get()) {
+                    return; // the request was answered with its error already
+                }
                 ApiError e = failure != null ? asApiError(failure) : problem(f);
                 if (e != null && response.complete(Http.error(e))) {
+                    refused.set(true);
                     // nothing was streamed yet: answer with the error itself (429 for saturation)
                     ended.set(true);
                     synchronized (ids) {
@@ -289,7 +317,14 @@ final class OpenAiApi {
                 open.run();
                 boolean all = remaining.decrementAndGet() == 0;
                 if (e != null) {
-                    send(events, e.toJson());
+                    // a stream under way: the first error is its event, and the other choices stop (their own
+                    // ends, cancelled, say nothing more)
+                    if (failed.compareAndSet(false, true)) {
+                        synchronized (ids) {
+                            ids.forEach(system::cancel);
+                        }
+                        send(events, e.toJson());
+                    }
                 } else {
                     finished[c.index()] = f;
                     JsonObject last = chunk(p, id, createdAt, c.index(), text.finish(f.result().text()), first[0],

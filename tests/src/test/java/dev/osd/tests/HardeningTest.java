@@ -247,6 +247,68 @@ class HardeningTest {
         }
     }
 
+    // issue 15 #1: 2,048 prompts × n 16 in a 12 KB body generated for 15 s before its 429; 10,000 × 16 got no answer
+    @Test
+    void aRequestsFanOutIsCappedBeforeAnyWorkStarts() {
+        double before = requests();
+        StringBuilder prompts = new StringBuilder();
+        for (int i = 0; i < 10_000; i++) {
+            prompts.append(i == 0 ? "" : ",").append("\"x\"");
+        }
+        long start = System.nanoTime();
+        HttpClientSupport.Reply huge = api.post("/v1/completions", "{\"prompt\": [" + prompts + "], \"n\": 16, "
+                + "\"max_tokens\": 200}");
+        assertError(huge, 400, "prompt", "10,000 prompts × 16");
+        assertTrue(System.nanoTime() - start < 5_000_000_000L, "refused at once");
+        assertError(api.post("/v1/completions", "{\"prompt\": [\"a\", \"b\", \"c\"], \"n\": 3}"), 400, "n",
+                "9 generations over the cap of 8");
+        // under the cap but over the four slots: it could never be admitted whole
+        assertError(api.post("/v1/completions", "{\"prompt\": \"x\", \"n\": 5}"), 400, "n", "5 over 4 slots");
+        assertEquals(before, requests(), "no generation ran for any of them");
+    }
+
+    // issue 15 #2: n > 1 that only partly fit was refused after the choices that got a slot had finished
+    @Test
+    void aRequestThatDoesNotFitWholeIsRefusedWholeAtOnce() throws Exception {
+        JsonObject holder = HttpApiTest.completion("Hello", 240);
+        holder.addProperty("n", 3);
+        holder.addProperty("ignore_eos", true);
+        holder.addProperty("stream", true);
+        try (Socket s = new Socket("127.0.0.1", server.port())) {
+            s.setSoTimeout(60_000);
+            String body = holder.toString();
+            s.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                    + "\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
+                    .getBytes(StandardCharsets.UTF_8));
+            InputStream in = s.getInputStream();
+            StringBuilder got = new StringBuilder();
+            while (!got.toString().contains("data: {")) {
+                int c = in.read();
+                assertTrue(c >= 0, got.toString());
+                got.append((char) c);
+            }
+            // three of four slots are taken: two more choices do not fit, and nothing of them runs
+            double before = requests();
+            long start = System.nanoTime();
+            HttpClientSupport.Reply refused = api.post("/v1/completions", "{\"prompt\": \"Hi\", \"n\": 2, "
+                    + "\"max_tokens\": 4}");
+            assertError(refused, 429, null, "2 of 1 free slot");
+            assertEquals("1", refused.raw().headers().firstValue("Retry-After").orElse(null));
+            assertTrue(System.nanoTime() - start < 2_000_000_000L, "refused at once, not after the choices ran");
+            // the holder was not disturbed: its three choices stream to their end
+            for (int c = in.read(); c >= 0 && !got.toString().endsWith("data: [DONE]\n\n"); c = in.read()) {
+                got.append((char) c);
+            }
+            assertTrue(got.toString().endsWith("data: [DONE]\n\n"), got.toString());
+            assertEquals(3, got.toString().split("\"finish_reason\":\"length\"", -1).length - 1, got.toString());
+            assertEquals(before + 3, requests(), "the holder's three finished; the refused request ran nothing");
+        }
+    }
+
+    static double requests() {
+        return api.metrics("osd_requests_total").values().stream().mapToDouble(Double::doubleValue).sum();
+    }
+
     static double cancelled() {
         double n = 0;
         for (Map.Entry<String, Double> e : api.metrics("osd_requests_total").entrySet()) {
