@@ -61,7 +61,8 @@ up() {
   done
   local url="http://127.0.0.1:$HTTP_PORT"
   for _ in $(seq 1 240); do
-    if curl -fs "$url/health/ready" >/dev/null 2>&1; then
+    # ready answers once the gateway can serve; "up" waits for the whole cluster: nothing degraded
+    if curl -fs "$url/health/ready" 2>/dev/null | grep -q '"degraded":\[\]'; then
       echo "$url"
       return 0
     fi

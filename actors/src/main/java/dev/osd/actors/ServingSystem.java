@@ -353,8 +353,13 @@ public final class ServingSystem implements AutoCloseable {
 
     /** How many targets and draft replicas the gateway can reach now. */
     public Gateway.Readiness readiness() {
+        return readinessAsync().toCompletableFuture().join();
+    }
+
+    /** As {@link #readiness}, for a caller that must not block (a route). */
+    public CompletionStage<Gateway.Readiness> readinessAsync() {
         return AskPattern.<Gateway.Command, Gateway.Readiness>ask(system, Gateway.GetReadiness::new,
-                Duration.ofSeconds(5), system.scheduler()).toCompletableFuture().join();
+                Duration.ofSeconds(5), system.scheduler());
     }
 
     /** The target actor's batching figures so far. */

@@ -1,8 +1,8 @@
 package dev.osd.http;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import dev.osd.actors.Gateway;
 import dev.osd.actors.ProblemException;
 import dev.osd.actors.ServingSystem;
 import dev.osd.engine.TextTokenizer;
@@ -163,8 +163,8 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         return concat(
                 path("metrics", () -> get(this::metrics)),
                 path("cluster", () -> get(() -> complete(json(200, cluster())))),
-                path(PathMatchers.segment("health").slash("live"), () -> get(() -> complete(health(true)))),
-                path(PathMatchers.segment("health").slash("ready"), () -> get(() -> complete(health(false)))),
+                path(PathMatchers.segment("health").slash("live"), () -> get(() -> complete(live()))),
+                path(PathMatchers.segment("health").slash("ready"), () -> get(() -> completeWithFuture(ready()))),
                 pathSingleSlash(() -> get(() -> complete(resource("dashboard.html", ContentTypes.TEXT_HTML_UTF8)))),
                 path("dashboard.js", () -> get(() -> complete(resource("dashboard.js", js)))));
     }
@@ -178,23 +178,23 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         ServingSystem.ClusterView view = system.clusterView();
         JsonObject o = new JsonObject();
         o.addProperty("self", view.self());
-        com.google.gson.JsonArray members = new com.google.gson.JsonArray();
+        JsonArray members = new JsonArray();
         for (ServingSystem.Member m : view.members()) {
             JsonObject member = new JsonObject();
             member.addProperty("address", m.address());
-            com.google.gson.JsonArray roles = new com.google.gson.JsonArray();
+            JsonArray roles = new JsonArray();
             m.roles().forEach(roles::add);
             member.add("roles", roles);
             member.addProperty("status", m.status());
             members.add(member);
         }
         o.add("members", members);
-        com.google.gson.JsonArray unreachable = new com.google.gson.JsonArray();
+        JsonArray unreachable = new JsonArray();
         view.unreachable().forEach(unreachable::add);
         o.add("unreachable", unreachable);
         JsonObject services = new JsonObject();
         view.services().forEach((service, nodes) -> {
-            com.google.gson.JsonArray a = new com.google.gson.JsonArray();
+            JsonArray a = new JsonArray();
             nodes.forEach(a::add);
             services.add(service, a);
         });
@@ -319,28 +319,49 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
                 MediaTypes.TEXT_PLAIN.toContentType(HttpCharsets.UTF_8), out.toByteArray())));
     }
 
-    /** Live: the process answers. Ready: the gateway reaches a target and a replica of every draft. */
-    private HttpResponse health(boolean live) {
+    /** Live: the process answers. */
+    private static HttpResponse live() {
         JsonObject o = new JsonObject();
-        if (live) {
-            o.addProperty("status", "live");
-            return json(200, o);
+        o.addProperty("status", "live");
+        return json(200, o);
+    }
+
+    /**
+     * Ready: this node can answer requests (a gateway that reaches a target, not draining). Drafts without a
+     * replica degrade speculation, not service: they are listed under {@code degraded}, and the node stays ready.
+     */
+    private CompletionStage<HttpResponse> ready() {
+        if (system.draining()) {
+            JsonObject o = new JsonObject();
+            o.addProperty("status", "draining");
+            o.addProperty("reason", "the server is shutting down; requests in flight finish");
+            return CompletableFuture.completedFuture(json(503, o));
         }
-        Gateway.Readiness r;
-        try {
-            r = system.readiness();
-        } catch (RuntimeException e) {
-            o.addProperty("status", "not ready");
-            o.addProperty("reason", "the gateway does not answer: " + e.getMessage());
-            return json(503, o);
-        }
-        boolean ready = r.targets() > 0 && r.draftReplicas().values().stream().allMatch(n -> n > 0);
-        o.addProperty("status", ready ? "ready" : "not ready");
-        o.addProperty("targets", r.targets());
-        JsonObject d = new JsonObject();
-        r.draftReplicas().forEach(d::addProperty);
-        o.add("draft_replicas", d);
-        return json(ready ? 200 : 503, o);
+        return system.readinessAsync().handle((r, failure) -> {
+            JsonObject o = new JsonObject();
+            if (failure != null) {
+                o.addProperty("status", "not ready");
+                o.addProperty("reason", "the gateway does not answer: " + unwrap(failure).getMessage());
+                return json(503, o);
+            }
+            boolean ready = r.targets() > 0;
+            JsonArray degraded = new JsonArray();
+            if (!ready) {
+                degraded.add("no target is reachable: requests cannot be answered");
+            }
+            r.draftReplicas().forEach((draft, n) -> {
+                if (n == 0) {
+                    degraded.add("draft '" + draft + "' has no reachable replica: its requests run target-only");
+                }
+            });
+            o.addProperty("status", ready ? "ready" : "not ready");
+            o.addProperty("targets", r.targets());
+            JsonObject d = new JsonObject();
+            r.draftReplicas().forEach(d::addProperty);
+            o.add("draft_replicas", d);
+            o.add("degraded", degraded);
+            return json(ready ? 200 : 503, o);
+        });
     }
 
     private static HttpResponse resource(String name, ContentType type) {
