@@ -7,6 +7,7 @@ import dev.osd.actors.ServingSystem;
 import dev.osd.actors.TargetDevice;
 import dev.osd.http.HttpServer;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -75,6 +76,8 @@ final class NodeCommand implements Callable<Integer> {
         ServingSystem.Settings settings = ServeConfig.serving(c);
         CountDownLatch done = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
+        Duration grace = ServeConfig.shutdownGrace(c);
+        GracefulShutdown shutdown = GracefulShutdown.install();
         // only the weights the roles use: a gateway needs the target's configuration and tokenizer
         try (ModelPair models = ModelPair.open(model, draft, TargetDevice.resolve(c.getString("osd.target.device")),
                 roleSet.contains("target"), roleSet.contains("draft") || roleSet.contains("trainer"));
@@ -93,6 +96,8 @@ final class NodeCommand implements Callable<Integer> {
             if (server != null) {
                 System.out.printf("OSD serves '%s' at %s%n", c.getString("osd.serve.model-name"), server.url());
             }
+            // SIGTERM / Ctrl-C: a gateway drains first (GracefulShutdown); any other exit: held until saved
+            shutdown.signal().thenRun(done::countDown);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 done.countDown();
                 try {
@@ -104,6 +109,7 @@ final class NodeCommand implements Callable<Integer> {
             stack.system().actorSystem().getWhenTerminated().thenRun(done::countDown);
             done.await();
             if (server != null) {
+                shutdown.drain(stack.system(), grace);
                 server.close();
             }
         } finally {

@@ -58,6 +58,8 @@ final class ServeCommand implements Callable<Integer> {
         HttpServer.Settings http = ServeConfig.http(c, host, port != null ? port : c.getInt("osd.serve.port"));
         System.out.println("loading models ...");
         CountDownLatch closed = new CountDownLatch(1);
+        Duration grace = ServeConfig.shutdownGrace(c);
+        GracefulShutdown shutdown = GracefulShutdown.install();
         try (ModelPair models = ModelPair.open(model, draft,
                 TargetDevice.resolve(c.getString("osd.target.device")));
                 ServingStack stack = new ServingStack("osd", models, new ServingStack.Options(!noTraining,
@@ -71,7 +73,9 @@ final class ServeCommand implements Callable<Integer> {
             System.out.printf("  drafts %s, training %s, state %s%n", stack.system().drafts().keySet(),
                     noTraining ? "off" : "on", stateDir == null ? "none" : stateDir.toAbsolutePath());
             CountDownLatch done = stop != null ? stop : new CountDownLatch(1);
-            // on SIGTERM / Ctrl-C: stop serving, and hold the JVM until the trainers saved their drafts
+            // SIGTERM / Ctrl-C: a drain first (GracefulShutdown), then the stack closes and saves the drafts
+            shutdown.signal().thenRun(done::countDown);
+            // any other exit of the JVM: hold it until the trainers saved their drafts
             Thread hook = new Thread(() -> {
                 done.countDown();
                 try {
@@ -85,6 +89,7 @@ final class ServeCommand implements Callable<Integer> {
                 onListening.accept(server);
             }
             done.await();
+            shutdown.drain(stack.system(), grace);
             System.out.println("stopping: trainers save their drafts ...");
         } finally {
             // said before the hook is released: once it returns, the JVM may halt at any moment

@@ -30,6 +30,11 @@ final class ServeConfig {
                 s.getInt("max-draft-tokens"), s.getInt("max-generations-per-request"), s.getDuration("body-timeout"));
     }
 
+    /** How long a SIGTERM lets requests in flight finish before it ends them. */
+    static Duration shutdownGrace(Config c) {
+        return c.getDuration("osd.serve.shutdown-grace");
+    }
+
     /** The --state flag, else {@code osd.serve.state}; null when that is empty (no checkpoint stores). */
     static Path state(Config c, Path flag) {
         String configured = c.getString("osd.serve.state");
@@ -60,6 +65,7 @@ final class ServeConfig {
             Config resolved = c.resolve();
             serving(resolved);
             http(resolved, null, 0);
+            shutdownGrace(resolved);
             return resolved;
         } catch (ConfigException e) {
             throw new IllegalArgumentException("configuration: " + e.getMessage(), e);

@@ -398,6 +398,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     @Override
     public void close() {
         sampling.cancel();
-        binding.unbind().toCompletableFuture().join();
+        // responses still being written (the last events of a stream) get a moment; new connections none
+        binding.terminate(Duration.ofSeconds(5)).toCompletableFuture().join();
     }
 }
