@@ -30,23 +30,28 @@ import org.junit.jupiter.api.Test;
  */
 class AdmissionTest {
 
+    static ServingModels models;
     static ServingSystem system;
 
     @BeforeAll
     static void start() {
-        ServingTest.models();
-        system = ServingSystem.start("admission", ServingTest.target, null, List.of(),
-                new Router(List.of(), null, null, 0),
-                new ServingSystem.Settings(2, 16, Duration.ofSeconds(2), 0.1, 1, 8), ServingTest.manager);
+        models = new ServingModels();
+        system = start("admission");
+    }
+
+    static ServingSystem start(String name) {
+        return ServingSystem.start(name, models.target, null, List.of(), new Router(List.of(), null, null, 0),
+                new ServingSystem.Settings(2, 16, Duration.ofSeconds(2), 0.1, 1, 8), models.manager);
     }
 
     @AfterAll
     static void stop() {
         system.close();
+        models.close();
     }
 
     static ServingSystem.Submission generation(int i, int maxTokens) {
-        return new ServingSystem.Submission(new GenerationRequest(ServingTest.prompt(i), maxTokens,
+        return new ServingSystem.Submission(new GenerationRequest(ServingModels.prompt(i), maxTokens,
                 SamplingParams.GREEDY, null, true, 0), "q", null, true, false);
     }
 
@@ -128,9 +133,7 @@ class AdmissionTest {
 
     @Test
     void aDrainTakesNothingNewFinishesWhatRunsAndAnAbortAnswersTheRest() throws Exception {
-        try (ServingSystem own = ServingSystem.start("drain", ServingTest.target, null, List.of(),
-                new Router(List.of(), null, null, 0),
-                new ServingSystem.Settings(2, 16, Duration.ofSeconds(2), 0.1, 1, 8), ServingTest.manager)) {
+        try (ServingSystem own = start("drain")) {
             CountDownLatch started = new CountDownLatch(1);
             ServingSystem.Submitted finishing = own.sendAll(List.of(generation(1, 60)),
                     List.of(t -> started.countDown())).get(0);
@@ -147,9 +150,7 @@ class AdmissionTest {
             assertNull(result(finishing).problem());
             assertEquals(60, result(finishing).result().tokens().length);
         }
-        try (ServingSystem own = ServingSystem.start("abort", ServingTest.target, null, List.of(),
-                new Router(List.of(), null, null, 0),
-                new ServingSystem.Settings(2, 16, Duration.ofSeconds(2), 0.1, 1, 8), ServingTest.manager)) {
+        try (ServingSystem own = start("abort")) {
             CountDownLatch started = new CountDownLatch(1);
             ServingSystem.Submitted cut = own.sendAll(List.of(generation(3, 120)),
                     List.of(t -> started.countDown())).get(0);

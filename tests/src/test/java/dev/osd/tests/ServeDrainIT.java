@@ -11,6 +11,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -38,7 +39,7 @@ class ServeDrainIT {
         Path conf = Files.writeString(dir.resolve("serve.conf"), config);
         Path root = EmbeddedModelsTest.repositoryRoot();
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx2g", "-Dosd.home=" + root, "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1",
+                "-Xmx2g", "--add-modules", "jdk.incubator.vector", "-Dosd.home=" + root, "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1",
                 "-cp", System.getProperty("java.class.path"), "dev.osd.app.Osd", "serve", "--port", "0",
                 "--no-training", "--state", dir.resolve("state").toString(), "--config", conf.toString())
                 .redirectErrorStream(true).start();
@@ -97,12 +98,9 @@ class ServeDrainIT {
         });
     }
 
-    static void awaitOutput(Server s, String text) throws InterruptedException {
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (!s.output().toString().contains(text) && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        assertTrue(s.output().toString().contains(text), s.output().toString());
+    static void awaitOutput(Server s, String text) throws Exception {
+        Eventually.awaitAssert(Duration.ofSeconds(60), () -> assertTrue(s.output().toString().contains(text),
+                s.output().toString()));
     }
 
     @Test
