@@ -20,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -398,7 +399,15 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     @Override
     public void close() {
         sampling.cancel();
-        // responses still being written (the last events of a stream) get a moment; new connections none
+        // the last events of open streams first (after a drain, their generations have ended): a connection
+        // closed under a slow reader would reset and lose what it had not read yet
+        try {
+            api.streamsEnded().get(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.info("closing with event streams still open: {}", e.toString());
+        }
         binding.terminate(Duration.ofSeconds(5)).toCompletableFuture().join();
     }
 }

@@ -18,10 +18,12 @@ import dev.osd.workload.ChatTemplate;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -48,6 +50,8 @@ final class OpenAiApi {
     private final int maxDraftTokens;
     private final int maxGenerations;
     private final long created = System.currentTimeMillis() / 1000;
+    // event streams whose last event has not yet gone to their connection
+    private final Set<CompletableFuture<?>> openStreams = ConcurrentHashMap.newKeySet();
 
     /**
      * @param maxDraftTokens the proposal length bound when a request does not fix k (the draft's adaptive k applies)
@@ -65,6 +69,11 @@ final class OpenAiApi {
 
     String model() {
         return model;
+    }
+
+    /** Completes when every event stream open now has handed its last event to its connection. */
+    CompletableFuture<Void> streamsEnded() {
+        return CompletableFuture.allOf(openStreams.toArray(CompletableFuture[]::new));
     }
 
     JsonObject models() {
@@ -251,6 +260,9 @@ final class OpenAiApi {
         AtomicBoolean ended = new AtomicBoolean();
         List<String> ids = new ArrayList<>();
         Source<ByteString, NotUsed> body = queue.second().watchTermination((nu, done) -> {
+            CompletableFuture<?> open = done.toCompletableFuture().handle((d, t) -> null);
+            openStreams.add(open);
+            open.thenRun(() -> openStreams.remove(open));
             // a client that goes away cancels its generations: their caches are freed at once
             done.whenComplete((d, t) -> {
                 if (!ended.get()) {
