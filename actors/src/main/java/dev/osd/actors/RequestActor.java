@@ -249,7 +249,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         }
         int k = speculate ? generation.nextProposalLength(draftCapacity) : 0;
         if (adaptive != null) {
-            k = Math.min(k, adaptive.next());
+            k = Math.min(k, adaptive.nextToServe());
         }
         lengthBeforeRound = generation.length();
         round++;
@@ -323,7 +323,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             Verification v = generation.verify(pendingProposal.proposal(), scored.logits(), verifier);
             if (adaptive != null) {
                 adaptive.observe(v.proposed(), v.accepted());
-                adaptive.observeCost(proposeNanos / 1e6 / v.proposed(), (System.nanoTime() - verifySent) / 1e6);
+                adaptive.observeCost(proposeNanos / 1e6 / v.proposed(), (System.nanoTime() - verifySent) / 1e6,
+                        v.proposed() + 1);
             }
             targetCached = lengthBeforeRound + v.accepted();
             pendingProposal = null;
