@@ -3,6 +3,7 @@ package dev.osd.engine;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -38,8 +39,83 @@ final class CpuForward implements ServingForward {
     private final float[] invFreq; // (head_dim / 2)
     private final ThreadLocal<Scratch> scratch = new ThreadLocal<>();
 
+    /** The forward over DJL weights, each matrix copied to the host in the narrowest dtype that holds it exactly. */
     CpuForward(LlamaWeights w) {
-        c = w.config();
+        this(w.config(), new Tensors() {
+            @Override
+            public float[] vector(String name) {
+                return w.hostValues(name);
+            }
+
+            @Override
+            public WeightMatrix matrix(int rows, int cols, String... names) {
+                float[][] parts = new float[names.length][];
+                for (int i = 0; i < names.length; i++) {
+                    parts[i] = w.hostValues(names[i]);
+                }
+                return WeightMatrix.of(parts.length == 1 ? parts[0] : concat(parts), rows, cols);
+            }
+        });
+    }
+
+    /**
+     * The forward over tensors as a checkpoint stores them (checked by {@link LlamaWeights#checkStored}): F16
+     * and BF16 matrices keep their bit patterns, so no float32 copy of the weights ever exists. Each tensor is
+     * removed from {@code stored} once taken, so the caller's map drains as the forward fills and loading
+     * needs little more than the stored size.
+     */
+    static CpuForward fromStored(LlamaConfig config, Map<String, SafeTensors.StoredTensor> stored) {
+        return new CpuForward(config, new Tensors() {
+            @Override
+            public float[] vector(String name) {
+                return take(name).values();
+            }
+
+            @Override
+            public WeightMatrix matrix(int rows, int cols, String... names) {
+                SafeTensors.StoredTensor[] parts = new SafeTensors.StoredTensor[names.length];
+                boolean half = true;
+                for (int i = 0; i < names.length; i++) {
+                    parts[i] = take(names[i]);
+                    half &= parts[i].dtype() != SafeTensors.DType.F32 && parts[i].dtype() == parts[0].dtype();
+                }
+                if (half) {
+                    short[][] bits = new short[parts.length][];
+                    for (int i = 0; i < parts.length; i++) {
+                        bits[i] = parts[i].bits();
+                    }
+                    return WeightMatrix.ofBits(bits.length == 1 ? bits[0] : concat(bits), rows, cols,
+                            parts[0].dtype() == SafeTensors.DType.BF16 ? WeightMatrix.Storage.BF16
+                                    : WeightMatrix.Storage.F16);
+                }
+                // F32, or parts of different dtypes (rare): the narrowest dtype that holds the values exactly
+                float[][] values = new float[parts.length][];
+                for (int i = 0; i < parts.length; i++) {
+                    values[i] = parts[i].values();
+                }
+                return WeightMatrix.of(values.length == 1 ? values[0] : concat(values), rows, cols);
+            }
+
+            private SafeTensors.StoredTensor take(String name) {
+                SafeTensors.StoredTensor t = stored.remove(name);
+                if (t == null) {
+                    throw new IllegalArgumentException("no stored tensor " + name);
+                }
+                return t;
+            }
+        });
+    }
+
+    /** Where construction takes the weights from. */
+    private interface Tensors {
+        float[] vector(String name);
+
+        /** The tensors of {@code names} stacked by rows into one (rows, cols) matrix. */
+        WeightMatrix matrix(int rows, int cols, String... names);
+    }
+
+    private CpuForward(LlamaConfig config, Tensors w) {
+        c = config;
         hidden = c.hiddenSize();
         headDim = c.headDim();
         qDim = c.numAttentionHeads() * headDim;
@@ -47,10 +123,9 @@ final class CpuForward implements ServingForward {
         qkvDim = qDim + 2 * kvDim;
         inter = c.intermediateSize();
         int layers = c.numHiddenLayers();
-        embedding = WeightMatrix.of(w.hostValues("model.embed_tokens.weight"), c.vocabSize(), hidden);
-        head = c.tieWordEmbeddings() ? embedding
-                : WeightMatrix.of(w.hostValues("lm_head.weight"), c.vocabSize(), hidden);
-        finalNorm = w.hostValues("model.norm.weight");
+        embedding = w.matrix(c.vocabSize(), hidden, "model.embed_tokens.weight");
+        head = c.tieWordEmbeddings() ? embedding : w.matrix(c.vocabSize(), hidden, "lm_head.weight");
+        finalNorm = w.vector("model.norm.weight");
         inputNorm = new float[layers][];
         postNorm = new float[layers][];
         qkv = new WeightMatrix[layers];
@@ -59,15 +134,13 @@ final class CpuForward implements ServingForward {
         down = new WeightMatrix[layers];
         for (int l = 0; l < layers; l++) {
             String p = "model.layers." + l + ".";
-            inputNorm[l] = w.hostValues(p + "input_layernorm.weight");
-            postNorm[l] = w.hostValues(p + "post_attention_layernorm.weight");
-            qkv[l] = WeightMatrix.of(concat(w.hostValues(p + "self_attn.q_proj.weight"),
-                    w.hostValues(p + "self_attn.k_proj.weight"), w.hostValues(p + "self_attn.v_proj.weight")),
-                    qkvDim, hidden);
-            attnOut[l] = WeightMatrix.of(w.hostValues(p + "self_attn.o_proj.weight"), hidden, qDim);
-            gateUp[l] = WeightMatrix.of(concat(w.hostValues(p + "mlp.gate_proj.weight"),
-                    w.hostValues(p + "mlp.up_proj.weight")), 2 * inter, hidden);
-            down[l] = WeightMatrix.of(w.hostValues(p + "mlp.down_proj.weight"), hidden, inter);
+            inputNorm[l] = w.vector(p + "input_layernorm.weight");
+            postNorm[l] = w.vector(p + "post_attention_layernorm.weight");
+            qkv[l] = w.matrix(qkvDim, hidden, p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                    p + "self_attn.v_proj.weight");
+            attnOut[l] = w.matrix(hidden, qDim, p + "self_attn.o_proj.weight");
+            gateUp[l] = w.matrix(2 * inter, hidden, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight");
+            down[l] = w.matrix(hidden, inter, p + "mlp.down_proj.weight");
         }
         double[] inverse = c.ropeInverseFrequencies(); // float32 values, rope scaling applied
         invFreq = new float[headDim / 2];
@@ -84,6 +157,20 @@ final class CpuForward implements ServingForward {
         float[] all = new float[n];
         int at = 0;
         for (float[] p : parts) {
+            System.arraycopy(p, 0, all, at, p.length);
+            at += p.length;
+        }
+        return all;
+    }
+
+    private static short[] concat(short[]... parts) {
+        int n = 0;
+        for (short[] p : parts) {
+            n += p.length;
+        }
+        short[] all = new short[n];
+        int at = 0;
+        for (short[] p : parts) {
             System.arraycopy(p, 0, all, at, p.length);
             at += p.length;
         }

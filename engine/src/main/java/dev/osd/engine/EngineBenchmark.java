@@ -50,20 +50,75 @@ public final class EngineBenchmark {
 
     /** Both backends on the same weights, their workloads interleaved round by round. */
     public List<Figures> measure(Size size, NDManager manager) {
-        try (LlamaWeights weights = size.dir() != null ? LlamaWeights.load(size.dir(), manager)
-                : float16(LlamaWeights.random(size.config(), 1, 0.02, manager), manager)) {
-            LlamaConfig config = weights.config();
+        return measure(size, manager, System.out);
+    }
+
+    /**
+     * A checkpoint is served as {@code osd serve} serves it: the CPU forward straight from the stored
+     * tensors (its load time and the process's resident memory after it are printed to {@code log}); the
+     * DJL forward, which needs float32 copies, only for checkpoints of at most {@link #DJL_MAX_PARAMETERS}.
+     */
+    public List<Figures> measure(Size size, NDManager manager, PrintStream log) {
+        List<LlamaModel> loaded = new ArrayList<>();
+        LlamaWeights djlWeights = null;
+        if (size.dir() != null) {
+            if (ServingBackend.vectorApiPresent()) {
+                long rssBefore = residentBytes();
+                long t0 = System.nanoTime();
+                LlamaModel model = LlamaModel.load(size.dir(), manager);
+                double loadSeconds = (System.nanoTime() - t0) / 1e9;
+                log.printf(Locale.ROOT, "%s: loaded in %.1f s, %s weights, resident %.2f GB (%.2f GB before)%n",
+                        size.name(), loadSeconds, model.weightStorage(), residentBytes() / 1e9, rssBefore / 1e9);
+                loaded.add(model);
+            }
+            LlamaConfig config = LlamaConfig.read(size.dir());
+            if (config.parameterCount() <= DJL_MAX_PARAMETERS) {
+                djlWeights = LlamaWeights.load(size.dir(), manager);
+                loaded.add(LlamaModel.of(djlWeights, ServingBackend.DJL));
+            } else {
+                log.printf(Locale.ROOT, "%s: DJL forward not timed (%d parameters: its float32 copies would "
+                        + "take %.1f GB)%n", size.name(), config.parameterCount(), config.parameterCount() * 8 / 1e9);
+            }
+        } else {
+            LlamaWeights weights = float16(LlamaWeights.random(size.config(), 1, 0.02, manager), manager);
+            for (ServingBackend backend : ServingBackend.values()) {
+                if (backend == ServingBackend.CPU && !ServingBackend.vectorApiPresent()) {
+                    continue;
+                }
+                loaded.add(LlamaModel.of(weights.copy(manager), backend));
+            }
+            weights.close();
+        }
+        return time(size, loaded, log);
+    }
+
+    /** Checkpoints above this size are timed on the CPU forward only. */
+    static final long DJL_MAX_PARAMETERS = 300_000_000L;
+
+    /** VmRSS of this process, from /proc (0 where there is none). */
+    public static long residentBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    private List<Figures> time(Size size, List<LlamaModel> loaded, PrintStream log) {
+        {
+            LlamaConfig config = loaded.get(0).config();
             int positions = Math.min(config.maxPositionEmbeddings(), context + 64);
             int ctx = positions - 64;
             List<Figures> out = new ArrayList<>();
             List<Runnable> work = new ArrayList<>();
             List<AutoCloseable> open = new ArrayList<>();
             List<LlamaModel> models = new ArrayList<>();
-            for (ServingBackend backend : ServingBackend.values()) {
-                if (backend == ServingBackend.CPU && !ServingBackend.vectorApiPresent()) {
-                    continue;
-                }
-                LlamaModel model = LlamaModel.of(weights.copy(manager), backend);
+            for (LlamaModel model : loaded) {
                 KvCachePool pool = model.newCachePool(9, positions);
                 open.add(pool);
                 open.add(model);
@@ -73,8 +128,19 @@ public final class EngineBenchmark {
                 int vocab = config.vocabSize();
                 for (int i = 0; i < 8; i++) {
                     KvCache cache = pool.acquire();
+                    long t0 = System.nanoTime();
                     model.forward(cache, random.ints(ctx, 0, vocab).toArray(), 1);
+                    if (i == 0) {
+                        // cold: the first forward of this model, JIT included (what a first request pays)
+                        log.printf(Locale.ROOT, "%s %s: prefill of a %d-token context %.0f ms (first forward)%n",
+                                size.name(), model.backend().name().toLowerCase(Locale.ROOT), ctx,
+                                (System.nanoTime() - t0) / 1e6);
+                    }
                     caches.add(cache);
+                }
+                if (model.backend() == ServingBackend.CPU) {
+                    log.printf(Locale.ROOT, "%s cpu: resident %.2f GB with %d caches of %d tokens%n", size.name(),
+                            residentBytes() / 1e9, caches.size(), ctx);
                 }
                 KvCache fresh = pool.acquire();
                 int[] one = {3};

@@ -14,33 +14,60 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * A Llama-architecture causal language model: RMSNorm, rotary position embeddings, grouped-query attention
- * and a SwiGLU MLP, over one set of weights held by DJL.
+ * and a SwiGLU MLP.
  *
  * <p>Two forward passes share the weights. {@link #forward} is the serving path: n new tokens of several
  * sequences on top of their {@link KvCache}s in one call (prefill, decode, verification of k+1 proposals),
  * run by a {@link ServingForward} of the model's {@link ServingBackend}: the JDK Vector API forward on CPUs
  * ({@link CpuForward}), or fused PyTorch tensors for GPU targets ({@link DjlForward}). {@link #sequenceLogits}
  * is the plain, differentiable forward over whole sequences on the Hugging Face tensors, used for training
- * and as the reference the serving forwards are tested against.
+ * and as the reference the serving forwards are tested against. A model {@linkplain #load loaded} to serve on
+ * the CPU holds its weights once, as stored, in the CPU forward; its DJL tensors exist only once asked for.
  */
 public final class LlamaModel implements AutoCloseable {
 
     private final LlamaConfig config;
-    private final LlamaWeights weights;
+    private LlamaWeights weights; // null until first asked for when the model was loaded to serve on the CPU
+    private final Supplier<LlamaWeights> weightsLoader; // reads them then; null when they came with the model
     private final NDManager manager;
-    private final float[] ropeCos; // (maxPos, headDim) in Hugging Face's layout
-    private final float[] ropeSin;
+    private float[] ropeCos; // (maxPos, headDim) in Hugging Face's layout, made when first needed
+    private float[] ropeSin;
     private final ServingBackend backend;
     private final ServingForward serving;
+    private boolean closed;
 
     private LlamaModel(LlamaWeights weights, ServingBackend backend) {
         this.weights = weights;
+        this.weightsLoader = null;
         this.config = weights.config();
         this.backend = backend;
         this.manager = weights.manager().newSubManager();
+        if (backend == ServingBackend.CPU) {
+            serving = new CpuForward(weights);
+        } else {
+            makeRopeTables();
+            serving = new DjlForward(weights, manager, ropeCos, ropeSin);
+        }
+    }
+
+    /** A CPU-served model over a forward built from stored tensors; its DJL weights are read when asked for. */
+    private LlamaModel(LlamaConfig config, CpuForward serving, NDManager manager, Supplier<LlamaWeights> loader) {
+        this.config = config;
+        this.weightsLoader = loader;
+        this.backend = ServingBackend.CPU;
+        this.manager = manager;
+        this.serving = serving;
+    }
+
+    private synchronized void makeRopeTables() {
+        if (ropeCos != null) {
+            return;
+        }
         LlamaConfig c = config;
         int hd = c.headDim();
         int maxPos = c.maxPositionEmbeddings();
@@ -49,17 +76,17 @@ public final class LlamaModel implements AutoCloseable {
         for (int i = 0; i < hd / 2; i++) {
             invFreq[i] = (float) inverse[i];
         }
-        ropeCos = new float[maxPos * hd];
-        ropeSin = new float[maxPos * hd];
+        float[] cos = new float[maxPos * hd];
+        float[] sin = new float[maxPos * hd];
         for (int p = 0; p < maxPos; p++) {
             for (int j = 0; j < hd; j++) {
                 float angle = (float) p * invFreq[j % (hd / 2)];
-                ropeCos[p * hd + j] = (float) Math.cos(angle);
-                ropeSin[p * hd + j] = (float) Math.sin(angle);
+                cos[p * hd + j] = (float) Math.cos(angle);
+                sin[p * hd + j] = (float) Math.sin(angle);
             }
         }
-        serving = backend == ServingBackend.CPU ? new CpuForward(weights)
-                : new DjlForward(weights, manager, ropeCos, ropeSin);
+        ropeCos = cos;
+        ropeSin = sin;
     }
 
     /**
@@ -76,17 +103,48 @@ public final class LlamaModel implements AutoCloseable {
         return new LlamaModel(weights, backend);
     }
 
-    /** Loads a Hugging Face model directory. */
+    /**
+     * Loads a Hugging Face model directory. Served on the CPU, the forward is built straight from the tensors
+     * as stored (BF16 and F16 stay 16-bit, nothing is widened) and the DJL weights that training and
+     * {@link #sequenceLogits} use are read from the directory only if {@link #weights} is ever called: a
+     * target that only serves holds its weights once, in their stored size. On a GPU (or with the DJL backend)
+     * the weights load as DJL tensors on {@code parent}'s device.
+     */
     public static LlamaModel load(Path dir, NDManager parent) {
-        return of(LlamaWeights.load(dir, parent));
+        if (parent.getDevice().isGpu() || ServingBackend.current() != ServingBackend.CPU) {
+            return of(LlamaWeights.load(dir, parent));
+        }
+        LlamaConfig config = LlamaConfig.read(dir);
+        Map<String, SafeTensors.StoredTensor> stored = WeightFiles.readStored(dir);
+        if (config.tieWordEmbeddings()) {
+            stored.remove("lm_head.weight"); // some tied checkpoints store the shared tensor twice
+        }
+        LlamaWeights.checkStored(config, stored, WeightFiles.source(dir));
+        CpuForward forward = CpuForward.fromStored(config, stored);
+        return new LlamaModel(config, forward, parent.newSubManager(), () -> LlamaWeights.load(dir, parent));
     }
 
     public LlamaConfig config() {
         return config;
     }
 
-    public LlamaWeights weights() {
+    /**
+     * The weights as DJL tensors (training's and {@link #sequenceLogits}'s). A model loaded to serve on the
+     * CPU reads them from its directory on the first call, in float32, and keeps them until closed.
+     */
+    public synchronized LlamaWeights weights() {
+        if (weights == null) {
+            if (closed) {
+                throw new IllegalStateException("model is closed");
+            }
+            weights = weightsLoader.get();
+        }
         return weights;
+    }
+
+    /** Whether the DJL weights exist now (false for a CPU-served model until {@link #weights} is called). */
+    public synchronized boolean hasDjlWeights() {
+        return weights != null;
     }
 
     /** Rows of the warm-up's verification-shaped forwards (a pending token and 5 proposals). */
@@ -95,7 +153,7 @@ public final class LlamaModel implements AutoCloseable {
     /**
      * Runs this model through the shapes serving runs, so that the JIT has compiled the forward's kernels
      * before anything is served or timed (a fresh JVM's first ~64 tokens run 1.7–2x slower than warm ones):
-     * a prefill, single-token decodes, and verification-shaped forwards of {@value #WARM_UP_WARM_UP_VERIFY_ROWS} rows
+     * a prefill, single-token decodes, and verification-shaped forwards of {@value #WARM_UP_VERIFY_ROWS} rows
      * rolled back as a rejection would, on one cache of {@code pool} that is freed again.
      *
      * @return positions run (0 when disabled, or when the pool has no free slot or too few positions)
@@ -235,7 +293,7 @@ public final class LlamaModel implements AutoCloseable {
      * Results live in the manager of {@code tokens}.
      */
     public NDArray sequenceLogits(NDArray tokens) {
-        return sequenceLogits(weights, tokens);
+        return sequenceLogits(weights(), tokens);
     }
 
     /** The same forward on other weights of this shape (a trainer's working copy). */
@@ -248,6 +306,7 @@ public final class LlamaModel implements AutoCloseable {
                     + c.maxPositionEmbeddings());
         }
         NDManager scope = tokens.getManager();
+        makeRopeTables();
         int hd = c.headDim();
         int heads = c.numAttentionHeads();
         int kvHeads = c.numKeyValueHeads();
@@ -304,8 +363,11 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        closed = true;
         manager.close();
-        weights.close();
+        if (weights != null) {
+            weights.close();
+        }
     }
 }

@@ -101,13 +101,7 @@ public final class LlamaWeights implements AutoCloseable {
         Map<String, long[]> expected = expectedShapes(config);
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             SafeTensors.Tensor t = host.get(e.getKey());
-            if (t == null) {
-                throw new CheckpointException(source, e.getKey(), "missing tensor");
-            }
-            if (!Arrays.equals(t.shape(), e.getValue())) {
-                throw new CheckpointException(source, e.getKey(), "wrong shape " + Arrays.toString(t.shape())
-                        + ", the configuration needs " + Arrays.toString(e.getValue()));
-            }
+            checkShape(source, e.getKey(), t == null ? null : t.shape(), e.getValue());
             for (float v : t.values()) {
                 if (!Float.isFinite(v)) {
                     throw new CheckpointException(source, e.getKey(), "holds a non-finite value " + v);
@@ -123,6 +117,38 @@ public final class LlamaWeights implements AutoCloseable {
             tensors.put(name, array);
         }
         return new LlamaWeights(config, manager, tensors);
+    }
+
+    /**
+     * Checks tensors as stored (F32, F16 or BF16) against the configuration, as {@link #fromHost} does,
+     * without widening them: every name and shape, and no infinite or NaN value.
+     */
+    static void checkStored(LlamaConfig config, Map<String, SafeTensors.StoredTensor> stored, Path source) {
+        for (Map.Entry<String, long[]> e : expectedShapes(config).entrySet()) {
+            SafeTensors.StoredTensor t = stored.get(e.getKey());
+            checkShape(source, e.getKey(), t == null ? null : t.shape(), e.getValue());
+            int n = t.size();
+            for (int i = 0; i < n; i++) {
+                boolean finite = switch (t.dtype()) {
+                    case F32 -> Float.isFinite(t.floats()[i]);
+                    case F16 -> (t.bits()[i] & 0x7c00) != 0x7c00; // exponent all ones: infinity or NaN
+                    case BF16 -> (t.bits()[i] & 0x7f80) != 0x7f80;
+                };
+                if (!finite) {
+                    throw new CheckpointException(source, e.getKey(), "holds a non-finite value " + t.get(i));
+                }
+            }
+        }
+    }
+
+    private static void checkShape(Path source, String name, long[] shape, long[] expected) {
+        if (shape == null) {
+            throw new CheckpointException(source, name, "missing tensor");
+        }
+        if (!Arrays.equals(shape, expected)) {
+            throw new CheckpointException(source, name, "wrong shape " + Arrays.toString(shape)
+                    + ", the configuration needs " + Arrays.toString(expected));
+        }
     }
 
     /**

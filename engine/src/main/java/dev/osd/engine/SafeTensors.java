@@ -177,13 +177,15 @@ public final class SafeTensors {
                 }
             }
             Map<String, StoredTensor> tensors = new LinkedHashMap<>();
+            ByteBuffer chunk = ByteBuffer.allocateDirect(READ_CHUNK).order(ByteOrder.LITTLE_ENDIAN);
             for (Map.Entry<String, JsonElement> entry : header.entrySet()) {
                 String name = entry.getKey();
                 if (name.equals("__metadata__")) {
                     continue;
                 }
                 boolean wanted = names == null || names.contains(name);
-                StoredTensor t = readTensor(file, channel, name, entry.getValue(), dataStart, dataLength, wanted);
+                StoredTensor t = readTensor(file, channel, name, entry.getValue(), dataStart, dataLength, wanted,
+                        chunk);
                 if (wanted) {
                     tensors.put(name, t);
                 }
@@ -196,7 +198,7 @@ public final class SafeTensors {
 
     /** Checks one header entry and, when wanted, reads its data (null otherwise). */
     private static StoredTensor readTensor(Path file, FileChannel channel, String name, JsonElement spec,
-            long dataStart, long dataLength, boolean wanted) throws IOException {
+            long dataStart, long dataLength, boolean wanted, ByteBuffer chunk) throws IOException {
         DType dtype;
         long[] shape;
         long begin;
@@ -244,18 +246,30 @@ public final class SafeTensors {
         if (!wanted) {
             return null;
         }
-        ByteBuffer raw = ByteBuffer.allocate((int) (end - begin)).order(ByteOrder.LITTLE_ENDIAN);
-        readFully(channel, raw, dataStart + begin);
-        raw.flip();
-        if (dtype == DType.F32) {
-            float[] values = new float[(int) count];
-            raw.asFloatBuffer().get(values);
-            return new StoredTensor(shape, dtype, null, values);
+        // in chunks straight into the tensor's array: a whole-tensor buffer would double the memory a
+        // checkpoint's load touches, and the JDK keeps a direct copy of the largest read cached per thread
+        int n = (int) count;
+        float[] values = dtype == DType.F32 ? new float[n] : null;
+        short[] bits = dtype == DType.F32 ? null : new short[n];
+        long at = dataStart + begin;
+        int done = 0;
+        while (done < n) {
+            int take = Math.min(n - done, READ_CHUNK / dtype.bytes);
+            chunk.clear().limit(take * dtype.bytes);
+            readFully(channel, chunk, at);
+            chunk.flip();
+            if (values != null) {
+                chunk.asFloatBuffer().get(values, done, take);
+            } else {
+                chunk.asShortBuffer().get(bits, done, take);
+            }
+            at += (long) take * dtype.bytes;
+            done += take;
         }
-        short[] bits = new short[(int) count];
-        raw.asShortBuffer().get(bits);
-        return new StoredTensor(shape, dtype, bits, null);
+        return new StoredTensor(shape, dtype, bits, values);
     }
+
+    private static final int READ_CHUNK = 4 << 20;
 
     private static void readFully(FileChannel channel, ByteBuffer into, long position) throws IOException {
         while (into.hasRemaining()) {

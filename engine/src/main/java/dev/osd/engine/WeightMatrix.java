@@ -75,6 +75,20 @@ final class WeightMatrix {
         return new WeightMatrix(rows, cols, Storage.F32, values.clone(), null);
     }
 
+    /**
+     * The matrix of these row-major F16 or BF16 bit patterns as a checkpoint stores them, kept as they are
+     * (the array is taken, not copied): a serving model built from stored tensors never widens its weights.
+     */
+    static WeightMatrix ofBits(short[] bits, int rows, int cols, Storage storage) {
+        if ((long) rows * cols != bits.length) {
+            throw new IllegalArgumentException(rows + " x " + cols + " does not hold " + bits.length + " values");
+        }
+        if (storage == Storage.F32) {
+            throw new IllegalArgumentException("16-bit patterns are F16 or BF16, not F32");
+        }
+        return new WeightMatrix(rows, cols, storage, null, bits);
+    }
+
     /** The same values in a given storage (for tests and benchmarks that compare kernels). */
     static WeightMatrix of(float[] values, int rows, int cols, Storage storage) {
         WeightMatrix m = of(values, rows, cols);
