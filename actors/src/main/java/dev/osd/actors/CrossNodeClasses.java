@@ -56,6 +56,7 @@ final class CrossNodeClasses {
         kryo.register(TargetActor.Close.class, 204);
         kryo.register(TargetActor.GetStats.class, 205);
         kryo.register(TargetActor.Stats.class, 206);
+        kryo.register(TargetActor.CacheFull.class, 207);
         kryo.register(DraftActor.Propose.class, 210);
         kryo.register(DraftActor.Proposed.class, 211);
         kryo.register(DraftActor.Release.class, 212);

@@ -1,7 +1,9 @@
 package dev.osd.actors;
 
+import com.typesafe.config.Config;
 import dev.osd.engine.KvCache;
 import dev.osd.engine.KvCachePool;
+import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -9,6 +11,7 @@ import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -50,9 +53,34 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
             implements Command, CrossNode {
     }
 
-    /** Logits of the scored positions, or the problem that prevented scoring. */
-    public record Scored(String requestId, float[][] logits, String problem) implements CrossNode {
+    /**
+     * Logits of the scored positions, or the problem that prevented scoring.
+     *
+     * @param cacheFull set when the problem is that the key/value memory has too few free blocks for the
+     *     work (then the request is refused as overloaded when this was its prompt, or ends as it is, with
+     *     finish_reason "length", when it was growing); null otherwise
+     */
+    public record Scored(String requestId, float[][] logits, String problem, CacheFull cacheFull)
+            implements CrossNode {
+        public Scored(String requestId, float[][] logits, String problem) {
+            this(requestId, logits, problem, null);
+        }
     }
+
+    /**
+     * Why work did not fit the key/value memory.
+     *
+     * @param prompt whether the work was the request's first (its prompt), not the growth of a running one
+     * @param needed blocks the work needed
+     * @param free blocks free when it came
+     * @param total blocks of the whole memory
+     */
+    public record CacheFull(boolean prompt, int needed, int free, int total) implements CrossNode {
+    }
+
+    /** Configuration keys of the target's key/value memory. */
+    public static final String KV_CACHE_MEMORY = "osd.target.kv-cache-memory";
+    public static final String MAX_CONTEXT = "osd.target.max-context";
 
     public record Close(String requestId) implements Command, CrossNode {
     }
@@ -68,8 +96,12 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
      * @param openCaches requests holding a cache now
      * @param warmUpPositions positions the warm-up ran before the actor took work (0: none)
      */
-    public record Stats(long forwards, long scored, int largestBatch, int openCaches, int slots, int warmUpPositions)
-            implements CrossNode {
+    public record Stats(long forwards, long scored, int largestBatch, int openCaches, int slots, int warmUpPositions,
+            int usedBlocks, int totalBlocks) implements CrossNode {
+        public Stats(long forwards, long scored, int largestBatch, int openCaches, int slots, int warmUpPositions) {
+            this(forwards, scored, largestBatch, openCaches, slots, warmUpPositions, 0, 0);
+        }
+
         /** Mean share of the batch bound that forwards filled. */
         public double meanBatch() {
             return forwards == 0 ? 0 : (double) scored / forwards;
@@ -107,8 +139,17 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
 
     /** @param registerAs the key the actor registers under once warmed up, or null */
     public static Behavior<Command> create(LlamaModel target, int slots, int maxBatch, ServiceKey<Command> registerAs) {
+        return create(target, slots, maxBatch, registerAs, null);
+    }
+
+    /** @param onPool told of the target's key/value memory once it exists (metrics read its blocks), or null */
+    public static Behavior<Command> create(LlamaModel target, int slots, int maxBatch, ServiceKey<Command> registerAs,
+            Consumer<KvCachePool> onPool) {
         return Behaviors.setup(ctx -> {
             TargetActor actor = new TargetActor(ctx, target, slots, maxBatch);
+            if (onPool != null) {
+                onPool.accept(actor.pool);
+            }
             if (registerAs != null && actor.warmedUp) {
                 ctx.getSystem().receptionist().tell(Receptionist.register(registerAs, ctx.getSelf()));
             }
@@ -119,7 +160,11 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
     private TargetActor(ActorContext<Command> ctx, LlamaModel target, int slots, int maxBatch) {
         super(ctx);
         this.target = target;
-        this.pool = target.newCachePool(slots);
+        Config config = ctx.getSystem().settings().config();
+        this.pool = target.newCachePool(slots, maxContext(config, target.config()), config.getBytes(KV_CACHE_MEMORY));
+        ctx.getLog().info("target key/value memory: {} blocks of {} positions ({} MiB), at most {} positions a "
+                + "request", pool.totalBlocks(), KvCachePool.BLOCK,
+                pool.totalBlocks() * KvCachePool.blockBytes(target.config()) >> 20, pool.positions());
         this.maxBatch = maxBatch;
         int tokens = WarmUp.tokens(ctx.getSystem().settings().config());
         long start = System.nanoTime();
@@ -140,6 +185,26 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         this.warmedUp = ok;
     }
 
+    /**
+     * The most positions one request may hold on a target of this shape: {@code osd.target.max-context} (0:
+     * the model's max_position_embeddings), clipped to what {@code osd.target.kv-cache-memory} holds. The
+     * gateway gives requests this as their context, so they end with "length" where the target's cache ends.
+     */
+    public static int contextLimit(Config config, LlamaConfig model) {
+        int context = maxContext(config, model);
+        long blocks = config.getBytes(KV_CACHE_MEMORY) / KvCachePool.blockBytes(model);
+        return (int) Math.max(1, Math.min(context, blocks * KvCachePool.BLOCK));
+    }
+
+    private static int maxContext(Config config, LlamaConfig model) {
+        int configured = config.getInt(MAX_CONTEXT);
+        if (configured < 0) {
+            throw new IllegalArgumentException(MAX_CONTEXT + " must be 0 (the model's) or a number of positions, was "
+                    + configured);
+        }
+        return configured == 0 ? model.maxPositionEmbeddings() : Math.min(configured, model.maxPositionEmbeddings());
+    }
+
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
@@ -150,7 +215,7 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
                 .onMessage(OwnerGone.class, this::onOwnerGone)
                 .onMessage(GetStats.class, g -> {
                     g.replyTo().tell(new Stats(forwards, scored, largestBatch, caches.size(), pool.slots(),
-                            warmUpPositions));
+                            warmUpPositions, pool.usedBlocks(), pool.totalBlocks()));
                     return this;
                 })
                 .onSignal(PostStop.class, s -> {
@@ -256,6 +321,7 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         List<Score> batch = new ArrayList<>();
         List<KvCache> batchCaches = new ArrayList<>();
         List<int[]> tokens = new ArrayList<>();
+        int taking = 0; // blocks the sequences already in this batch will take
         for (Score s : nextBatch(queue, maxBatch)) {
             KvCache cache = caches.get(s.requestId());
             String problem = problem(s, cache);
@@ -264,6 +330,20 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
                 continue;
             }
             cache.truncate(s.keep());
+            int needed = pool.blocksToGrow(cache, s.keep() + s.tokens().length);
+            int free = pool.freeBlocks() - taking;
+            if (needed > free) {
+                // admission by free blocks: the work is answered at once, the forward goes on without it
+                boolean prompt = s.keep() == 0;
+                CacheFull full = new CacheFull(prompt, needed, free, pool.totalBlocks());
+                String why = "the target's key/value memory has " + free + " of " + pool.totalBlocks()
+                        + " blocks free, " + (prompt ? "the prompt of " + s.tokens().length + " tokens needs "
+                        : "growing to " + (s.keep() + s.tokens().length) + " positions needs ") + needed;
+                getContext().getLog().info("request {}: {}", s.requestId(), why);
+                s.replyTo().tell(new Scored(s.requestId(), null, why, full));
+                continue;
+            }
+            taking += needed;
             batch.add(s);
             batchCaches.add(cache);
             tokens.add(s.tokens());

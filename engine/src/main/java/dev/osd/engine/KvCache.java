@@ -39,6 +39,11 @@ public final class KvCache implements AutoCloseable {
         return slot;
     }
 
+    /** Blocks this cache holds (paged storage). */
+    int blockCount() {
+        return blockCount;
+    }
+
     /** The block that holds position {@code position} (paged storage). */
     int block(int position) {
         return blocks[position / KvCachePool.BLOCK];

@@ -17,7 +17,9 @@ import java.util.Deque;
  * <p>The storage depends on the {@link ServingBackend}. The CPU forward's is paged: per layer, blocks of
  * {@link #BLOCK} positions × kv_heads·head_dim floats for keys and for values, handed to a sequence as it
  * grows, given back when it rolls back past a block boundary or is released, and allocated only when first
- * used, so memory follows the tokens actually held. The DJL forward's is preallocated per layer,
+ * used, so memory follows the tokens actually held. How many blocks there are is the pool's memory budget
+ * ({@link #forBudget}); a sequence that needs a block when none is free cannot grow, which the caller checks
+ * with {@link #freeBlocks} and {@link #blocksToGrow} before a forward. The DJL forward's is preallocated per layer,
  * (slots, positions + 1, kv_heads·head_dim), the extra last position scratch space for padded batch rows.
  */
 public final class KvCachePool implements AutoCloseable {
@@ -48,8 +50,54 @@ public final class KvCachePool implements AutoCloseable {
         this(config, slots, positions, parent, ServingBackend.current());
     }
 
-    /** A pool for models of {@code config} served by {@code backend}. */
+    /**
+     * A pool for models of {@code config} served by {@code backend}, with blocks for every slot's full
+     * {@code positions} (paged storage).
+     */
     public KvCachePool(LlamaConfig config, int slots, int positions, NDManager parent, ServingBackend backend) {
+        this(config, slots, positions, Math.multiplyExact(slots, blocksFor(positions)), parent, backend);
+    }
+
+    /**
+     * A pool whose memory is a budget rather than slots × positions: the paged storage gets as many blocks as
+     * {@code budgetBytes} holds, shared by all slots, and one cache may grow to {@code maxContext} positions
+     * or as far as the budget reaches, whichever is less. The DJL forward's dense storage gives each slot the
+     * same share, so its caches hold budget / slots. Refused when the budget cannot hold one block.
+     */
+    public static KvCachePool forBudget(LlamaConfig config, int slots, int maxContext, long budgetBytes,
+            NDManager parent, ServingBackend backend) {
+        if (slots < 1) {
+            throw new IllegalArgumentException("a cache pool needs at least one slot, got " + slots);
+        }
+        int context = Math.min(maxContext, config.maxPositionEmbeddings());
+        long perBlock = blockBytes(config);
+        if (backend == ServingBackend.DJL) {
+            // one scratch position per slot besides the positions
+            long perSlot = budgetBytes / slots / (perBlock / BLOCK);
+            int positions = (int) Math.min(context, perSlot - 1);
+            if (positions < 1) {
+                throw new IllegalArgumentException("a key/value budget of " + budgetBytes + " bytes does not hold "
+                        + slots + " caches of one position (" + perBlock / BLOCK + " bytes each)");
+            }
+            return new KvCachePool(config, slots, positions, parent, backend);
+        }
+        long blocks = budgetBytes / perBlock;
+        if (blocks < 1) {
+            throw new IllegalArgumentException("a key/value budget of " + budgetBytes + " bytes does not hold one "
+                    + "block of " + BLOCK + " positions (" + perBlock + " bytes)");
+        }
+        int total = (int) Math.min(blocks, Integer.MAX_VALUE / BLOCK);
+        int positions = (int) Math.min(context, (long) total * BLOCK);
+        return new KvCachePool(config, slots, positions, total, parent, backend);
+    }
+
+    /** Bytes of one block, keys and values of every layer (as the paged storage holds them: float32). */
+    public static long blockBytes(LlamaConfig config) {
+        return 2L * config.numHiddenLayers() * BLOCK * config.numKeyValueHeads() * config.headDim() * Float.BYTES;
+    }
+
+    private KvCachePool(LlamaConfig config, int slots, int positions, int totalBlocks, NDManager parent,
+            ServingBackend backend) {
         if (slots < 1) {
             throw new IllegalArgumentException("a cache pool needs at least one slot, got " + slots);
         }
@@ -79,7 +127,7 @@ public final class KvCachePool implements AutoCloseable {
             this.manager = null;
             keys = null;
             values = null;
-            int blocks = Math.toIntExact((long) slots * blocksFor(positions));
+            int blocks = totalBlocks;
             keyBlocks = new float[layers][blocks][];
             valueBlocks = new float[layers][blocks][];
             freeBlocks = new int[blocks];
@@ -130,6 +178,19 @@ public final class KvCachePool implements AutoCloseable {
 
     public int totalBlocks() {
         return freeBlocks == null ? 0 : freeBlocks.length;
+    }
+
+    /** Blocks not held by any cache (paged storage; 0 for the dense storage). */
+    public synchronized int freeBlocks() {
+        return freeBlocks == null ? 0 : freeBlockCount;
+    }
+
+    /**
+     * Blocks that growing {@code cache} to {@code newLength} positions would take from the pool (0 for the
+     * dense storage, whose positions are all there).
+     */
+    public int blocksToGrow(KvCache cache, int newLength) {
+        return freeBlocks == null ? 0 : Math.max(0, blocksFor(newLength) - cache.blockCount());
     }
 
     /** Takes a free slot for a new sequence; refuses when every slot is in use. */

@@ -214,6 +214,14 @@ public final class LlamaModel implements AutoCloseable {
         return new KvCachePool(config, slots, positions, manager, backend);
     }
 
+    /**
+     * Cache memory of {@code budgetBytes} shared by up to {@code slots} sequences of up to {@code maxContext}
+     * positions each, or as many as the budget holds ({@link KvCachePool#forBudget}).
+     */
+    public KvCachePool newCachePool(int slots, int maxContext, long budgetBytes) {
+        return KvCachePool.forBudget(config, slots, maxContext, budgetBytes, manager, backend);
+    }
+
     /** Cache memory for up to {@code slots} sequences of the model's full context. */
     public KvCachePool newCachePool(int slots) {
         return newCachePool(slots, config.maxPositionEmbeddings());
