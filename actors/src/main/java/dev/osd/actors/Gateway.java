@@ -3,6 +3,7 @@ package dev.osd.actors;
 import dev.osd.engine.GenerationRequest;
 import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaModel;
+import dev.osd.engine.ServingBackend;
 import dev.osd.engine.SpeculationRound;
 import dev.osd.routing.Router;
 import java.util.HashMap;
@@ -143,6 +144,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         return ServiceKey.create(TrainerActor.Command.class, "osd-trainer-" + draft);
     }
 
+    static final String DRAFT_KV_CACHE_MEMORY = "osd.draft.kv-cache-memory";
+
     private final ServingSystem.Parts parts;
     private final ActorRef<TargetActor.Command> target;
     private final ActorRef<RouterActor.Command> router;
@@ -176,7 +179,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
         if (parts.roles().contains("target")) {
             target = ctx.spawn(ActorMetrics.measured(TargetActor.Command.class, "target",
-                    TargetActor.create(parts.target(), s.slots(), s.maxBatch(), TARGET_KEY)), "target", TARGET_MODELS);
+                    TargetActor.create(parts.target(), s.slots(), s.maxBatch(), TARGET_KEY,
+                    pool -> parts.metrics().kvCache("target", pool))), "target", TARGET_MODELS);
         } else {
             target = null;
         }
@@ -229,9 +233,11 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         if (parts.roles().contains("draft")) {
             try (var lease = d.live().acquire()) {
                 LlamaModel shape = lease.model();
-                KvCachePool pool = new KvCachePool(shape.config(), s.slots(),
-                        Math.min(shape.config().maxPositionEmbeddings(), parts.targetConfig().maxPositionEmbeddings()),
-                        parts.manager());
+                KvCachePool pool = KvCachePool.forBudget(shape.config(), s.slots(),
+                        TargetActor.contextLimit(ctx.getSystem().settings().config(), parts.targetConfig()),
+                        ctx.getSystem().settings().config().getBytes(DRAFT_KV_CACHE_MEMORY), parts.manager(),
+                        ServingBackend.current());
+                parts.metrics().kvCache(d.name(), pool);
                 draftCapacity.put(d.name(), pool.positions());
                 // a replica that fails is restarted; requests it served go on (its answers time out or come back
                 // with a problem, and they continue target-only)
@@ -463,7 +469,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             // the request keeps the target and draft replica it starts with: they hold its caches
             request = getContext().spawn(ActorMetrics.measured(RequestActor.Command.class, "request",
                     RequestActor.create(s.id(), s.request(), parts.tokenizer(),
-                    parts.targetConfig().eosTokenId(), parts.targetConfig().maxPositionEmbeddings(),
+                    parts.targetConfig().eosTokenId(),
+                    TargetActor.contextLimit(getContext().getSystem().settings().config(), parts.targetConfig()),
                     chosenTarget, draft == null ? null : pick(replicas.get(draft), drafts.get(draft)), draft,
                     draft == null ? 0 : draftCapacity.getOrDefault(draft, parts.targetConfig().maxPositionEmbeddings()),
                     feed, draft == null || s.fixedK() ? null : proposalLengths.get(draft),

@@ -309,6 +309,16 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
 
     private Behavior<Command> onScored(Scored s) {
         TargetActor.Scored scored = s.scored();
+        if (scored.cacheFull() != null) {
+            if (scored.cacheFull().prompt()) {
+                return fail("overloaded: " + scored.problem());
+            }
+            // what is generated stands: to the client the context ended here
+            getContext().getLog().info("request {} ends with finish_reason length after {} tokens: {}", id,
+                    generation.generated(), scored.problem());
+            generation.endForLength();
+            return finish(null);
+        }
         if (scored.problem() != null) {
             return finish(new Problem.Internal("target: " + scored.problem()));
         }

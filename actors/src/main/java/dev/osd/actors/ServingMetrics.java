@@ -2,6 +2,7 @@ package dev.osd.actors;
 
 import dev.osd.distillation.DraftTrainer;
 import dev.osd.engine.GenerationResult;
+import dev.osd.engine.KvCachePool;
 import dev.osd.engine.SpeculationStats;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
@@ -51,15 +52,27 @@ public final class ServingMetrics {
     private final Histogram tpot = histogram("osd_request_tpot_seconds", "Time per output token after the first");
     private final Histogram e2e = histogram("osd_request_e2e_seconds", "Time from submission to the last token");
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
+    private final Map<String, KvCachePool> kvPools = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> classTraffic = new ConcurrentHashMap<>();
     private final LongAdder served = new LongAdder();
     private final Map<String, double[]> tpotTotals = new ConcurrentHashMap<>();
+
+    /** Reports a model's key/value memory (target, or a draft by name) as {@code osd_kv_cache_blocks}. */
+    public void kvCache(String model, KvCachePool pool) {
+        kvPools.put(model, pool);
+    }
 
     /**
      * @param liveDrafts the drafts being served now (read when scraped)
      * @param actors the actor system's own metrics
      */
     ServingMetrics(Supplier<Collection<ServingSystem.Draft>> liveDrafts, ActorMetrics actors) {
+        GaugeWithCallback.builder().name("osd_kv_cache_blocks")
+                .help("Key/value memory blocks of each model (16 positions each): used and total")
+                .labelNames("model", "state").callback(cb -> kvPools.forEach((model, pool) -> {
+                    cb.call(pool.usedBlocks(), model, "used");
+                    cb.call(pool.totalBlocks(), model, "total");
+                })).register(registry);
         GaugeWithCallback.builder().name("osd_draft_version").help("The version each draft serves now")
                 .labelNames("draft").callback(cb -> {
                     for (ServingSystem.Draft d : liveDrafts.get()) {

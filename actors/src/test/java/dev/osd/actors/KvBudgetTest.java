@@ -9,11 +9,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.osd.engine.FinishReason;
+import dev.osd.engine.GenerationRequest;
 import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.LlamaWeights;
+import dev.osd.engine.SamplingParams;
+import java.time.Duration;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -73,6 +78,42 @@ class KvBudgetTest {
         TestProbe<TargetActor.Stats> stats = KIT.createTestProbe();
         actor.tell(new TargetActor.GetStats(stats.getRef()));
         return stats.receiveMessage();
+    }
+
+    private static RequestActor.Finished generate(ActorRef<TargetActor.Command> actor, String id, int[] prompt,
+            int maxTokens) {
+        TestProbe<RequestActor.Event> client = KIT.createTestProbe();
+        GenerationRequest request = new GenerationRequest(prompt, maxTokens, SamplingParams.GREEDY, null, true, 0);
+        KIT.spawn(RequestActor.create(id, request, null, SHAPE.eosTokenId(), TargetActor.contextLimit(CONFIG, SHAPE),
+                actor, null, null, 0, null, Duration.ofSeconds(5), client.getRef()), "request-" + id);
+        return client.fishForMessage(Duration.ofSeconds(30), e -> e instanceof RequestActor.Finished
+                ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore()).stream()
+                .map(RequestActor.Finished.class::cast).reduce((a, b) -> b).orElseThrow();
+    }
+
+    @Test
+    void aRequestThatCannotGrowEndsWithLengthAndOneThatCannotStartIsOverloaded() {
+        ActorRef<TargetActor.Command> actor = KIT.spawn(TargetActor.create(target, 8, 4), "target-requests",
+                DispatcherSelector.fromConfig("osd.target-dispatcher"));
+        TestProbe<Object> owner = KIT.createTestProbe();
+        open(actor, "hog", owner);
+        assertNotNull(score(actor, "hog", 0, tokens(20, 1)).logits(), "2 of the 3 blocks");
+        // 5 prompt tokens in the last block of 16 positions: the 12th token comes from the logits of the 16th
+        // position; feeding it back would need a block nobody has
+        RequestActor.Finished grown = generate(actor, "grows", tokens(5, 2), 40);
+        assertNull(grown.problem(), "not a failure: the context ended");
+        assertEquals(FinishReason.LENGTH, grown.result().finishReason());
+        assertEquals(12, grown.result().tokens().length);
+        assertEquals(2, stats(actor).usedBlocks(), "its block is back");
+
+        assertNotNull(score(actor, "hog", 20, tokens(12, 3)).logits(), "the hog fills its second block");
+        open(actor, "hog2", owner);
+        assertNotNull(score(actor, "hog2", 0, tokens(3, 4)).logits(), "and another takes the last block");
+        RequestActor.Finished refused = generate(actor, "refused", tokens(5, 5), 40);
+        assertNotNull(refused.problem());
+        assertTrue(refused.problem().startsWith("overloaded"), refused.problem());
+        assertTrue(refused.problem().contains("key/value memory"), refused.problem());
+        assertEquals(0, refused.result().tokens().length);
     }
 
     @Test

@@ -132,6 +132,16 @@ public final class Generation {
         return true;
     }
 
+    /**
+     * Ends generation as it is, with {@link FinishReason#LENGTH}: the sequence cannot grow (the target's
+     * key/value memory has no block for it), which to the client is the end of the context.
+     */
+    public void endForLength() {
+        if (finish == null) {
+            finish = FinishReason.LENGTH;
+        }
+    }
+
     /** The draft failed; the rest of the request is target-only. */
     public void draftFailed() {
         stats.recordDraftFailure();
