@@ -347,13 +347,14 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         if (router == null) {
             return new Problem.Unavailable("this node has no gateway role");
         }
-        int context = parts.targetConfig().maxPositionEmbeddings();
+        // the model's, or osd.target.max-context, within what the target's key/value memory holds
+        int context = TargetActor.contextLimit(getContext().getSystem().settings().config(), parts.targetConfig());
         for (Submit s : all) {
             int prompt = s.request().prompt().length;
             // compared as room left, never as a sum that could overflow
             if (prompt >= context || s.request().maxTokens() > context - prompt) {
                 return new Problem.ContextExhausted("max_tokens", "a prompt of " + prompt + " tokens and max_tokens "
-                        + s.request().maxTokens() + " exceed the model's context of " + context + " tokens");
+                        + s.request().maxTokens() + " exceed the served context of " + context + " tokens");
             }
         }
         int slots = capacity();

@@ -311,7 +311,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         TargetActor.Scored scored = s.scored();
         if (scored.cacheFull() != null) {
             if (scored.cacheFull().prompt()) {
-                return fail("overloaded: " + scored.problem());
+                return finish(new Problem.Overloaded(scored.problem()));
             }
             // what is generated stands: to the client the context ended here
             getContext().getLog().info("request {} ends with finish_reason length after {} tokens: {}", id,

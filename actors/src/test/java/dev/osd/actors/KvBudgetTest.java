@@ -111,8 +111,8 @@ class KvBudgetTest {
         assertNotNull(score(actor, "hog2", 0, tokens(3, 4)).logits(), "and another takes the last block");
         RequestActor.Finished refused = generate(actor, "refused", tokens(5, 5), 40);
         assertNotNull(refused.problem());
-        assertTrue(refused.problem().startsWith("overloaded"), refused.problem());
-        assertTrue(refused.problem().contains("key/value memory"), refused.problem());
+        assertTrue(refused.problem() instanceof Problem.Overloaded, refused.problem().toString());
+        assertTrue(refused.problem().message().contains("key/value memory"), refused.problem().message());
         assertEquals(0, refused.result().tokens().length);
     }
 
