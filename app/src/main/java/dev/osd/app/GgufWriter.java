@@ -1,5 +1,6 @@
 package dev.osd.app;
 
+import dev.osd.engine.SafeTensors;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -261,7 +262,7 @@ final class GgufWriter {
                 if (type == TensorType.F32) {
                     buf.putFloat(v);
                 } else {
-                    buf.putShort(floatToHalf(v));
+                    buf.putShort(SafeTensors.floatToHalf(v));
                 }
             }
             flush(buf);
@@ -278,40 +279,5 @@ final class GgufWriter {
                 u8(0);
             }
         }
-    }
-
-    /** float32 to IEEE 754 binary16, rounding to nearest even (exact for values that came from F16). */
-    static short floatToHalf(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        int sign = (bits >>> 16) & 0x8000;
-        int exp = (bits >>> 23) & 0xff;
-        int mant = bits & 0x7fffff;
-        if (exp == 0xff) {
-            return (short) (sign | 0x7c00 | (mant != 0 ? 0x200 : 0));
-        }
-        int e = exp - 127 + 15;
-        if (e >= 0x1f) {
-            return (short) (sign | 0x7c00);
-        }
-        if (e <= 0) {
-            if (e < -10) {
-                return (short) sign;
-            }
-            mant |= 0x800000;
-            int shift = 14 - e;
-            int half = mant >>> shift;
-            int rem = mant & ((1 << shift) - 1);
-            int midpoint = 1 << (shift - 1);
-            if (rem > midpoint || (rem == midpoint && (half & 1) == 1)) {
-                half++;
-            }
-            return (short) (sign | half);
-        }
-        int half = (e << 10) | (mant >>> 13);
-        int rem = mant & 0x1fff;
-        if (rem > 0x1000 || (rem == 0x1000 && (half & 1) == 1)) {
-            half++; // a carry into the exponent is the correct rounding
-        }
-        return (short) (sign | half);
     }
 }

@@ -1,7 +1,5 @@
 package dev.osd.engine;
 
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import jdk.incubator.vector.FloatVector;
@@ -319,17 +317,7 @@ final class CpuForward implements ServingForward {
         }
         rmsNorm(s.delta, s.xb, kept, finalNorm);
         head.multiply(s.xb, 0, kept, s.logits, 0, c.vocabSize());
-        List<float[][]> out = new ArrayList<>(batch);
-        int vocab = c.vocabSize();
-        int row = 0;
-        for (int b = 0; b < batch; b++) {
-            float[][] seq = new float[keepLast[b]][];
-            for (int i = 0; i < keepLast[b]; i++, row++) {
-                seq[i] = Arrays.copyOfRange(s.logits, row * vocab, (row + 1) * vocab);
-            }
-            out.add(seq);
-        }
-        return out;
+        return ServingForward.perSequence(s.logits, c.vocabSize(), keepLast);
     }
 
     /** out = x / rms(x) · weight, per row of {@code hidden}. */

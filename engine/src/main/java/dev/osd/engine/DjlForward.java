@@ -8,8 +8,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Embedding;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -214,17 +212,7 @@ final class DjlForward implements ServingForward {
                 x = x.get(new NDIndex("{}", scope.create(keptRows)));
             }
             float[] logits = rmsNorm(x).matMul(head).toFloatArray(); // (kept, vocab)
-            List<float[][]> out = new ArrayList<>(batch);
-            int vocab = c.vocabSize();
-            int row = 0;
-            for (int b = 0; b < batch; b++) {
-                float[][] seq = new float[keepLast[b]][];
-                for (int i = 0; i < keepLast[b]; i++, row++) {
-                    seq[i] = Arrays.copyOfRange(logits, row * vocab, (row + 1) * vocab);
-                }
-                out.add(seq);
-            }
-            return out;
+            return ServingForward.perSequence(logits, c.vocabSize(), keepLast);
         }
     }
 

@@ -392,7 +392,7 @@ public final class SafeTensors {
     }
 
     /** IEEE 754 binary16 to float32 (Java 17 has no Float.float16ToFloat). */
-    static float halfToFloat(short h) {
+    public static float halfToFloat(short h) {
         int bits = h & 0xffff;
         int sign = (bits & 0x8000) << 16;
         int exponent = (bits >>> 10) & 0x1f;
@@ -408,7 +408,7 @@ public final class SafeTensors {
     }
 
     /** float32 to IEEE 754 binary16, rounding to nearest even, overflowing to infinity. */
-    static short floatToHalf(float f) {
+    public static short floatToHalf(float f) {
         int bits = Float.floatToRawIntBits(f);
         int sign = (bits >>> 16) & 0x8000;
         int exp = (bits >>> 23) & 0xff;

@@ -1,5 +1,7 @@
 package dev.osd.engine;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -12,4 +14,18 @@ import java.util.List;
 interface ServingForward {
 
     List<float[][]> run(List<KvCache> caches, List<int[]> tokens, int[] keepLast);
+
+    /** The kept rows of {@code logits} (kept, vocab), row-major, cut into one array of rows per sequence. */
+    static List<float[][]> perSequence(float[] logits, int vocab, int[] keepLast) {
+        List<float[][]> out = new ArrayList<>(keepLast.length);
+        int row = 0;
+        for (int keep : keepLast) {
+            float[][] seq = new float[keep][];
+            for (int i = 0; i < keep; i++, row++) {
+                seq[i] = Arrays.copyOfRange(logits, row * vocab, (row + 1) * vocab);
+            }
+            out.add(seq);
+        }
+        return out;
+    }
 }
