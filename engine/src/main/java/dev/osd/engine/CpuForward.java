@@ -30,9 +30,13 @@ final class CpuForward implements ServingForward {
     private final float[][] inputNorm; // per layer (hidden)
     private final float[][] postNorm;
     private final float[] finalNorm;
-    private final WeightMatrix[] qkv; // per layer (q + k + v, hidden)
+    // per layer q (q, hidden), k and v (kv, hidden): their outputs side by side in one (rows, q + k + v) buffer
+    private final WeightMatrix[] q;
+    private final WeightMatrix[] k;
+    private final WeightMatrix[] v;
     private final WeightMatrix[] attnOut; // per layer (hidden, q)
-    private final WeightMatrix[] gateUp; // per layer (2 * intermediate, hidden)
+    private final WeightMatrix[] gate; // per layer (intermediate, hidden), beside up in one (rows, 2 * inter) buffer
+    private final WeightMatrix[] up;
     private final WeightMatrix[] down; // per layer (hidden, intermediate)
     private final float[] invFreq; // (head_dim / 2)
     private final ThreadLocal<Scratch> scratch = new ThreadLocal<>();
@@ -46,12 +50,8 @@ final class CpuForward implements ServingForward {
             }
 
             @Override
-            public WeightMatrix matrix(int rows, int cols, String... names) {
-                float[][] parts = new float[names.length][];
-                for (int i = 0; i < names.length; i++) {
-                    parts[i] = w.hostValues(names[i]);
-                }
-                return WeightMatrix.of(parts.length == 1 ? parts[0] : concat(parts), rows, cols);
+            public WeightMatrix matrix(int rows, int cols, String name) {
+                return WeightMatrix.of(w.hostValues(name), rows, cols);
             }
         });
     }
@@ -70,28 +70,13 @@ final class CpuForward implements ServingForward {
             }
 
             @Override
-            public WeightMatrix matrix(int rows, int cols, String... names) {
-                SafeTensors.StoredTensor[] parts = new SafeTensors.StoredTensor[names.length];
-                boolean half = true;
-                for (int i = 0; i < names.length; i++) {
-                    parts[i] = take(names[i]);
-                    half &= parts[i].dtype() != SafeTensors.DType.F32 && parts[i].dtype() == parts[0].dtype();
+            public WeightMatrix matrix(int rows, int cols, String name) {
+                SafeTensors.StoredTensor t = take(name);
+                if (t.dtype() == SafeTensors.DType.F32) { // the narrowest dtype that holds the values exactly
+                    return WeightMatrix.of(t.values(), rows, cols);
                 }
-                if (half) {
-                    short[][] bits = new short[parts.length][];
-                    for (int i = 0; i < parts.length; i++) {
-                        bits[i] = parts[i].bits();
-                    }
-                    return WeightMatrix.ofBits(bits.length == 1 ? bits[0] : concat(bits), rows, cols,
-                            parts[0].dtype() == SafeTensors.DType.BF16 ? WeightMatrix.Storage.BF16
-                                    : WeightMatrix.Storage.F16);
-                }
-                // F32, or parts of different dtypes (rare): the narrowest dtype that holds the values exactly
-                float[][] values = new float[parts.length][];
-                for (int i = 0; i < parts.length; i++) {
-                    values[i] = parts[i].values();
-                }
-                return WeightMatrix.of(values.length == 1 ? values[0] : concat(values), rows, cols);
+                return WeightMatrix.ofBits(t.bits(), rows, cols, t.dtype() == SafeTensors.DType.BF16
+                        ? WeightMatrix.Storage.BF16 : WeightMatrix.Storage.F16);
             }
 
             private SafeTensors.StoredTensor take(String name) {
@@ -108,8 +93,8 @@ final class CpuForward implements ServingForward {
     private interface Tensors {
         float[] vector(String name);
 
-        /** The tensors of {@code names} stacked by rows into one (rows, cols) matrix. */
-        WeightMatrix matrix(int rows, int cols, String... names);
+        /** The (rows, cols) matrix of one tensor. */
+        WeightMatrix matrix(int rows, int cols, String name);
     }
 
     private CpuForward(LlamaConfig config, Tensors w) {
@@ -126,18 +111,23 @@ final class CpuForward implements ServingForward {
         finalNorm = w.vector("model.norm.weight");
         inputNorm = new float[layers][];
         postNorm = new float[layers][];
-        qkv = new WeightMatrix[layers];
+        q = new WeightMatrix[layers];
+        k = new WeightMatrix[layers];
+        v = new WeightMatrix[layers];
         attnOut = new WeightMatrix[layers];
-        gateUp = new WeightMatrix[layers];
+        gate = new WeightMatrix[layers];
+        up = new WeightMatrix[layers];
         down = new WeightMatrix[layers];
         for (int l = 0; l < layers; l++) {
             String p = "model.layers." + l + ".";
             inputNorm[l] = w.vector(p + "input_layernorm.weight");
             postNorm[l] = w.vector(p + "post_attention_layernorm.weight");
-            qkv[l] = w.matrix(qkvDim, hidden, p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
-                    p + "self_attn.v_proj.weight");
+            q[l] = w.matrix(qDim, hidden, p + "self_attn.q_proj.weight");
+            k[l] = w.matrix(kvDim, hidden, p + "self_attn.k_proj.weight");
+            v[l] = w.matrix(kvDim, hidden, p + "self_attn.v_proj.weight");
             attnOut[l] = w.matrix(hidden, qDim, p + "self_attn.o_proj.weight");
-            gateUp[l] = w.matrix(2 * inter, hidden, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight");
+            gate[l] = w.matrix(inter, hidden, p + "mlp.gate_proj.weight");
+            up[l] = w.matrix(inter, hidden, p + "mlp.up_proj.weight");
             down[l] = w.matrix(hidden, inter, p + "mlp.down_proj.weight");
         }
         double[] inverse = c.ropeInverseFrequencies(); // float32 values, rope scaling applied
@@ -147,45 +137,18 @@ final class CpuForward implements ServingForward {
         }
     }
 
-    private static float[] concat(float[]... parts) {
-        int n = 0;
-        for (float[] p : parts) {
-            n += p.length;
-        }
-        float[] all = new float[n];
-        int at = 0;
-        for (float[] p : parts) {
-            System.arraycopy(p, 0, all, at, p.length);
-            at += p.length;
-        }
-        return all;
-    }
-
-    private static short[] concat(short[]... parts) {
-        int n = 0;
-        for (short[] p : parts) {
-            n += p.length;
-        }
-        short[] all = new short[n];
-        int at = 0;
-        for (short[] p : parts) {
-            System.arraycopy(p, 0, all, at, p.length);
-            at += p.length;
-        }
-        return all;
-    }
-
     /** Bytes of weights held (each matrix in its stored dtype). */
     long weightBytes() {
         long bytes = embedding.bytes() + (head == embedding ? 0 : head.bytes());
-        for (int l = 0; l < qkv.length; l++) {
-            bytes += qkv[l].bytes() + attnOut[l].bytes() + gateUp[l].bytes() + down[l].bytes();
+        for (int l = 0; l < q.length; l++) {
+            bytes += q[l].bytes() + k[l].bytes() + v[l].bytes() + attnOut[l].bytes() + gate[l].bytes()
+                    + up[l].bytes() + down[l].bytes();
         }
         return bytes;
     }
 
     WeightMatrix.Storage storage() {
-        return qkv[0].storage;
+        return q[0].storage;
     }
 
     /** Per-thread working memory, grown to the largest number of rows seen. */
@@ -266,10 +229,12 @@ final class CpuForward implements ServingForward {
             }
         }
         KvCachePool pool = caches.get(0).pool();
-        for (int l = 0; l < qkv.length; l++) {
+        for (int l = 0; l < q.length; l++) {
             // attention rmsnorm, q k v projections (rows, q + k + v)
             rmsNorm(s.x, s.xb, rows, inputNorm[l]);
-            qkv[l].multiply(s.xb, 0, rows, s.qkvOut, 0, qkvDim);
+            q[l].multiply(s.xb, 0, rows, s.qkvOut, 0, qkvDim);
+            k[l].multiply(s.xb, 0, rows, s.qkvOut, qDim, qkvDim);
+            v[l].multiply(s.xb, 0, rows, s.qkvOut, qDim + kvDim, qkvDim);
             // RoPE on q and k; keys and values into each sequence's cache at the row's position
             float[][] keys = pool.keyBlocks[l];
             float[][] values = pool.valueBlocks[l];
@@ -300,7 +265,8 @@ final class CpuForward implements ServingForward {
             add(s.x, s.delta, rows * hidden);
             // mlp rmsnorm, gate and up (rows, 2 * intermediate), SwiGLU, down and residual
             rmsNorm(s.x, s.xb, rows, postNorm[l]);
-            gateUp[l].multiply(s.xb, 0, rows, s.gu, 0, 2 * inter);
+            gate[l].multiply(s.xb, 0, rows, s.gu, 0, 2 * inter);
+            up[l].multiply(s.xb, 0, rows, s.gu, inter, 2 * inter);
             swiglu(s.gu, s.act, rows);
             down[l].multiply(s.act, 0, rows, s.delta, 0, hidden);
             add(s.x, s.delta, rows * hidden);
