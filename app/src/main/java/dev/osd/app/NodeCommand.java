@@ -85,7 +85,7 @@ final class NodeCommand implements Callable<Integer> {
                         roleSet.contains("trainer") ? stateDir : null, settings, c, roleSet, null))) {
             HttpServer server = null;
             if (roleSet.contains("gateway")) {
-                server = HttpServer.start(stack.system(), models.tokenizer(), ServeConfig.http(c, host, port));
+                server = HttpServer.start(stack.system(), models.tokenizer(), ServeConfig.http(c, host, port, model));
             }
             if (managementPort != null) {
                 org.apache.pekko.management.javadsl.PekkoManagement.get(
@@ -94,7 +94,7 @@ final class NodeCommand implements Callable<Integer> {
             }
             System.out.printf("OSD node %s roles %s%n", stack.system().actorSystem().address(), roleSet);
             if (server != null) {
-                System.out.printf("OSD serves '%s' at %s%n", c.getString("osd.serve.model-name"), server.url());
+                System.out.printf("OSD serves '%s' at %s%n", ServeConfig.modelName(c, model), server.url());
             }
             // SIGTERM / Ctrl-C: a gateway drains first (GracefulShutdown); any other exit: held until saved
             shutdown.signal().thenRun(done::countDown);

@@ -55,7 +55,8 @@ final class ServeCommand implements Callable<Integer> {
         Config c = loadConfig();
         Path stateDir = ServeConfig.state(c, state);
         ServingSystem.Settings settings = ServeConfig.serving(c);
-        HttpServer.Settings http = ServeConfig.http(c, host, port != null ? port : c.getInt("osd.serve.port"));
+        HttpServer.Settings http = ServeConfig.http(c, host, port != null ? port : c.getInt("osd.serve.port"),
+                model);
         System.out.println("loading models ...");
         CountDownLatch closed = new CountDownLatch(1);
         Duration grace = ServeConfig.shutdownGrace(c);

@@ -22,12 +22,30 @@ final class ServeConfig {
                 s.getInt("max-draft-tokens"));
     }
 
-    /** @param host the --host flag or null; @param port the port to listen on */
-    static HttpServer.Settings http(Config c, String host, int port) {
+    /**
+     * @param host the --host flag or null
+     * @param port the port to listen on
+     * @param model the --model directory, or null for the embedded target
+     */
+    static HttpServer.Settings http(Config c, String host, int port, Path model) {
         Config s = c.getConfig("osd.serve");
-        return new HttpServer.Settings(host != null ? host : s.getString("host"), port, s.getString("model-name"),
+        return new HttpServer.Settings(host != null ? host : s.getString("host"), port, modelName(c, model),
                 s.getBytes("max-body-bytes"), key(s, "api-key", "OSD_API_KEY"), key(s, "admin-key", "OSD_ADMIN_KEY"),
-                s.getInt("max-draft-tokens"), s.getInt("max-generations-per-request"), s.getDuration("body-timeout"));
+                s.getInt("max-draft-tokens"), s.getInt("max-generations-per-request"), s.getDuration("body-timeout"),
+                s.getStringList("cors-allowed-origins"));
+    }
+
+    /** The id the API serves: osd.serve.model-name, else the target directory's name, else "osd-embedded". */
+    static String modelName(Config c, Path model) {
+        String configured = c.getString("osd.serve.model-name");
+        if (!configured.isEmpty()) {
+            return configured;
+        }
+        if (model == null) {
+            return "osd-embedded";
+        }
+        Path name = model.toAbsolutePath().normalize().getFileName();
+        return name == null ? "osd-embedded" : name.toString();
     }
 
     /** How long a SIGTERM lets requests in flight finish before it ends them. */
@@ -64,7 +82,7 @@ final class ServeConfig {
         try {
             Config resolved = c.resolve();
             serving(resolved);
-            http(resolved, null, 0);
+            http(resolved, null, 0, null);
             shutdownGrace(resolved);
             return resolved;
         } catch (ConfigException e) {

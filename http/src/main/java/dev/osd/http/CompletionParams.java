@@ -151,7 +151,7 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
         return ids;
     }
 
-    private static List<ChatTemplate.Message> messages(JsonElement e) {
+    static List<ChatTemplate.Message> messages(JsonElement e) {
         if (e == null || e.isJsonNull()) {
             throw ApiError.invalid("messages", "messages is required");
         }
@@ -255,7 +255,7 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
         return d == Math.rint(d) && !Double.isInfinite(d);
     }
 
-    private static String optString(JsonObject o, String name) {
+    static String optString(JsonObject o, String name) {
         return optString(o, name, name);
     }
 
@@ -332,7 +332,7 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
         }
     }
 
-    private static boolean optBoolean(JsonObject o, String name, boolean fallback) {
+    static boolean optBoolean(JsonObject o, String name, boolean fallback) {
         return optBoolean(o, name, name, fallback);
     }
 

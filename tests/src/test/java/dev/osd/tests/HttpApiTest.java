@@ -298,7 +298,7 @@ class HttpApiTest {
             {"/v1/completions", "{\"prompt\": \"x\", \"seed\": \"a\"}", 400, "seed"},
             {"/v1/completions", "{\"prompt\": \"x\", \"stream\": \"yes\"}", 400, "stream"},
             {"/v1/completions", "{\"prompt\": \"x\", \"logprobs\": 9}", 400, "logprobs"},
-            {"/v1/completions", "{\"prompt\": \"x\", \"model\": \"gpt-4\"}", 400, "model"},
+            {"/v1/completions", "{\"prompt\": \"x\", \"model\": \"gpt-4\"}", 404, "model"},
             {"/v1/completions", "{\"prompt\": \"x\", \"speculation\": {\"draft\": \"nope\"}}", 400,
                 "speculation.draft"},
             {"/v1/completions", "{\"prompt\": \"x\", \"speculation\": {\"num_draft_tokens\": -1}}", 400,
