@@ -62,51 +62,58 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
      * @param maxGenerationsPerRequest most generations (prompts × n) one request may start; past it, 400
      * @param bodyTimeout a body not received whole within this long is refused with 408
      * @param corsAllowedOrigins browser origins allowed to call the API ({@code *}: any); empty: CORS off
+     * @param vllmNames /metrics also shows vLLM's families under vLLM's exact names ({@code vllm:...})
      */
     public record Settings(String host, int port, String model, long maxBodyBytes, String apiKey, String adminKey,
-            int maxDraftTokens, int maxGenerationsPerRequest, Duration bodyTimeout, List<String> corsAllowedOrigins) {
+            int maxDraftTokens, int maxGenerationsPerRequest, Duration bodyTimeout, List<String> corsAllowedOrigins,
+            boolean vllmNames) {
         public Settings {
             corsAllowedOrigins = List.copyOf(corsAllowedOrigins);
         }
 
         public static Settings defaults() {
             return new Settings("127.0.0.1", 8080, "osd-embedded", 1 << 20, null, null, 5, 128,
-                    Duration.ofSeconds(10), List.of());
+                    Duration.ofSeconds(10), List.of(), false);
         }
 
         public Settings withPort(int p) {
             return new Settings(host, p, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins);
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames);
         }
 
         public Settings withModel(String m) {
             return new Settings(host, port, m, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins);
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames);
         }
 
         public Settings withKeys(String api, String admin) {
             return new Settings(host, port, model, maxBodyBytes, api, admin, maxDraftTokens, maxGenerationsPerRequest,
-                    bodyTimeout, corsAllowedOrigins);
+                    bodyTimeout, corsAllowedOrigins, vllmNames);
         }
 
         public Settings withMaxBodyBytes(long b) {
             return new Settings(host, port, model, b, apiKey, adminKey, maxDraftTokens, maxGenerationsPerRequest,
-                    bodyTimeout, corsAllowedOrigins);
+                    bodyTimeout, corsAllowedOrigins, vllmNames);
         }
 
         public Settings withBodyTimeout(Duration t) {
             return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, t, corsAllowedOrigins);
+                    maxGenerationsPerRequest, t, corsAllowedOrigins, vllmNames);
         }
 
         public Settings withMaxGenerationsPerRequest(int n) {
             return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens, n, bodyTimeout,
-                    corsAllowedOrigins);
+                    corsAllowedOrigins, vllmNames);
+        }
+
+        public Settings withVllmNames(boolean on) {
+            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, on);
         }
 
         public Settings withCorsAllowedOrigins(List<String> origins) {
             return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, origins);
+                    maxGenerationsPerRequest, bodyTimeout, origins, vllmNames);
         }
     }
 
@@ -124,6 +131,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         this.system = system;
         this.settings = settings;
         this.materializer = Materializer.matFromSystem(system.actorSystem());
+        system.metrics().serveAs(settings.model());
         this.api = new OpenAiApi(system, new PromptEncoder(tokenizer, system.targetConfig()), settings.model(),
                 settings.maxDraftTokens(),
                 settings.maxGenerationsPerRequest(), materializer);
@@ -361,7 +369,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     private Route metrics() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
-            PrometheusTextFormatWriter.create().write(out, system.metrics().registry().scrape());
+            PrometheusTextFormatWriter.create().write(out, system.metrics().scrape(settings.vllmNames()));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
