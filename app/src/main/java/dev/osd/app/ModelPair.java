@@ -5,14 +5,15 @@ import ai.djl.ndarray.NDManager;
 import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.TextTokenizer;
+import dev.osd.engine.TokenizerConfig;
 import java.nio.file.Path;
 
 /**
  * A target and a draft loaded for a command: the directories given, else the embedded models; the target's
  * tokenizer; everything closed together.
  */
-record ModelPair(NDManager manager, NDManager targetManager, TextTokenizer tokenizer, LlamaModel target,
-        LlamaModel draft, LlamaConfig targetConfig) implements AutoCloseable {
+record ModelPair(NDManager manager, NDManager targetManager, TextTokenizer tokenizer, TokenizerConfig tokenizerConfig,
+        LlamaModel target, LlamaModel draft, LlamaConfig targetConfig) implements AutoCloseable {
 
     /** @param model target directory or null; @param draft draft directory or null */
     static ModelPair open(Path model, Path draft, Device targetDevice) {
@@ -33,8 +34,9 @@ record ModelPair(NDManager manager, NDManager targetManager, TextTokenizer token
         NDManager targetManager = NDManager.newBaseManager(targetDevice);
         try {
             TextTokenizer tokenizer = TextTokenizer.load(targetDir);
+            TokenizerConfig tokenizerConfig = TokenizerConfig.read(targetDir);
             LlamaModel target = targetWeights ? LlamaModel.load(targetDir, targetManager) : null;
-            return new ModelPair(manager, targetManager, tokenizer, target,
+            return new ModelPair(manager, targetManager, tokenizer, tokenizerConfig, target,
                     draftWeights ? LlamaModel.load(draftDir, manager) : null,
                     target != null ? target.config() : LlamaConfig.read(targetDir));
         } catch (RuntimeException e) {

@@ -85,7 +85,7 @@ final class NodeCommand implements Callable<Integer> {
                         roleSet.contains("trainer") ? stateDir : null, settings, c, roleSet, null))) {
             HttpServer server = null;
             if (roleSet.contains("gateway")) {
-                server = HttpServer.start(stack.system(), models.tokenizer(), ServeConfig.http(c, host, port, model));
+                server = HttpServer.start(stack.system(), models.tokenizer(), models.tokenizerConfig(), ServeConfig.http(c, host, port, model));
             }
             if (managementPort != null) {
                 org.apache.pekko.management.javadsl.PekkoManagement.get(

@@ -65,7 +65,7 @@ final class ServeCommand implements Callable<Integer> {
                 TargetDevice.resolve(c.getString("osd.target.device")));
                 ServingStack stack = new ServingStack("osd", models, new ServingStack.Options(!noTraining,
                         !noSpeculation, stateDir, settings, c));
-                HttpServer server = HttpServer.start(stack.system(), models.tokenizer(), http)) {
+                HttpServer server = HttpServer.start(stack.system(), models.tokenizer(), models.tokenizerConfig(), http)) {
             stack.awaitReady(Duration.ofMinutes(2));
             System.out.printf("OSD serves '%s' at %s%n", http.model(), server.url());
             System.out.printf("  OpenAI API:  %s/v1  (e.g. OPENAI_BASE_URL=%s/v1)%n", server.url(), server.url());

@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import dev.osd.actors.ProblemException;
 import dev.osd.actors.ServingSystem;
 import dev.osd.engine.TextTokenizer;
+import dev.osd.engine.TokenizerConfig;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -127,12 +128,13 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     private final ServerBinding binding;
     private final Cancellable sampling;
 
-    private HttpServer(ServingSystem system, TextTokenizer tokenizer, Settings settings) {
+    private HttpServer(ServingSystem system, TextTokenizer tokenizer, TokenizerConfig tokenizerConfig,
+            Settings settings) {
         this.system = system;
         this.settings = settings;
         this.materializer = Materializer.matFromSystem(system.actorSystem());
         system.metrics().serveAs(settings.model());
-        this.api = new OpenAiApi(system, new PromptEncoder(tokenizer, system.targetConfig()), settings.model(),
+        this.api = new OpenAiApi(system, new PromptEncoder(tokenizer, system.targetConfig(), tokenizerConfig), settings.model(),
                 settings.maxDraftTokens(),
                 settings.maxGenerationsPerRequest(), materializer);
         this.cors = new Cors(settings.corsAllowedOrigins());
@@ -146,7 +148,16 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
 
     /** Binds the routes ({@code port} 0: a free port) and starts sampling for the dashboard. */
     public static HttpServer start(ServingSystem system, TextTokenizer tokenizer, Settings settings) {
-        return new HttpServer(system, tokenizer, settings);
+        return new HttpServer(system, tokenizer, null, settings);
+    }
+
+    /**
+     * As {@link #start(ServingSystem, TextTokenizer, Settings)}, with the target checkpoint's
+     * {@code tokenizer_config.json}: its chat template renders chats, its BOS / EOS settings shape completions.
+     */
+    public static HttpServer start(ServingSystem system, TextTokenizer tokenizer, TokenizerConfig tokenizerConfig,
+            Settings settings) {
+        return new HttpServer(system, tokenizer, tokenizerConfig, settings);
     }
 
     /** The port it listens on. */

@@ -14,7 +14,6 @@ import dev.osd.engine.SamplingParams;
 import dev.osd.engine.SpeculationStats;
 import dev.osd.engine.TextTokenizer;
 import dev.osd.engine.TokenLogprob;
-import dev.osd.workload.ChatTemplate;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -233,7 +232,7 @@ final class OpenAiApi {
         if (p.chat()) {
             prompts.add(this.prompts.chat(p.messages(), true));
             // the router reads what the user asked, not the template's markers
-            queries.add(p.messages().stream().filter(m -> m.role().equals("user")).map(ChatTemplate.Message::content)
+            queries.add(p.messages().stream().filter(m -> m.role().equals("user")).map(CompletionParams.Message::content)
                     .collect(Collectors.joining("\n")));
         } else {
             for (CompletionParams.Prompt prompt : p.prompts()) {
