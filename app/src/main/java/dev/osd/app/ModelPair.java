@@ -6,6 +6,7 @@ import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.TextTokenizer;
 import dev.osd.engine.TokenizerConfig;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -25,6 +26,8 @@ record ModelPair(NDManager manager, NDManager targetManager, TextTokenizer token
      * not its weights (then {@code target} or {@code draft} is null).
      */
     static ModelPair open(Path model, Path draft, Device targetDevice, boolean targetWeights, boolean draftWeights) {
+        requireDirectory("--model", model);
+        requireDirectory("--draft", draft);
         Path targetDir = model != null ? model : Osd.embedded("target");
         Path draftDir = draft != null ? draft : Osd.embedded("draft");
         if (targetDir == null || draftDir == null) {
@@ -43,6 +46,20 @@ record ModelPair(NDManager manager, NDManager targetManager, TextTokenizer token
             targetManager.close();
             manager.close();
             throw e;
+        }
+    }
+
+    /** A model directory given on the command line that is not there is said to be missing, before anything loads. */
+    static void requireDirectory(String option, Path dir) {
+        if (dir == null) {
+            return;
+        }
+        if (!Files.exists(dir)) {
+            throw new IllegalArgumentException(option + " " + dir + ": no such directory");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(option + " " + dir + ": not a directory (a model is a directory "
+                    + "with config.json, the weights and tokenizer.json)");
         }
     }
 

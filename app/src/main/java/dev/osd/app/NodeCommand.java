@@ -77,6 +77,9 @@ final class NodeCommand implements Callable<Integer> {
         CountDownLatch done = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
         Duration grace = ServeConfig.shutdownGrace(c);
+        if (roleSet.contains("gateway")) {
+            ServeConfig.requireBindable(ServeConfig.http(c, host, port, model));
+        }
         GracefulShutdown shutdown = GracefulShutdown.install();
         // only the weights the roles use: a gateway needs the target's configuration and tokenizer
         try (ModelPair models = ModelPair.open(model, draft, TargetDevice.resolve(c.getString("osd.target.device")),

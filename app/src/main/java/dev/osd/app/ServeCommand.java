@@ -57,6 +57,9 @@ final class ServeCommand implements Callable<Integer> {
         ServingSystem.Settings settings = ServeConfig.serving(c);
         HttpServer.Settings http = ServeConfig.http(c, host, port != null ? port : c.getInt("osd.serve.port"),
                 model);
+        ServeConfig.requireBindable(http);
+        ModelPair.requireDirectory("--model", model);
+        ModelPair.requireDirectory("--draft", draft);
         System.out.println("loading models ...");
         CountDownLatch closed = new CountDownLatch(1);
         Duration grace = ServeConfig.shutdownGrace(c);

@@ -5,6 +5,10 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import dev.osd.actors.ServingSystem;
 import dev.osd.http.HttpServer;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,6 +50,25 @@ final class ServeConfig {
         }
         Path name = model.toAbsolutePath().normalize().getFileName();
         return name == null ? "osd-embedded" : name.toString();
+    }
+
+    /**
+     * Refuses, with one line and before any model loads, an address that cannot be bound (a port in use, an
+     * address not of this machine). Port 0 picks a free port and is never refused.
+     */
+    static void requireBindable(HttpServer.Settings http) {
+        if (http.port() == 0) {
+            return;
+        }
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.bind(new InetSocketAddress(http.host(), http.port()));
+        } catch (BindException e) {
+            throw new IllegalArgumentException("--port " + http.port() + ": " + http.host() + ":" + http.port()
+                    + " is in use (another server?); choose another port with --port");
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--host " + http.host() + " --port " + http.port() + ": cannot listen ("
+                    + e.getMessage() + ")");
+        }
     }
 
     /** How long a SIGTERM lets requests in flight finish before it ends them. */
