@@ -335,6 +335,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             return this;
         }
         all.forEach(s -> running.put(s.id(), s.done()));
+        all.forEach(s -> parts.metrics().admitted(s.id(), s.submittedNanos()));
         all.forEach(this::route);
         return this;
     }
@@ -378,6 +379,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
 
     private void release(String id) {
         running.remove(id);
+        parts.metrics().released(id);
     }
 
     private Behavior<Command> onDrain(Drain d) {
@@ -436,12 +438,18 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 : trainers.getOrDefault(draft, pick(listedTrainers.get(draft), null));
         Consumer<SpeculationRound> feed = trainer == null ? null : round -> trainer.tell(new TrainerActor.Round(round));
         long[] firstToken = {-1};
+        long[] lastTokens = {-1};
+        boolean speculating = draft != null;
         ActorRef<Command> gateway = getContext().getSelf();
         ActorRef<RequestActor.Event> client = getContext().spawnAnonymous(Behaviors.receive(RequestActor.Event.class)
                 .onMessage(RequestActor.Tokens.class, t -> {
+                    long at = System.nanoTime();
                     if (firstToken[0] < 0) {
-                        firstToken[0] = System.nanoTime();
+                        firstToken[0] = at;
+                    } else {
+                        parts.metrics().interToken(speculating, (at - lastTokens[0]) / 1e9);
                     }
+                    lastTokens[0] = at;
                     if (s.onTokens() != null) {
                         s.onTokens().accept(t);
                     }
@@ -483,6 +491,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             s.done().completeExceptionally(e);
             return this;
         }
+        parts.metrics().started(s.id(), System.nanoTime());
         // a request actor that dies without answering still answers its caller: nothing is lost silently
         getContext().watchWith(request, new RequestGone(s));
         return this;

@@ -10,12 +10,20 @@ import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricMetadata;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
@@ -34,23 +42,58 @@ public final class ServingMetrics {
     private static final double[] LATENCY_BUCKETS = {0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64,
         1.28, 2.56, 5.12, 10.24, 20.48, 60};
 
+    private static final double[] TOKEN_BUCKETS = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,
+        20000, 50000, 100000, 200000};
+
+    /**
+     * The families that also go out under vLLM's exact names when {@code osd.metrics.vllm-names} is on: ours
+     * (without a counter's {@code _total}, as the client names families) → vLLM's. The KV usage goes out under
+     * both of vLLM's names (v1's and v0's).
+     */
+    public static final Map<String, List<String>> VLLM_NAMES = vllmNames();
+
     private final PrometheusRegistry registry = new PrometheusRegistry();
+    private volatile String modelName = "osd-embedded";
     private final Counter drafts = counter("osd_spec_decode_num_drafts_total",
-            "Verification rounds with a proposal (vLLM: num_drafts)", "draft");
+            "Verification rounds with a proposal (vLLM: num_drafts)", "model_name", "draft");
     private final Counter draftTokens = counter("osd_spec_decode_num_draft_tokens_total",
-            "Draft tokens proposed", "draft");
+            "Draft tokens proposed", "model_name", "draft");
     private final Counter acceptedTokens = counter("osd_spec_decode_num_accepted_tokens_total",
-            "Draft tokens the target accepted", "draft");
+            "Draft tokens the target accepted", "model_name", "draft");
     private final Counter acceptedPerPosition = counter("osd_spec_decode_num_accepted_tokens_per_pos_total",
-            "Draft tokens accepted at each proposal position (0-based)", "draft", "position");
+            "Draft tokens accepted at each proposal position (0-based)", "model_name", "draft", "position");
     private final Counter requests = counter("osd_requests_total",
             "Requests finished, by query class (none: no rule matched), draft (none: target-only) and outcome "
                     + "(stop, length, or the problem that ended it: cancelled, deadline, overloaded, ...)",
             "query_class", "draft", "outcome");
     private final Counter outputTokens = counter("osd_request_output_tokens_total", "Tokens generated", "speculation");
-    private final Histogram ttft = histogram("osd_request_ttft_seconds", "Time to first token");
-    private final Histogram tpot = histogram("osd_request_tpot_seconds", "Time per output token after the first");
-    private final Histogram e2e = histogram("osd_request_e2e_seconds", "Time from submission to the last token");
+    private final Counter promptTokens = counter("osd_prompt_tokens_total",
+            "Prompt tokens of the generations that finished (each of n choices counts its prompt)", "model_name");
+    private final Counter generationTokens = counter("osd_generation_tokens_total", "Tokens generated",
+            "model_name");
+    private final Counter success = counter("osd_request_success_total",
+            "Generations finished, by finish reason (stop, length; abort: cancelled, past its deadline or failed)",
+            "model_name", "finished_reason");
+    private final Histogram ttft = histogram("osd_time_to_first_token_seconds",
+            "Time from submission to the first token");
+    private final Histogram itl = histogram("osd_inter_token_latency_seconds",
+            "Time between two deliveries of tokens to a request (a speculative round delivers several)");
+    private final Histogram tpot = histogram("osd_time_per_output_token_seconds",
+            "Time per output token after the first");
+    private final Histogram e2e = histogram("osd_e2e_request_latency_seconds",
+            "Time from submission to the last token");
+    private final Histogram queueTime = Histogram.builder().name("osd_request_queue_time_seconds")
+            .help("Time from admission until the request started at a target (its router answered), seconds")
+            .labelNames("model_name").classicUpperBounds(LATENCY_BUCKETS).register(registry);
+    private final Histogram promptLength = Histogram.builder().name("osd_request_prompt_tokens")
+            .help("Prompt tokens per generation").labelNames("model_name").classicUpperBounds(TOKEN_BUCKETS)
+            .register(registry);
+    private final Histogram generationLength = Histogram.builder().name("osd_request_generation_tokens")
+            .help("Generated tokens per generation").labelNames("model_name").classicUpperBounds(TOKEN_BUCKETS)
+            .register(registry);
+    // admitted generations not yet started (id → admission time), and those started
+    private final Map<String, Long> waiting = new ConcurrentHashMap<>();
+    private final Set<String> running = ConcurrentHashMap.newKeySet();
     private final Map<String, Window> windows = new ConcurrentHashMap<>();
     private final Map<String, KvCachePool> kvPools = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> classTraffic = new ConcurrentHashMap<>();
@@ -73,6 +116,20 @@ public final class ServingMetrics {
                     cb.call(pool.usedBlocks(), model, "used");
                     cb.call(pool.totalBlocks(), model, "total");
                 })).register(registry);
+        GaugeWithCallback.builder().name("osd_num_requests_running")
+                .help("Generations under way at a target (vLLM: requests running)").labelNames("model_name")
+                .callback(cb -> cb.call(running.size(), modelName)).register(registry);
+        GaugeWithCallback.builder().name("osd_num_requests_waiting")
+                .help("Generations admitted and not yet started (admission refuses with 429 rather than queue)")
+                .labelNames("model_name").callback(cb -> cb.call(waiting.size(), modelName)).register(registry);
+        GaugeWithCallback.builder().name("osd_kv_cache_usage_perc")
+                .help("Share of the target's key/value blocks in use on this node, 0 to 1 (vLLM: KV-cache usage)")
+                .labelNames("model_name").callback(cb -> {
+                    KvCachePool pool = kvPools.get("target");
+                    if (pool != null && pool.totalBlocks() > 0) {
+                        cb.call((double) pool.usedBlocks() / pool.totalBlocks(), modelName);
+                    }
+                }).register(registry);
         GaugeWithCallback.builder().name("osd_draft_version").help("The version each draft serves now")
                 .labelNames("draft").callback(cb -> {
                     for (ServingSystem.Draft d : liveDrafts.get()) {
@@ -112,6 +169,89 @@ public final class ServingMetrics {
         return registry;
     }
 
+    /**
+     * The model id the API serves, the {@code model_name} label of vLLM's metrics (set by the HTTP server at start,
+     * before it takes requests).
+     */
+    public void serveAs(String model) {
+        this.modelName = model;
+    }
+
+    public String modelName() {
+        return modelName;
+    }
+
+    /** What /metrics shows: every family, and with {@code vllmNames} vLLM's families again under vLLM's names. */
+    public MetricSnapshots scrape(boolean vllmNames) {
+        MetricSnapshots ours = registry.scrape();
+        if (!vllmNames) {
+            return ours;
+        }
+        MetricSnapshots.Builder all = MetricSnapshots.builder();
+        for (MetricSnapshot m : ours) {
+            all.metricSnapshot(m);
+        }
+        for (MetricSnapshot m : ours) {
+            for (String name : VLLM_NAMES.getOrDefault(m.getMetadata().getName(), List.of())) {
+                all.metricSnapshot(renamed(m, name));
+            }
+        }
+        return all.build();
+    }
+
+    private static MetricSnapshot renamed(MetricSnapshot m, String name) {
+        MetricMetadata meta = new MetricMetadata(name, m.getMetadata().getHelp());
+        if (m instanceof CounterSnapshot c) {
+            return new CounterSnapshot(meta, c.getDataPoints());
+        }
+        if (m instanceof GaugeSnapshot g) {
+            return new GaugeSnapshot(meta, g.getDataPoints());
+        }
+        if (m instanceof HistogramSnapshot h) {
+            return new HistogramSnapshot(meta, h.getDataPoints());
+        }
+        throw new IllegalStateException("no vLLM copy for a " + m.getClass().getSimpleName());
+    }
+
+    private static Map<String, List<String>> vllmNames() {
+        Map<String, List<String>> m = new LinkedHashMap<>();
+        for (String family : new String[] {"num_requests_running", "num_requests_waiting", "prompt_tokens",
+            "generation_tokens", "request_success", "time_to_first_token_seconds", "inter_token_latency_seconds",
+            "time_per_output_token_seconds", "e2e_request_latency_seconds", "request_queue_time_seconds",
+            "request_prompt_tokens", "request_generation_tokens", "spec_decode_num_drafts",
+            "spec_decode_num_draft_tokens", "spec_decode_num_accepted_tokens",
+            "spec_decode_num_accepted_tokens_per_pos"}) {
+            m.put("osd_" + family, List.of("vllm:" + family));
+        }
+        m.put("osd_kv_cache_usage_perc", List.of("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"));
+        return java.util.Collections.unmodifiableMap(m);
+    }
+
+    /** Generations admitted at the gateway (their requests wait until they start at a target). */
+    void admitted(String id, long nanos) {
+        waiting.put(id, nanos);
+    }
+
+    /** A generation started at a target (its request actor holds its target and draft). */
+    void started(String id, long nanos) {
+        Long since = waiting.remove(id);
+        if (since != null) {
+            running.add(id);
+            queueTime.labelValues(modelName).observe((nanos - since) / 1e9);
+        }
+    }
+
+    /** A generation's slot is free again, however it ended. */
+    void released(String id) {
+        waiting.remove(id);
+        running.remove(id);
+    }
+
+    /** Tokens delivered to a request {@code seconds} after its previous delivery. */
+    void interToken(boolean speculation, double seconds) {
+        itl.labelValues(modelName, speculation ? "on" : "off").observe(seconds);
+    }
+
     /** Records one finished request. */
     void record(RequestActor.Finished f, long submittedNanos, long firstTokenNanos, long finishedNanos) {
         GenerationResult r = f.result();
@@ -121,6 +261,12 @@ public final class ServingMetrics {
         String outcome = f.problem() != null ? f.problem().kind() : r.finishReason() == null ? "length"
                 : r.finishReason().name().toLowerCase(Locale.ROOT);
         requests.labelValues(queryClass, draft, outcome).inc();
+        String model = modelName;
+        success.labelValues(model, f.problem() != null ? "abort" : outcome).inc();
+        promptTokens.labelValues(model).inc(r.promptTokens());
+        generationTokens.labelValues(model).inc(r.tokens().length);
+        promptLength.labelValues(model).observe(r.promptTokens());
+        generationLength.labelValues(model).observe(r.tokens().length);
         served.increment();
         classTraffic.computeIfAbsent(queryClass, c -> new LongAdder()).increment();
         int n = r.tokens().length;
@@ -128,22 +274,22 @@ public final class ServingMetrics {
         outputTokens.labelValues(speculation).inc(n);
         if (f.draft() != null) {
             SpeculationStats s = r.stats();
-            drafts.labelValues(draft).inc(s.steps());
-            draftTokens.labelValues(draft).inc(s.draftTokens());
-            acceptedTokens.labelValues(draft).inc(s.acceptedTokens());
+            drafts.labelValues(model, draft).inc(s.steps());
+            draftTokens.labelValues(model, draft).inc(s.draftTokens());
+            acceptedTokens.labelValues(model, draft).inc(s.acceptedTokens());
             long[] perPosition = s.acceptedPerPosition();
             for (int i = 0; i < perPosition.length; i++) {
-                acceptedPerPosition.labelValues(draft, Integer.toString(i)).inc(perPosition[i]);
+                acceptedPerPosition.labelValues(model, draft, Integer.toString(i)).inc(perPosition[i]);
             }
             window(draft).add(s.acceptedTokens(), s.acceptedTokens() + s.rejections());
             window(draft).sawVersion(s.lastDraftVersion());
         }
         if (n > 0) {
-            ttft.labelValues(speculation).observe((firstTokenNanos - submittedNanos) / 1e9);
-            e2e.labelValues(speculation).observe((finishedNanos - submittedNanos) / 1e9);
+            ttft.labelValues(model, speculation).observe((firstTokenNanos - submittedNanos) / 1e9);
+            e2e.labelValues(model, speculation).observe((finishedNanos - submittedNanos) / 1e9);
             if (n > 1) {
                 double seconds = (finishedNanos - firstTokenNanos) / 1e9 / (n - 1);
-                tpot.labelValues(speculation).observe(seconds);
+                tpot.labelValues(model, speculation).observe(seconds);
                 double[] t = tpotTotals.computeIfAbsent(speculation, x -> new double[2]);
                 synchronized (t) {
                     t[0] += seconds;
@@ -182,7 +328,8 @@ public final class ServingMetrics {
     }
 
     private Histogram histogram(String name, String help) {
-        return Histogram.builder().name(name).help(help + ", seconds; speculation on or off").labelNames("speculation")
+        return Histogram.builder().name(name).help(help + ", seconds; speculation on or off")
+                .labelNames("model_name", "speculation")
                 .classicUpperBounds(LATENCY_BUCKETS).register(registry);
     }
 

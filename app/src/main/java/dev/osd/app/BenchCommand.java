@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -19,9 +21,13 @@ import picocli.CommandLine.Option;
                 BenchCommand.Serve.class, BenchCommand.ClusterBench.class, BenchCommand.Peers.class})
 final class BenchCommand implements Runnable {
 
+    @Spec
+    CommandSpec spec;
+
+    /** {@code osd bench} alone: its commands, as {@code osd bench --help} lists them. */
     @Override
     public void run() {
-        new CommandLine(this).usage(System.out);
+        spec.commandLine().usage(System.out);
     }
 
     @Command(name = "engine", mixinStandardHelpOptions = true,

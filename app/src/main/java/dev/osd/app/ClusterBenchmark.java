@@ -28,8 +28,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * {@code ./osd bench cluster}: the cost of crossing nodes. The same streamed workload over HTTP against one
@@ -72,8 +70,8 @@ final class ClusterBenchmark {
         Files.createDirectories(out);
         Map<String, Object> summary = new LinkedHashMap<>();
         int total = 2 * (warmup + concurrency.size() * requests) + requests;
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("bench cluster").setInitialMax(total)
-                .setStyle(ProgressBarStyle.ASCII).continuousUpdate().build()) {
+        try (ProgressBar bar = Progress.bar("bench cluster", total, System.err).continuousUpdate()
+                .build()) {
             bar.setExtraMessage(" one node");
             try (ServingStack one = new ServingStack("osd", models, new ServingStack.Options(true, true, null,
                     settings, null));

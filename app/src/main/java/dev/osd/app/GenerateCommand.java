@@ -68,6 +68,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws java.io.IOException {
+        ModelPair.requireDirectory("--model", model);
+        ModelPair.requireDirectory("--draft", draft);
         Path targetDir = model != null ? model : Osd.embedded("target");
         if (targetDir == null) {
             throw new ParameterException(spec.commandLine(), "no --model given and no embedded target under "

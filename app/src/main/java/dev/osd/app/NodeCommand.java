@@ -77,6 +77,9 @@ final class NodeCommand implements Callable<Integer> {
         CountDownLatch done = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
         Duration grace = ServeConfig.shutdownGrace(c);
+        if (roleSet.contains("gateway")) {
+            ServeConfig.requireBindable(ServeConfig.http(c, host, port, model));
+        }
         GracefulShutdown shutdown = GracefulShutdown.install();
         // only the weights the roles use: a gateway needs the target's configuration and tokenizer
         try (ModelPair models = ModelPair.open(model, draft, TargetDevice.resolve(c.getString("osd.target.device")),
@@ -85,7 +88,7 @@ final class NodeCommand implements Callable<Integer> {
                         roleSet.contains("trainer") ? stateDir : null, settings, c, roleSet, null))) {
             HttpServer server = null;
             if (roleSet.contains("gateway")) {
-                server = HttpServer.start(stack.system(), models.tokenizer(), ServeConfig.http(c, host, port));
+                server = HttpServer.start(stack.system(), models.tokenizer(), models.tokenizerConfig(), ServeConfig.http(c, host, port, model));
             }
             if (managementPort != null) {
                 org.apache.pekko.management.javadsl.PekkoManagement.get(
@@ -94,7 +97,7 @@ final class NodeCommand implements Callable<Integer> {
             }
             System.out.printf("OSD node %s roles %s%n", stack.system().actorSystem().address(), roleSet);
             if (server != null) {
-                System.out.printf("OSD serves '%s' at %s%n", c.getString("osd.serve.model-name"), server.url());
+                System.out.printf("OSD serves '%s' at %s%n", ServeConfig.modelName(c, model), server.url());
             }
             // SIGTERM / Ctrl-C: a gateway drains first (GracefulShutdown); any other exit: held until saved
             shutdown.signal().thenRun(done::countDown);

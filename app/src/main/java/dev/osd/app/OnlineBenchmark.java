@@ -32,8 +32,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * The paper's online experiment on this system: workload traffic in a schedule is served by speculative
@@ -102,9 +100,8 @@ final class OnlineBenchmark {
             SpeculativeDecoder staticDecoder = new SpeculativeDecoder(target, targetPool, base, draftPool, tokenizer);
             Map<String, Integer> served = new HashMap<>();
             try (PrintWriter csv = new PrintWriter(Files.newBufferedWriter(out.resolve("alpha.csv")));
-                    ProgressBar bar = new ProgressBarBuilder().setTaskName("online " + plan.schedule().name()
-                            .toLowerCase(Locale.ROOT)).setInitialMax(schedule.size()).setStyle(ProgressBarStyle.ASCII)
-                            .setUpdateIntervalMillis(1000).build()) {
+                    ProgressBar bar = Progress.bar("online " + plan.schedule().name().toLowerCase(Locale.ROOT),
+                            schedule.size(), System.err).build()) {
                 csv.println("request,class,draft,draft_version,alpha,static_alpha,acceptance_rate,"
                         + "static_acceptance_rate,mean_acceptance_length,proposed,accepted,tokens,tpot_ms,static_tpot_ms");
                 double recent = 0;

@@ -28,8 +28,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
@@ -78,8 +76,8 @@ final class ServeBenchmark {
         Map<String, Map<String, Object>> byConcurrency = new LinkedHashMap<>();
         Map<String, Object> training = new LinkedHashMap<>();
         int total = MODES.size() * concurrency.size() * requests + warmup + 2 * requests;
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("bench serve").setInitialMax(total)
-                .setStyle(ProgressBarStyle.ASCII).continuousUpdate().build()) {
+        try (ProgressBar bar = Progress.bar("bench serve", total, System.err).continuousUpdate()
+                .build()) {
             for (String mode : MODES) {
                 ServingStack.Options options = new ServingStack.Options(mode.equals("online"),
                         !mode.equals("target_only"), null, settings, null);

@@ -55,7 +55,11 @@ final class ServeCommand implements Callable<Integer> {
         Config c = loadConfig();
         Path stateDir = ServeConfig.state(c, state);
         ServingSystem.Settings settings = ServeConfig.serving(c);
-        HttpServer.Settings http = ServeConfig.http(c, host, port != null ? port : c.getInt("osd.serve.port"));
+        HttpServer.Settings http = ServeConfig.http(c, host, port != null ? port : c.getInt("osd.serve.port"),
+                model);
+        ServeConfig.requireBindable(http);
+        ModelPair.requireDirectory("--model", model);
+        ModelPair.requireDirectory("--draft", draft);
         System.out.println("loading models ...");
         CountDownLatch closed = new CountDownLatch(1);
         Duration grace = ServeConfig.shutdownGrace(c);
@@ -64,7 +68,7 @@ final class ServeCommand implements Callable<Integer> {
                 TargetDevice.resolve(c.getString("osd.target.device")));
                 ServingStack stack = new ServingStack("osd", models, new ServingStack.Options(!noTraining,
                         !noSpeculation, stateDir, settings, c));
-                HttpServer server = HttpServer.start(stack.system(), models.tokenizer(), http)) {
+                HttpServer server = HttpServer.start(stack.system(), models.tokenizer(), models.tokenizerConfig(), http)) {
             stack.awaitReady(Duration.ofMinutes(2));
             System.out.printf("OSD serves '%s' at %s%n", http.model(), server.url());
             System.out.printf("  OpenAI API:  %s/v1  (e.g. OPENAI_BASE_URL=%s/v1)%n", server.url(), server.url());

@@ -5,6 +5,10 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import dev.osd.actors.ServingSystem;
 import dev.osd.http.HttpServer;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,12 +26,49 @@ final class ServeConfig {
                 s.getInt("max-draft-tokens"));
     }
 
-    /** @param host the --host flag or null; @param port the port to listen on */
-    static HttpServer.Settings http(Config c, String host, int port) {
+    /**
+     * @param host the --host flag or null
+     * @param port the port to listen on
+     * @param model the --model directory, or null for the embedded target
+     */
+    static HttpServer.Settings http(Config c, String host, int port, Path model) {
         Config s = c.getConfig("osd.serve");
-        return new HttpServer.Settings(host != null ? host : s.getString("host"), port, s.getString("model-name"),
+        return new HttpServer.Settings(host != null ? host : s.getString("host"), port, modelName(c, model),
                 s.getBytes("max-body-bytes"), key(s, "api-key", "OSD_API_KEY"), key(s, "admin-key", "OSD_ADMIN_KEY"),
-                s.getInt("max-draft-tokens"), s.getInt("max-generations-per-request"), s.getDuration("body-timeout"));
+                s.getInt("max-draft-tokens"), s.getInt("max-generations-per-request"), s.getDuration("body-timeout"),
+                s.getStringList("cors-allowed-origins"), c.getBoolean("osd.metrics.vllm-names"));
+    }
+
+    /** The id the API serves: osd.serve.model-name, else the target directory's name, else "osd-embedded". */
+    static String modelName(Config c, Path model) {
+        String configured = c.getString("osd.serve.model-name");
+        if (!configured.isEmpty()) {
+            return configured;
+        }
+        if (model == null) {
+            return "osd-embedded";
+        }
+        Path name = model.toAbsolutePath().normalize().getFileName();
+        return name == null ? "osd-embedded" : name.toString();
+    }
+
+    /**
+     * Refuses, with one line and before any model loads, an address that cannot be bound (a port in use, an
+     * address not of this machine). Port 0 picks a free port and is never refused.
+     */
+    static void requireBindable(HttpServer.Settings http) {
+        if (http.port() == 0) {
+            return;
+        }
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.bind(new InetSocketAddress(http.host(), http.port()));
+        } catch (BindException e) {
+            throw new IllegalArgumentException("--port " + http.port() + ": " + http.host() + ":" + http.port()
+                    + " is in use (another server?); choose another port with --port");
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--host " + http.host() + " --port " + http.port() + ": cannot listen ("
+                    + e.getMessage() + ")");
+        }
     }
 
     /** How long a SIGTERM lets requests in flight finish before it ends them. */
@@ -64,7 +105,7 @@ final class ServeConfig {
         try {
             Config resolved = c.resolve();
             serving(resolved);
-            http(resolved, null, 0);
+            http(resolved, null, 0, null);
             shutdownGrace(resolved);
             return resolved;
         } catch (ConfigException e) {

@@ -9,6 +9,8 @@ import dev.osd.drafts.DraftCheckpointStore;
 import dev.osd.drafts.DraftVersion;
 import dev.osd.drafts.LiveDraft;
 import dev.osd.engine.LlamaModel;
+import dev.osd.engine.TextTokenizer;
+import dev.osd.engine.TokenizerConfig;
 import dev.osd.routing.Router;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -86,6 +88,19 @@ public final class ServingStack implements AutoCloseable {
         }
     }
 
+    /** Over the target and draft in these directories (the stack closes them too). */
+    public static ServingStack of(String name, Path model, Path draft, Options options) {
+        ModelPair models = ModelPair.open(model, draft);
+        try {
+            ServingStack stack = new ServingStack(name, models, options);
+            stack.ownsModels = true;
+            return stack;
+        } catch (RuntimeException e) {
+            models.close();
+            throw e;
+        }
+    }
+
     private boolean ownsModels;
 
     ServingStack(String name, ModelPair models, Options options) {
@@ -107,8 +122,13 @@ public final class ServingStack implements AutoCloseable {
                 options.config(), options.onReceived());
     }
 
-    public dev.osd.engine.TextTokenizer tokenizer() {
+    public TextTokenizer tokenizer() {
         return models.tokenizer();
+    }
+
+    /** The target checkpoint's tokenizer_config.json (its chat template, BOS / EOS), as the HTTP server uses it. */
+    public TokenizerConfig tokenizerConfig() {
+        return models.tokenizerConfig();
     }
 
     public ServingSystem system() {

@@ -25,10 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * One resumable training run: a run directory with a checkpoint (float32 weights, optimizer moments and the
@@ -110,10 +107,8 @@ final class TrainingRun {
             int skipped = 0;
             long started = System.nanoTime();
             double secondsAtStart = seconds;
-            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("train " + plan.role())
-                    .setInitialMax(plan.steps()).setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(2000)
-                    .setConsumer(new ConsoleProgressBarConsumer(log, 110)).startsFrom(step, java.time.Duration.ZERO)
-                    .build()) {
+            try (ProgressBar bar = Progress.bar("train " + plan.role(), plan.steps(), log)
+                    .startsFrom(step, java.time.Duration.ZERO).build()) {
                 while (step < plan.steps() && step < stopAt && System.nanoTime() < deadline) {
                     List<int[]> batch = data.batch(step);
                     for (int[] s : batch) {

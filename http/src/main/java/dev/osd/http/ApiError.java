@@ -58,8 +58,19 @@ final class ApiError extends RuntimeException {
         return of(new Problem.InvalidInput(param, message));
     }
 
+    /** A field this server does not support (yet): refused, never silently ignored. */
+    static ApiError unsupported(String param, String message) {
+        return new ApiError(400, "invalid_request_error", param, "unsupported_parameter", message, 0);
+    }
+
     static ApiError notFound(String param, String message) {
         return new ApiError(404, "invalid_request_error", param, "not_found", message, 0);
+    }
+
+    /** A model the server does not serve: 404, as OpenAI and vLLM answer (clients raise NotFoundError). */
+    static ApiError modelNotFound(String model, String served) {
+        return new ApiError(404, "invalid_request_error", "model", "model_not_found", "the model '" + model
+                + "' does not exist; this server serves '" + served + "'", 0);
     }
 
     static ApiError tooLarge(long limit) {

@@ -3,10 +3,16 @@ package dev.osd.http;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import dev.osd.workload.ChatTemplate;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * A completion or chat completion request as the OpenAI API gives it, checked field by field: every wrong
@@ -21,7 +27,7 @@ import java.util.List;
  * @param numDraftTokens the request's k; null: the draft's adaptive choice
  * @param draft the draft the request names, or null for the router's choice
  */
-record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<ChatTemplate.Message> messages,
+record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<CompletionParams.Message> messages,
         Integer maxTokens, double temperature, double topP, int topK, int n, List<String> stop, Long seed,
         boolean stream, boolean includeUsage, Integer logprobs, boolean ignoreEos, boolean speculate,
         Integer numDraftTokens, String draft) {
@@ -38,8 +44,16 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
     static CompletionParams parse(JsonObject body, boolean chat) {
         String model = optString(body, "model");
         List<Prompt> prompts = null;
-        List<ChatTemplate.Message> messages = null;
+        List<Message> messages = null;
         if (chat) {
+            // until structured output exists, these are refused rather than answered with plain text
+            for (String field : List.of("tools", "tool_choice", "response_format")) {
+                JsonElement f = body.get(field);
+                if (f != null && !f.isJsonNull()) {
+                    throw ApiError.unsupported(field, field + " is not supported yet: this server does not "
+                            + "constrain its output to tool calls or a format");
+                }
+            }
             messages = messages(body.get("messages"));
         } else {
             prompts = prompts(body.get("prompt"));
@@ -151,14 +165,24 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
         return ids;
     }
 
-    private static List<ChatTemplate.Message> messages(JsonElement e) {
+    /**
+     * One chat message: its role and text, and every field it came with as the chat template sees it
+     * ({@code role}, {@code content}, {@code name}, {@code tool_calls} with each call's {@code arguments} parsed
+     * from their JSON text into an object as vLLM hands them to templates, {@code tool_call_id}).
+     */
+    record Message(String role, String content, Map<String, Object> fields) {
+    }
+
+    private static final Set<String> MESSAGE_FIELDS = Set.of("role", "content", "name", "tool_calls", "tool_call_id");
+
+    static List<Message> messages(JsonElement e) {
         if (e == null || e.isJsonNull()) {
             throw ApiError.invalid("messages", "messages is required");
         }
         if (!e.isJsonArray() || e.getAsJsonArray().isEmpty()) {
             throw ApiError.invalid("messages", "messages must be a non-empty list of {role, content}");
         }
-        List<ChatTemplate.Message> out = new ArrayList<>();
+        List<Message> out = new ArrayList<>();
         int i = 0;
         for (JsonElement m : e.getAsJsonArray()) {
             String where = "messages[" + i++ + "]";
@@ -168,14 +192,101 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
             JsonObject o = m.getAsJsonObject();
             String role = optString(o, "role", where + ".role");
             if (role == null || !(role.equals("system") || role.equals("user") || role.equals("assistant")
-                    || role.equals("developer"))) {
-                throw ApiError.invalid(where + ".role", where + ".role must be system, developer, user or assistant, "
-                        + "got " + role);
+                    || role.equals("developer") || role.equals("tool"))) {
+                throw ApiError.invalid(where + ".role", where + ".role must be system, developer, user, assistant "
+                        + "or tool, got " + role);
             }
-            out.add(new ChatTemplate.Message(role.equals("developer") ? "system" : role, content(o.get("content"),
-                    where + ".content")));
+            role = role.equals("developer") ? "system" : role;
+            for (Map.Entry<String, JsonElement> field : o.entrySet()) {
+                if (!MESSAGE_FIELDS.contains(field.getKey()) && !field.getValue().isJsonNull()) {
+                    throw ApiError.unsupported(where + "." + field.getKey(), where + "." + field.getKey()
+                            + " is not supported (a message takes " + new TreeSet<>(MESSAGE_FIELDS) + ")");
+                }
+            }
+            String content = content(o.get("content"), where + ".content");
+            Map<String, Object> fields = new LinkedHashMap<>();
+            fields.put("role", role);
+            fields.put("content", content);
+            String name = optString(o, "name", where + ".name");
+            if (name != null) {
+                fields.put("name", name);
+            }
+            JsonElement calls = o.get("tool_calls");
+            if (calls != null && !calls.isJsonNull()) {
+                if (!role.equals("assistant")) {
+                    throw ApiError.invalid(where + ".tool_calls", "only an assistant message has tool_calls");
+                }
+                fields.put("tool_calls", toolCalls(calls, where + ".tool_calls"));
+            }
+            String callId = optString(o, "tool_call_id", where + ".tool_call_id");
+            if (role.equals("tool")) {
+                if (callId == null) {
+                    throw ApiError.invalid(where + ".tool_call_id", "a tool message needs the tool_call_id it answers");
+                }
+                fields.put("tool_call_id", callId);
+            } else if (callId != null) {
+                throw ApiError.invalid(where + ".tool_call_id", "only a tool message has a tool_call_id");
+            }
+            out.add(new Message(role, content, Collections.unmodifiableMap(fields)));
         }
         return out;
+    }
+
+    /** OpenAI's tool_calls [{id, type: function, function: {name, arguments}}], for the template. */
+    private static List<Object> toolCalls(JsonElement calls, String param) {
+        if (!calls.isJsonArray()) {
+            throw ApiError.invalid(param, param + " must be a list of {id, type, function: {name, arguments}}");
+        }
+        List<Object> out = new ArrayList<>();
+        int i = 0;
+        for (JsonElement c : calls.getAsJsonArray()) {
+            String where = param + "[" + i++ + "]";
+            if (!c.isJsonObject() || !(c.getAsJsonObject().get("function") instanceof JsonObject function)
+                    || !isString(function.get("name"))) {
+                throw ApiError.invalid(where, where + " must be {id, type: function, function: {name, arguments}}");
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> call = (Map<String, Object>) plain(c);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> f = (Map<String, Object>) call.get("function");
+            JsonElement arguments = function.get("arguments");
+            if (isString(arguments)) {
+                // templates index and tojson the arguments: vLLM hands them over as the object their JSON names
+                try {
+                    f.put("arguments", plain(JsonParser.parseString(arguments.getAsString())));
+                } catch (JsonParseException notJson) {
+                    throw ApiError.invalid(where + ".function.arguments", "arguments must be JSON text: "
+                            + notJson.getMessage());
+                }
+            }
+            out.add(call);
+        }
+        return out;
+    }
+
+    /** A JSON value as plain Java values (maps, lists, strings, numbers, booleans, null) for Jinja. */
+    static Object plain(JsonElement e) {
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        if (e.isJsonObject()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            e.getAsJsonObject().entrySet().forEach(x -> m.put(x.getKey(), plain(x.getValue())));
+            return m;
+        }
+        if (e.isJsonArray()) {
+            List<Object> l = new ArrayList<>();
+            e.getAsJsonArray().forEach(x -> l.add(plain(x)));
+            return l;
+        }
+        if (e.getAsJsonPrimitive().isBoolean()) {
+            return e.getAsBoolean();
+        }
+        if (e.getAsJsonPrimitive().isNumber()) {
+            Long exact = exactLong(e);
+            return exact != null ? (Object) exact : (Object) e.getAsDouble();
+        }
+        return e.getAsString();
     }
 
     /** A message's content: a string, or a list of text parts. */
@@ -255,7 +366,7 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
         return d == Math.rint(d) && !Double.isInfinite(d);
     }
 
-    private static String optString(JsonObject o, String name) {
+    static String optString(JsonObject o, String name) {
         return optString(o, name, name);
     }
 
@@ -332,7 +443,7 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
         }
     }
 
-    private static boolean optBoolean(JsonObject o, String name, boolean fallback) {
+    static boolean optBoolean(JsonObject o, String name, boolean fallback) {
         return optBoolean(o, name, name, fallback);
     }
 

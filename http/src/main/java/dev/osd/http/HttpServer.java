@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import dev.osd.actors.ProblemException;
 import dev.osd.actors.ServingSystem;
 import dev.osd.engine.TextTokenizer;
+import dev.osd.engine.TokenizerConfig;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -14,6 +15,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
@@ -53,42 +55,66 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HttpServer.class);
 
     /**
+     * @param model the id clients give as {@code model} (the served target directory's name, or configured)
      * @param apiKey when set, the API asks for {@code Authorization: Bearer <apiKey>}
      * @param adminKey when set, the administrative endpoints ask for it (else they are open like the API)
      * @param maxBodyBytes larger request bodies are refused with 413
      * @param maxDraftTokens the proposal length bound for requests that do not fix it
      * @param maxGenerationsPerRequest most generations (prompts × n) one request may start; past it, 400
      * @param bodyTimeout a body not received whole within this long is refused with 408
+     * @param corsAllowedOrigins browser origins allowed to call the API ({@code *}: any); empty: CORS off
+     * @param vllmNames /metrics also shows vLLM's families under vLLM's exact names ({@code vllm:...})
      */
     public record Settings(String host, int port, String model, long maxBodyBytes, String apiKey, String adminKey,
-            int maxDraftTokens, int maxGenerationsPerRequest, Duration bodyTimeout) {
+            int maxDraftTokens, int maxGenerationsPerRequest, Duration bodyTimeout, List<String> corsAllowedOrigins,
+            boolean vllmNames) {
+        public Settings {
+            corsAllowedOrigins = List.copyOf(corsAllowedOrigins);
+        }
+
         public static Settings defaults() {
             return new Settings("127.0.0.1", 8080, "osd-embedded", 1 << 20, null, null, 5, 128,
-                    Duration.ofSeconds(10));
+                    Duration.ofSeconds(10), List.of(), false);
         }
 
         public Settings withPort(int p) {
             return new Settings(host, p, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout);
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames);
+        }
+
+        public Settings withModel(String m) {
+            return new Settings(host, port, m, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames);
         }
 
         public Settings withKeys(String api, String admin) {
             return new Settings(host, port, model, maxBodyBytes, api, admin, maxDraftTokens, maxGenerationsPerRequest,
-                    bodyTimeout);
+                    bodyTimeout, corsAllowedOrigins, vllmNames);
         }
 
         public Settings withMaxBodyBytes(long b) {
             return new Settings(host, port, model, b, apiKey, adminKey, maxDraftTokens, maxGenerationsPerRequest,
-                    bodyTimeout);
+                    bodyTimeout, corsAllowedOrigins, vllmNames);
         }
 
         public Settings withBodyTimeout(Duration t) {
             return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, t);
+                    maxGenerationsPerRequest, t, corsAllowedOrigins, vllmNames);
         }
 
         public Settings withMaxGenerationsPerRequest(int n) {
-            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens, n, bodyTimeout);
+            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens, n, bodyTimeout,
+                    corsAllowedOrigins, vllmNames);
+        }
+
+        public Settings withVllmNames(boolean on) {
+            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, on);
+        }
+
+        public Settings withCorsAllowedOrigins(List<String> origins) {
+            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
+                    maxGenerationsPerRequest, bodyTimeout, origins, vllmNames);
         }
     }
 
@@ -96,17 +122,22 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     private final Settings settings;
     private final OpenAiApi api;
     private final DraftsAdmin drafts;
+    private final Cors cors;
     private final DashboardHistory history;
     private final Materializer materializer;
     private final ServerBinding binding;
     private final Cancellable sampling;
 
-    private HttpServer(ServingSystem system, TextTokenizer tokenizer, Settings settings) {
+    private HttpServer(ServingSystem system, TextTokenizer tokenizer, TokenizerConfig tokenizerConfig,
+            Settings settings) {
         this.system = system;
         this.settings = settings;
         this.materializer = Materializer.matFromSystem(system.actorSystem());
-        this.api = new OpenAiApi(system, tokenizer, settings.model(), settings.maxDraftTokens(),
+        system.metrics().serveAs(settings.model());
+        this.api = new OpenAiApi(system, new PromptEncoder(tokenizer, system.targetConfig(), tokenizerConfig), settings.model(),
+                settings.maxDraftTokens(),
                 settings.maxGenerationsPerRequest(), materializer);
+        this.cors = new Cors(settings.corsAllowedOrigins());
         this.drafts = new DraftsAdmin(system);
         this.history = new DashboardHistory(system, 600);
         this.sampling = system.actorSystem().scheduler().scheduleAtFixedRate(Duration.ofSeconds(1),
@@ -117,7 +148,16 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
 
     /** Binds the routes ({@code port} 0: a free port) and starts sampling for the dashboard. */
     public static HttpServer start(ServingSystem system, TextTokenizer tokenizer, Settings settings) {
-        return new HttpServer(system, tokenizer, settings);
+        return new HttpServer(system, tokenizer, null, settings);
+    }
+
+    /**
+     * As {@link #start(ServingSystem, TextTokenizer, Settings)}, with the target checkpoint's
+     * {@code tokenizer_config.json}: its chat template renders chats, its BOS / EOS settings shape completions.
+     */
+    public static HttpServer start(ServingSystem system, TextTokenizer tokenizer, TokenizerConfig tokenizerConfig,
+            Settings settings) {
+        return new HttpServer(system, tokenizer, tokenizerConfig, settings);
     }
 
     /** The port it listens on. */
@@ -130,10 +170,36 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     }
 
     Route routes() {
-        return handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> concat(
-                pathPrefix("v1", () -> concat(openAiRoutes(), adminRoutes(),
-                        path("dashboard", () -> get(() -> complete(json(200, history.toJson())))))),
-                operationsRoutes())));
+        // CORS outermost: errors and rejections carry its headers too, or a browser could not read them
+        return cors.wrap(this, () -> handleExceptions(exceptions(), () -> handleRejections(rejections(),
+                () -> concat(
+                        pathPrefix("v1", () -> concat(openAiRoutes(), adminRoutes(),
+                                path("dashboard", () -> get(() -> complete(json(200, history.toJson())))))),
+                        vllmRoutes(),
+                        operationsRoutes()))));
+    }
+
+    /** vLLM's own endpoints beside the OpenAI API: health, ping, version, tokenize, detokenize. */
+    private Route vllmRoutes() {
+        // vLLM's /health: an empty 200 when ready; the reason in the body when not
+        Supplier<Route> health = () -> completeWithFuture(ready().thenApply(r -> r.status().intValue() == 200
+                ? HttpResponse.create().withStatus(200) : r));
+        return concat(
+                path("health", () -> get(health)),
+                // SageMaker's probe: GET or POST
+                path("ping", () -> concat(get(health), post(health))),
+                path("version", () -> get(() -> complete(json(200, version())))),
+                path("tokenize", () -> post(() -> withApiKey(() -> jsonBody(b -> CompletableFuture.completedFuture(
+                        json(200, api.tokenize(b))))))),
+                path("detokenize", () -> post(() -> withApiKey(() -> jsonBody(b ->
+                        CompletableFuture.completedFuture(json(200, api.detokenize(b))))))));
+    }
+
+    /** GET /version: the server's version, as vLLM answers it. */
+    static JsonObject version() {
+        JsonObject o = new JsonObject();
+        o.addProperty("version", Version.OF);
+        return o;
     }
 
     private Route openAiRoutes() {
@@ -141,7 +207,10 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
                 path("completions", () -> post(() -> withApiKey(() -> jsonBody(b -> api.complete(b, false))))),
                 path(PathMatchers.segment("chat").slash("completions"),
                         () -> post(() -> withApiKey(() -> jsonBody(b -> api.complete(b, true))))),
-                path("models", () -> get(() -> withApiKey(() -> complete(json(200, api.models()))))));
+                path("models", () -> get(() -> withApiKey(() -> complete(json(200, api.models()))))),
+                // model ids may hold a slash (org/name): the rest of the path is the id
+                path(PathMatchers.segment("models").slash(PathMatchers.remaining()),
+                        id -> get(() -> withApiKey(() -> complete(json(200, api.model(id)))))));
     }
 
     private Route adminRoutes() {
@@ -311,7 +380,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     private Route metrics() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
-            PrometheusTextFormatWriter.create().write(out, system.metrics().registry().scrape());
+            PrometheusTextFormatWriter.create().write(out, system.metrics().scrape(settings.vllmNames()));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

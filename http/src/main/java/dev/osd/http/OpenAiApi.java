@@ -14,7 +14,6 @@ import dev.osd.engine.SamplingParams;
 import dev.osd.engine.SpeculationStats;
 import dev.osd.engine.TextTokenizer;
 import dev.osd.engine.TokenLogprob;
-import dev.osd.workload.ChatTemplate;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +44,7 @@ final class OpenAiApi {
 
     private final ServingSystem system;
     private final TextTokenizer tokenizer;
+    private final PromptEncoder prompts;
     private final String model;
     private final Materializer materializer;
     private final int maxDraftTokens;
@@ -57,10 +57,11 @@ final class OpenAiApi {
      * @param maxDraftTokens the proposal length bound when a request does not fix k (the draft's adaptive k applies)
      * @param maxGenerations most generations (prompts × n) one request may start
      */
-    OpenAiApi(ServingSystem system, TextTokenizer tokenizer, String model, int maxDraftTokens, int maxGenerations,
+    OpenAiApi(ServingSystem system, PromptEncoder prompts, String model, int maxDraftTokens, int maxGenerations,
             Materializer materializer) {
         this.system = system;
-        this.tokenizer = tokenizer;
+        this.tokenizer = prompts.tokenizer();
+        this.prompts = prompts;
         this.model = model;
         this.maxDraftTokens = maxDraftTokens;
         this.maxGenerations = maxGenerations;
@@ -77,18 +78,125 @@ final class OpenAiApi {
     }
 
     JsonObject models() {
+        JsonArray data = new JsonArray();
+        data.add(modelObject());
+        JsonObject list = new JsonObject();
+        list.addProperty("object", "list");
+        list.add("data", data);
+        return list;
+    }
+
+    /** GET /v1/models/{id}: the model, or 404 {@code model_not_found}. */
+    JsonObject model(String id) {
+        checkModel(id);
+        return modelObject();
+    }
+
+    private JsonObject modelObject() {
         JsonObject m = new JsonObject();
         m.addProperty("id", model);
         m.addProperty("object", "model");
         m.addProperty("created", created);
         m.addProperty("owned_by", "osd");
+        m.addProperty("root", model);
+        m.add("parent", JsonNull.INSTANCE);
         m.addProperty("max_model_len", system.targetConfig().maxPositionEmbeddings());
-        JsonArray data = new JsonArray();
-        data.add(m);
-        JsonObject list = new JsonObject();
-        list.addProperty("object", "list");
-        list.add("data", data);
-        return list;
+        return m;
+    }
+
+    /** A request that names a model this server does not serve is a 404 (no model named: the served one). */
+    private void checkModel(String requested) {
+        if (requested != null && !requested.equals(model)) {
+            throw ApiError.modelNotFound(requested, model);
+        }
+    }
+
+    private static final Set<String> TOKENIZE_FIELDS = Set.of("model", "prompt", "messages", "add_special_tokens",
+            "add_generation_prompt", "return_token_strs");
+
+    /**
+     * vLLM's POST /tokenize: {@code prompt} (text) or {@code messages} (a chat, rendered as a chat completion
+     * renders it) → {@code count}, {@code max_model_len}, {@code tokens}, and with {@code return_token_strs}
+     * each token's text.
+     */
+    JsonObject tokenize(JsonObject body) {
+        for (String field : body.keySet()) {
+            if (!TOKENIZE_FIELDS.contains(field)) {
+                throw ApiError.unsupported(field, "'" + field + "' is not supported by /tokenize (it takes "
+                        + new java.util.TreeSet<>(TOKENIZE_FIELDS) + ")");
+            }
+        }
+        checkModel(CompletionParams.optString(body, "model"));
+        boolean chat = body.has("messages");
+        if (chat == body.has("prompt")) {
+            throw ApiError.invalid("prompt", "give either prompt (text) or messages (a chat)");
+        }
+        boolean special = CompletionParams.optBoolean(body, "add_special_tokens", !chat);
+        boolean strs = CompletionParams.optBoolean(body, "return_token_strs", false);
+        int[] ids;
+        if (chat) {
+            if (body.has("add_special_tokens")) {
+                throw ApiError.unsupported("add_special_tokens", "with messages the chat format decides the special "
+                        + "tokens; add_special_tokens applies to prompt");
+            }
+            boolean generation = CompletionParams.optBoolean(body, "add_generation_prompt", true);
+            ids = prompts.chat(CompletionParams.messages(body.get("messages")), generation);
+        } else {
+            if (body.has("add_generation_prompt")) {
+                throw ApiError.invalid("add_generation_prompt", "add_generation_prompt applies to messages");
+            }
+            JsonElement prompt = body.get("prompt");
+            if (prompt == null || !prompt.isJsonPrimitive() || !prompt.getAsJsonPrimitive().isString()) {
+                throw ApiError.invalid("prompt", "prompt must be a string");
+            }
+            ids = special ? prompts.text(prompt.getAsString()) : prompts.plain(prompt.getAsString());
+        }
+        JsonObject o = new JsonObject();
+        o.addProperty("count", ids.length);
+        o.addProperty("max_model_len", system.targetConfig().maxPositionEmbeddings());
+        JsonArray tokens = new JsonArray();
+        for (int t : ids) {
+            tokens.add(t);
+        }
+        o.add("tokens", tokens);
+        if (strs) {
+            JsonArray texts = new JsonArray();
+            for (int t : ids) {
+                texts.add(tokenText(t));
+            }
+            o.add("token_strs", texts);
+        } else {
+            o.add("token_strs", JsonNull.INSTANCE);
+        }
+        return o;
+    }
+
+    /** vLLM's POST /detokenize: {@code tokens} → {@code prompt}, their text. */
+    JsonObject detokenize(JsonObject body) {
+        for (String field : body.keySet()) {
+            if (!field.equals("model") && !field.equals("tokens")) {
+                throw ApiError.unsupported(field, "'" + field + "' is not supported by /detokenize (it takes model "
+                        + "and tokens)");
+            }
+        }
+        checkModel(CompletionParams.optString(body, "model"));
+        JsonElement tokens = body.get("tokens");
+        if (tokens == null || !tokens.isJsonArray()) {
+            throw ApiError.invalid("tokens", "tokens must be a list of token ids");
+        }
+        int vocab = system.targetConfig().vocabSize();
+        int[] ids = new int[tokens.getAsJsonArray().size()];
+        for (int i = 0; i < ids.length; i++) {
+            Long id = CompletionParams.exactLong(tokens.getAsJsonArray().get(i));
+            if (id == null || id < 0 || id >= vocab) {
+                throw ApiError.invalid("tokens", "tokens[" + i + "] must be a token id in [0, " + vocab + "), got "
+                        + tokens.getAsJsonArray().get(i));
+            }
+            ids[i] = id.intValue();
+        }
+        JsonObject o = new JsonObject();
+        o.addProperty("prompt", tokenizer.decode(ids));
+        return o;
     }
 
     /** One generation of a request: its prompt index, choice index and what it submitted. */
@@ -97,10 +205,7 @@ final class OpenAiApi {
 
     CompletionStage<HttpResponse> complete(JsonObject body, boolean chat) {
         CompletionParams p = CompletionParams.parse(body, chat);
-        if (p.model() != null && !p.model().equals(model)) {
-            throw new ApiError(400, "invalid_request_error", "model", "model_not_found", "the model '" + p.model()
-                    + "' does not exist; this server serves '" + model + "'", 0);
-        }
+        checkModel(p.model());
         if (p.draft() != null && !system.draftNames().contains(p.draft())) {
             throw ApiError.invalid("speculation.draft", "unknown draft '" + p.draft() + "' (serving: "
                     + system.draftNames() + ")");
@@ -125,15 +230,14 @@ final class OpenAiApi {
         List<String> queries = new ArrayList<>();
         String promptParam = p.chat() ? "messages" : "prompt";
         if (p.chat()) {
-            String rendered = ChatTemplate.render(p.messages());
-            prompts.add(withBos(tokenizer.encode(rendered), config));
+            prompts.add(this.prompts.chat(p.messages(), true));
             // the router reads what the user asked, not the template's markers
-            queries.add(p.messages().stream().filter(m -> m.role().equals("user")).map(ChatTemplate.Message::content)
+            queries.add(p.messages().stream().filter(m -> m.role().equals("user")).map(CompletionParams.Message::content)
                     .collect(Collectors.joining("\n")));
         } else {
             for (CompletionParams.Prompt prompt : p.prompts()) {
                 if (prompt.text() != null) {
-                    prompts.add(withBos(tokenizer.encode(prompt.text()), config));
+                    prompts.add(this.prompts.text(prompt.text()));
                     queries.add(prompt.text());
                 } else {
                     for (int t : prompt.tokens()) {
@@ -175,16 +279,6 @@ final class OpenAiApi {
             }
         }
         return out;
-    }
-
-    private static int[] withBos(int[] body, LlamaConfig config) {
-        if (config.bosTokenId() < 0) {
-            return body;
-        }
-        int[] ids = new int[body.length + 1];
-        ids[0] = config.bosTokenId();
-        System.arraycopy(body, 0, ids, 1, body.length);
-        return ids;
     }
 
     private ServingSystem.Submission submission(CompletionParams p, Choice c) {

@@ -221,7 +221,7 @@ class HttpApiTest {
         Map<String, Double> after = api.metrics("osd_");
         assertEquals(5, perDraft.size(), "every class reached its draft: " + perDraft.keySet());
         for (Map.Entry<String, long[]> e : perDraft.entrySet()) {
-            String label = "{draft=\"" + e.getKey() + "\"}";
+            String label = "{draft=\"" + e.getKey() + "\",model_name=\"osd-embedded\"}";
             assertEquals(e.getValue()[0], delta(before, after, "osd_spec_decode_num_drafts_total" + label), e.getKey());
             assertEquals(e.getValue()[1], delta(before, after, "osd_spec_decode_num_draft_tokens_total" + label));
             assertEquals(e.getValue()[2], delta(before, after, "osd_spec_decode_num_accepted_tokens_total" + label));
@@ -240,7 +240,7 @@ class HttpApiTest {
             }
         }
         assertEquals(requests, served, 1e-9);
-        assertEquals(requests, delta(before, after, "osd_request_e2e_seconds_count{speculation=\"on\"}"), 1e-9);
+        assertEquals(requests, delta(before, after, "osd_e2e_request_latency_seconds_count{model_name=\"osd-embedded\",speculation=\"on\"}"), 1e-9);
         assertTrue(after.keySet().stream().anyMatch(n -> n.startsWith("osd_actor_queue_depth{kind=\"target\"}")));
         assertTrue(after.get("osd_actor_messages_processed_total{kind=\"target\"}") > 0);
         assertTrue(after.keySet().stream().anyMatch(n -> n.startsWith("osd_draft_version{draft=\"sql\"}")));
@@ -298,7 +298,7 @@ class HttpApiTest {
             {"/v1/completions", "{\"prompt\": \"x\", \"seed\": \"a\"}", 400, "seed"},
             {"/v1/completions", "{\"prompt\": \"x\", \"stream\": \"yes\"}", 400, "stream"},
             {"/v1/completions", "{\"prompt\": \"x\", \"logprobs\": 9}", 400, "logprobs"},
-            {"/v1/completions", "{\"prompt\": \"x\", \"model\": \"gpt-4\"}", 400, "model"},
+            {"/v1/completions", "{\"prompt\": \"x\", \"model\": \"gpt-4\"}", 404, "model"},
             {"/v1/completions", "{\"prompt\": \"x\", \"speculation\": {\"draft\": \"nope\"}}", 400,
                 "speculation.draft"},
             {"/v1/completions", "{\"prompt\": \"x\", \"speculation\": {\"num_draft_tokens\": -1}}", 400,

@@ -33,6 +33,10 @@ class ReadinessTest {
             assertEquals(200, ready.status(), ready.body());
             JsonObject body = ready.json();
             assertEquals("ready", body.get("status").getAsString());
+            // vLLM's probe: an empty 200 while ready
+            HttpClientSupport.Reply health = api.get("/health");
+            assertEquals(200, health.status(), health.body());
+            assertEquals("", health.body());
             assertEquals(1, body.get("targets").getAsInt());
             assertEquals(0, body.getAsJsonObject("draft_replicas").get("sql").getAsInt());
             String degraded = body.getAsJsonArray("degraded").toString();
@@ -50,6 +54,8 @@ class ReadinessTest {
             HttpClientSupport.Reply draining = api.get("/health/ready");
             assertEquals(503, draining.status(), draining.body());
             assertEquals("draining", draining.json().get("status").getAsString());
+            assertEquals(503, api.get("/health").status(), "vLLM's /health follows readiness");
+            assertEquals(503, api.get("/ping").status());
             HttpClientSupport.Reply refused = api.post("/v1/completions", HttpApiTest.completion("Hello", 3));
             assertEquals(503, refused.status(), refused.body());
             assertEquals("unavailable", refused.error().get("code").getAsString());
