@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 
 /**
  * A completion or chat completion request as the OpenAI API gives it, checked field by field: every wrong
@@ -41,13 +42,50 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
     record Prompt(String text, int[] tokens) {
     }
 
+    /**
+     * Sampling fields of the OpenAI and vLLM APIs that this server does not apply yet: accepted only at their
+     * neutral value (what clients such as LangChain send by default), refused otherwise with 400
+     * {@code unsupported_parameter} naming the field, never silently ignored.
+     */
+    private static void refuseUnhonoured(JsonObject body, boolean chat) {
+        neutral(body, "presence_penalty", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
+                && v.getAsDouble() == 0);
+        neutral(body, "frequency_penalty", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
+                && v.getAsDouble() == 0);
+        neutral(body, "repetition_penalty", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
+                && v.getAsDouble() == 1);
+        neutral(body, "min_p", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber() && v.getAsDouble() == 0);
+        neutral(body, "min_tokens", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
+                && v.getAsDouble() == 0);
+        neutral(body, "logit_bias", v -> v.isJsonObject() && v.getAsJsonObject().size() == 0);
+        neutral(body, "stop_token_ids", v -> v.isJsonArray() && v.getAsJsonArray().size() == 0);
+        if (!chat) {
+            neutral(body, "echo", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isBoolean() && !v.getAsBoolean());
+            neutral(body, "suffix", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isString()
+                    && v.getAsString().isEmpty());
+            JsonElement n = body.get("n");
+            int choices = n != null && n.isJsonPrimitive() && n.getAsJsonPrimitive().isNumber() ? n.getAsInt() : 1;
+            neutral(body, "best_of", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
+                    && v.getAsDouble() == choices);
+        }
+    }
+
+    private static void neutral(JsonObject body, String field, Predicate<JsonElement> isNeutral) {
+        JsonElement v = body.get(field);
+        if (v != null && !v.isJsonNull() && !isNeutral.test(v)) {
+            throw ApiError.unsupported(field, field + " is not applied by this server yet; send it at its neutral "
+                    + "value or leave it out");
+        }
+    }
+
     static CompletionParams parse(JsonObject body, boolean chat) {
+        refuseUnhonoured(body, chat);
         String model = optString(body, "model");
         List<Prompt> prompts = null;
         List<Message> messages = null;
         if (chat) {
             // until structured output exists, these are refused rather than answered with plain text
-            for (String field : List.of("tools", "tool_choice", "response_format")) {
+            for (String field : List.of("tools", "tool_choice", "response_format", "functions", "function_call")) {
                 JsonElement f = body.get(field);
                 if (f != null && !f.isJsonNull()) {
                     throw ApiError.unsupported(field, field + " is not supported yet: this server does not "
