@@ -4,6 +4,9 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.osd.actors.ServingSystem;
+import dev.osd.engine.KvCache;
+import dev.osd.engine.KvCachePool;
+import dev.osd.engine.LlamaModel;
 import dev.osd.http.HttpServer;
 import dev.osd.workload.Workload;
 import java.io.BufferedReader;
@@ -70,9 +73,59 @@ final class ServeBenchmark {
         this.settings = settings;
     }
 
+    /**
+     * Forward costs measured before serving, in ms: one target row (decode), r target rows for r = 1..maxK+1
+     * (verification), one draft row. They give the forward-cost ceiling of a speculative mode: its mean
+     * acceptance length times V(1), over what its average round costs (k draft rows + V(k + 1)).
+     */
+    record ForwardCosts(double[] verify, double draft) {
+        double ceiling(double acceptanceRate, double meanAcceptanceLength) {
+            if (acceptanceRate <= 0 || meanAcceptanceLength <= 1) {
+                return 1.0;
+            }
+            double k = Math.min(verify.length - 2, (meanAcceptanceLength - 1) / acceptanceRate);
+            int lo = (int) Math.floor(k);
+            double v = verify[lo + 1] + (k - lo) * (verify[Math.min(lo + 2, verify.length - 1)] - verify[lo + 1]);
+            return meanAcceptanceLength * verify[1] / (k * draft + v);
+        }
+    }
+
+    static ForwardCosts measureForwardCosts(LlamaModel target, LlamaModel draft, int maxK) {
+        double[] verify = new double[maxK + 2];
+        try (KvCachePool pool = target.newCachePool(1, Math.min(256, target.config().maxPositionEmbeddings()));
+                KvCachePool draftPool = draft.newCachePool(1, Math.min(256, draft.config().maxPositionEmbeddings()))) {
+            KvCache cache = pool.acquire();
+            KvCache draftCache = draftPool.acquire();
+            target.forward(cache, new int[64], 1);
+            draft.forward(draftCache, new int[64], 1);
+            for (int round = 0; round < 3; round++) { // the last round is kept: the first ones warm up
+                for (int r = 1; r <= maxK + 1; r++) {
+                    verify[r] = millisPer(target, cache, r);
+                }
+            }
+            double d = millisPer(draft, draftCache, 1);
+            cache.close();
+            draftCache.close();
+            return new ForwardCosts(verify, d);
+        }
+    }
+
+    private static double millisPer(LlamaModel model, KvCache cache, int rows) {
+        int before = cache.length();
+        int calls = 0;
+        long start = System.nanoTime();
+        while (System.nanoTime() - start < 150_000_000L || calls < 5) {
+            model.forward(cache, new int[rows], rows);
+            cache.truncate(before);
+            calls++;
+        }
+        return (System.nanoTime() - start) / 1e6 / calls;
+    }
+
     /** Runs every mode and writes DIR/summary.json, DIR/serve.csv and the plots. */
     Map<String, Object> run(Path out) throws Exception {
         Files.createDirectories(out);
+        ForwardCosts costs = measureForwardCosts(models.target(), models.draft(), settings.maxK());
         Map<String, Map<String, Object>> byConcurrency = new LinkedHashMap<>();
         Map<String, Object> training = new LinkedHashMap<>();
         int total = MODES.size() * concurrency.size() * requests + warmup + 2 * requests;
@@ -114,6 +167,8 @@ final class ServeBenchmark {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> f = (Map<String, Object>) figures;
                 f.put("speedup_tpot_p50", base / (double) f.get("tpot_ms_p50"));
+                f.put("ceiling", costs.ceiling((double) f.get("acceptance_rate"),
+                        (double) f.get("mean_acceptance_length")));
             }
         }
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -127,6 +182,8 @@ final class ServeBenchmark {
         setup.put("classes", CLASSES);
         setup.put("max_draft_tokens", settings.maxK());
         setup.put("cost_ratio_start", settings.costRatio());
+        setup.put("verify_ms_by_rows", costs.verify());
+        setup.put("draft_ms_per_token", costs.draft());
         setup.put("cpus", Runtime.getRuntime().availableProcessors());
         summary.put("setup", setup);
         Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting()
@@ -264,7 +321,7 @@ final class ServeBenchmark {
 
     private static void writeCsv(Path file, Map<String, Map<String, Object>> byConcurrency) throws IOException {
         List<String> keys = List.of("ttft_ms_p50", "tpot_ms_p50", "tpot_ms_p99", "e2e_ms_p50", "output_tokens_per_s",
-                "acceptance_rate", "mean_acceptance_length", "speedup_tpot_p50", "requests");
+                "acceptance_rate", "mean_acceptance_length", "speedup_tpot_p50", "ceiling", "requests");
         StringBuilder b = new StringBuilder("concurrency,mode," + String.join(",", keys) + "\n");
         byConcurrency.forEach((c, modes) -> modes.forEach((mode, figures) -> {
             @SuppressWarnings("unchecked")
@@ -299,15 +356,15 @@ final class ServeBenchmark {
     }
 
     private static void print(Map<String, Map<String, Object>> byConcurrency, Map<String, Object> training) {
-        System.out.printf(Locale.ROOT, "%-4s %-12s %9s %9s %9s %9s %10s %7s %6s %8s%n", "c", "mode", "ttft p50",
-                "tpot p50", "tpot p99", "e2e p50", "tokens/s", "accept", "mal", "speedup");
+        System.out.printf(Locale.ROOT, "%-4s %-12s %9s %9s %9s %9s %10s %7s %6s %8s %8s%n", "c", "mode", "ttft p50",
+                "tpot p50", "tpot p99", "e2e p50", "tokens/s", "accept", "mal", "speedup", "ceiling");
         byConcurrency.forEach((c, modes) -> modes.forEach((mode, figures) -> {
             @SuppressWarnings("unchecked")
             Map<String, Object> f = (Map<String, Object>) figures;
-            System.out.printf(Locale.ROOT, "%-4s %-12s %7.1fms %7.2fms %7.2fms %7.1fms %10.1f %7.3f %6.2f %7.2fx%n", c,
-                    mode, f.get("ttft_ms_p50"), f.get("tpot_ms_p50"), f.get("tpot_ms_p99"), f.get("e2e_ms_p50"),
+            System.out.printf(Locale.ROOT, "%-4s %-12s %7.1fms %7.2fms %7.2fms %7.1fms %10.1f %7.3f %6.2f %7.2fx %7.2fx%n",
+                    c, mode, f.get("ttft_ms_p50"), f.get("tpot_ms_p50"), f.get("tpot_ms_p99"), f.get("e2e_ms_p50"),
                     f.get("output_tokens_per_s"), f.get("acceptance_rate"), f.get("mean_acceptance_length"),
-                    f.get("speedup_tpot_p50"));
+                    f.get("speedup_tpot_p50"), f.get("ceiling"));
         }));
         training.forEach((state, figures) -> {
             @SuppressWarnings("unchecked")
