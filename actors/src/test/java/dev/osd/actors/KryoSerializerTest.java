@@ -145,8 +145,8 @@ class KryoSerializerTest {
         ExecutorService training = DraftTrainer.newTrainingExecutor();
         ServingModels models = new ServingModels();
         LiveDraft live = models.live("d");
-        DraftTrainer trainer = new DraftTrainer(live, TrainerSettings.defaults(64).withGuard(0, 0), training, null,
-                models.manager);
+        TrainerSettings settings = TrainerSettings.builder(64).optGuardWindow(0).optGuardTolerance(0).build();
+        DraftTrainer trainer = new DraftTrainer(live, settings, training, null, models.manager);
         var config = ConfigFactory.parseMap(Map.of("pekko.actor.serialize-messages", "on"))
                 .withFallback(ConfigFactory.load());
         try (ServingSystem system = ServingSystem.start("serialized", models.target, null,

@@ -33,7 +33,10 @@ import org.junit.jupiter.api.Test;
  */
 class KvBudgetTest {
 
-    static final LlamaConfig SHAPE = new LlamaConfig(48, 96, 2, 4, 2, 1e-5, 10000.0, 64, 128, false, 1, 0);
+    static final LlamaConfig SHAPE = LlamaConfig.builder()
+            .setHiddenSize(48).setIntermediateSize(96).setNumHiddenLayers(2).setNumAttentionHeads(4)
+            .optNumKeyValueHeads(2).setVocabSize(64).optMaxPositionEmbeddings(128).optBosTokenId(1)
+            .optEosTokenId(0).build();
     /** Three blocks of 16 positions (2 layers x keys and values x 16 x 2 heads x 12 x 4 bytes = 6,144 each). */
     static final long BUDGET = 3 * KvCachePool.blockBytes(SHAPE);
     static final Config CONFIG = ConfigFactory.parseString("osd.serving.warm-up-tokens = 0\n"

@@ -26,10 +26,14 @@ final class ServingModels implements AutoCloseable {
 
     ServingModels() {
         manager = NDManager.newBaseManager();
-        target = LlamaModel.of(LlamaWeights.random(new LlamaConfig(48, 96, 2, 4, 2, 1e-5, 10000.0, 64, 128, false,
-                1, 0), 21, 0.3, manager));
-        draft = LlamaModel.of(LlamaWeights.random(new LlamaConfig(32, 64, 1, 2, 2, 1e-6, 10000.0, 64, 128, true,
-                1, 0), 22, 0.3, manager));
+        target = LlamaModel.of(LlamaWeights.random(LlamaConfig.builder()
+                .setHiddenSize(48).setIntermediateSize(96).setNumHiddenLayers(2).setNumAttentionHeads(4)
+                .optNumKeyValueHeads(2).setVocabSize(64).optMaxPositionEmbeddings(128).optBosTokenId(1)
+                .optEosTokenId(0).build(), 21, 0.3, manager));
+        draft = LlamaModel.of(LlamaWeights.random(LlamaConfig.builder()
+                .setHiddenSize(32).setIntermediateSize(64).setNumHiddenLayers(1).setNumAttentionHeads(2)
+                .optRmsNormEps(1e-6).setVocabSize(64).optMaxPositionEmbeddings(128).optTieWordEmbeddings(true)
+                .optBosTokenId(1).optEosTokenId(0).build(), 22, 0.3, manager));
         plainPool = target.newCachePool(1);
     }
 

@@ -48,7 +48,8 @@ class ServingSystemTest {
         ExecutorService training = DraftTrainer.newTrainingExecutor();
         LiveDraft a = models.live("a");
         LiveDraft b = models.live("b");
-        TrainerSettings settings = TrainerSettings.defaults(64).withGuard(0, 0);
+        TrainerSettings settings = TrainerSettings.builder(64).optGuardWindow(0).optGuardTolerance(0)
+                .build();
         DraftTrainer trainerA = new DraftTrainer(a, settings, training, null, models.manager);
         DraftTrainer trainerB = new DraftTrainer(b, settings, training, null, models.manager);
         Router router = new Router(List.of(RoutingRule.of("a", List.of("alpha"), List.of()),

@@ -42,8 +42,10 @@ class TargetActorTest {
     @BeforeAll
     static void model() {
         manager = NDManager.newBaseManager();
-        target = LlamaModel.of(LlamaWeights.random(new LlamaConfig(48, 96, 2, 4, 2, 1e-5, 10000.0, 64, 128, false,
-                1, 0), 21, 0.3, manager));
+        target = LlamaModel.of(LlamaWeights.random(LlamaConfig.builder()
+                .setHiddenSize(48).setIntermediateSize(96).setNumHiddenLayers(2).setNumAttentionHeads(4)
+                .optNumKeyValueHeads(2).setVocabSize(64).optMaxPositionEmbeddings(128).optBosTokenId(1)
+                .optEosTokenId(0).build(), 21, 0.3, manager));
     }
 
     @AfterAll

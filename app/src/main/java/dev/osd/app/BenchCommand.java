@@ -230,10 +230,10 @@ final class BenchCommand implements Runnable {
                 dev.osd.engine.LlamaModel target = models.target();
                 dev.osd.engine.LlamaModel base = models.draft();
                 dev.osd.distillation.TrainerSettings trainer = dev.osd.distillation.TrainerSettings
-                        .defaults(base.config().vocabSize())
-                        .withDivergence(dev.osd.distillation.Divergence.parse(loss)).withLearningRate(lr)
-                        .withInterval(interval, replay).withGuard(guardWindow, 0.05).withSteps(steps)
-                        .withPolicy(dev.osd.distillation.RecordPolicy.parse(policy));
+                        .builder(base.config().vocabSize())
+                        .optDivergence(dev.osd.distillation.Divergence.parse(loss)).optLearningRate(lr)
+                        .optInterval(interval).optReplay(replay).optGuardWindow(guardWindow).optGuardTolerance(0.05)
+                        .optSteps(steps).optPolicy(dev.osd.distillation.RecordPolicy.parse(policy)).build();
                 OnlineBenchmark.Plan plan = new OnlineBenchmark.Plan(
                         dev.osd.workload.TrafficSchedule.Kind.parse(schedule), classes, requests,
                         drafts.equals("per-class"), temperature, k, maxTokens, trainer, probe, !noStatic, seed);

@@ -168,8 +168,11 @@ final class MakeModelCommand implements Callable<Integer> {
         boolean llama3 = tok == PublishedTokenizers.LLAMA3;
         int bos = llama3 ? 128000 : 1;
         List<Integer> eos = llama3 ? List.of(128001, 128008, 128009) : List.of(2);
-        LlamaConfig config = new LlamaConfig(s.hidden, s.intermediate, s.layers, s.heads, s.kvHeads, s.rmsNormEps,
-                10000.0, vocabSize, s.positions, false, bos, eos.get(0));
+        LlamaConfig config = LlamaConfig.builder()
+                .setHiddenSize(s.hidden).setIntermediateSize(s.intermediate).setNumHiddenLayers(s.layers)
+                .setNumAttentionHeads(s.heads).optNumKeyValueHeads(s.kvHeads).optRmsNormEps(s.rmsNormEps)
+                .setVocabSize(vocabSize).optMaxPositionEmbeddings(s.positions).optBosTokenId(bos)
+                .optEosTokenId(eos.get(0)).build();
         Files.createDirectories(out);
         config.write(out, SafeTensors.DType.BF16);
         GenerationConfig generation = llama3

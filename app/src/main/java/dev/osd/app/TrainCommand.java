@@ -32,12 +32,18 @@ final class TrainCommand implements Runnable {
 
     /** The embedded target: about 11M parameters, grouped-query attention. */
     static LlamaConfig targetConfig() {
-        return new LlamaConfig(384, 1024, 6, 6, 2, 1e-5, 10000.0, VOCAB, 256, false, 1, 0);
+        return LlamaConfig.builder()
+                .setHiddenSize(384).setIntermediateSize(1024).setNumHiddenLayers(6).setNumAttentionHeads(6)
+                .optNumKeyValueHeads(2).setVocabSize(VOCAB).optMaxPositionEmbeddings(256).optBosTokenId(1)
+                .optEosTokenId(0).build();
     }
 
     /** The embedded base draft: about 0.45M parameters, one layer, tied embeddings. */
     static LlamaConfig draftConfig() {
-        return new LlamaConfig(128, 352, 1, 4, 2, 1e-5, 10000.0, VOCAB, 256, true, 1, 0);
+        return LlamaConfig.builder()
+                .setHiddenSize(128).setIntermediateSize(352).setNumHiddenLayers(1).setNumAttentionHeads(4)
+                .optNumKeyValueHeads(2).setVocabSize(VOCAB).optMaxPositionEmbeddings(256)
+                .optTieWordEmbeddings(true).optBosTokenId(1).optEosTokenId(0).build();
     }
 
     @Command(name = "tokenizer", mixinStandardHelpOptions = true,
@@ -156,10 +162,7 @@ final class TrainCommand implements Runnable {
         }
 
         LlamaConfig config() {
-            LlamaConfig c = draftConfig();
-            return new LlamaConfig(c.hiddenSize(), c.intermediateSize(), layers, c.numAttentionHeads(),
-                    c.numKeyValueHeads(), c.rmsNormEps(), c.ropeTheta(), c.vocabSize(), c.maxPositionEmbeddings(),
-                    c.tieWordEmbeddings(), c.bosTokenId(), c.eosTokenId());
+            return draftConfig().toBuilder().setNumHiddenLayers(layers).build();
         }
 
         /** General text, generic web snippets, and the classes' prompts without their answers. */

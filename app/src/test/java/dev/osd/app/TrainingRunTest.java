@@ -34,7 +34,10 @@ class TrainingRunTest {
     }
 
     private static TrainingRun.Plan plan(long seed) {
-        LlamaConfig config = new LlamaConfig(32, 64, 1, 2, 1, 1e-5, 10000.0, 320, 128, true, 1, 0);
+        LlamaConfig config = LlamaConfig.builder()
+                .setHiddenSize(32).setIntermediateSize(64).setNumHiddenLayers(1).setNumAttentionHeads(2)
+                .optNumKeyValueHeads(1).setVocabSize(320).optMaxPositionEmbeddings(128)
+                .optTieWordEmbeddings(true).optBosTokenId(1).optEosTokenId(0).build();
         return new TrainingRun.Plan("tiny", config, List.of(Workload.CLASSES.get(0), Workload.GENERAL),
                 List.of(Workload.GENERAL), 6, 4, 64, 3e-3, 0.1, 2, 2, 3, seed);
     }

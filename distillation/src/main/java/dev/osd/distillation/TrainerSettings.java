@@ -50,43 +50,168 @@ public record TrainerSettings(int interval, int maxFresh, int replay, double lea
      * full distributions for vocabularies up to 4096 tokens, else the top 64.
      */
     public static TrainerSettings defaults(int vocab) {
-        return new TrainerSettings(8, 32, 8, 1e-3, 1.0, 0.0, Divergence.forwardKl(), RecordPolicy.ALL_VERIFIED,
-                vocab <= 4096 ? 0 : 64, 256, 512, 1024, 512, 0.05, 100, 1, 2);
+        return builder(vocab).build();
     }
 
-    public TrainerSettings withDivergence(Divergence d) {
-        return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, d, policy, topN,
-                freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
+    /** A builder holding {@link #defaults} for a draft of {@code vocab} tokens; every field is optional. */
+    public static Builder builder(int vocab) {
+        return new Builder(vocab);
     }
 
-    public TrainerSettings withLearningRate(double lr) {
-        return new TrainerSettings(interval, maxFresh, replay, lr, clipNorm, weightDecay, divergence, policy, topN,
-                freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
+    /** A builder holding these settings, for "the same but" copies. */
+    public Builder toBuilder() {
+        return new Builder(0)
+                .optInterval(interval)
+                .optMaxFresh(maxFresh)
+                .optReplay(replay)
+                .optLearningRate(learningRate)
+                .optClipNorm(clipNorm)
+                .optWeightDecay(weightDecay)
+                .optDivergence(divergence)
+                .optPolicy(policy)
+                .optTopN(topN)
+                .optFreshCapacity(freshCapacity)
+                .optRecentCapacity(recentCapacity)
+                .optReservoirCapacity(reservoirCapacity)
+                .optGuardWindow(guardWindow)
+                .optGuardTolerance(guardTolerance)
+                .optSaveEvery(saveEvery)
+                .optSeed(seed)
+                .optSteps(steps);
     }
 
-    public TrainerSettings withPolicy(RecordPolicy p) {
-        return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, divergence, p,
-                topN, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
-    }
+    /** Builds {@link TrainerSettings}; the defaults live here, {@link #defaults} is an unchanged builder. */
+    public static final class Builder {
+        private int interval = 8;
+        // null: 32, or the interval when that is larger (maxFresh may not be below it)
+        private Integer maxFresh;
+        private int replay = 8;
+        private double learningRate = 1e-3;
+        private double clipNorm = 1.0;
+        private double weightDecay = 0.0;
+        private Divergence divergence = Divergence.forwardKl();
+        private RecordPolicy policy = RecordPolicy.ALL_VERIFIED;
+        private int topN;
+        private int freshCapacity = 256;
+        private int recentCapacity = 512;
+        private int reservoirCapacity = 1024;
+        private int guardWindow = 512;
+        private double guardTolerance = 0.05;
+        private int saveEvery = 100;
+        private long seed = 1;
+        private int steps = 2;
 
-    public TrainerSettings withInterval(int i, int replayRecords) {
-        return new TrainerSettings(i, Math.max(maxFresh, i), replayRecords, learningRate, clipNorm, weightDecay,
-                divergence, policy, topN, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance,
-                saveEvery, seed, steps);
-    }
+        private Builder(int vocab) {
+            topN = vocab <= 4096 ? 0 : 64;
+        }
 
-    public TrainerSettings withGuard(int window, double tolerance) {
-        return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, divergence, policy,
-                topN, freshCapacity, recentCapacity, reservoirCapacity, window, tolerance, saveEvery, seed, steps);
-    }
+        /** Default 8. */
+        public Builder optInterval(int interval) {
+            this.interval = interval;
+            return this;
+        }
 
-    public TrainerSettings withSteps(int n) {
-        return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, divergence, policy,
-                topN, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, n);
-    }
+        /** Default 32, or the interval when that is larger. */
+        public Builder optMaxFresh(int maxFresh) {
+            this.maxFresh = maxFresh;
+            return this;
+        }
 
-    public TrainerSettings withTopN(int n) {
-        return new TrainerSettings(interval, maxFresh, replay, learningRate, clipNorm, weightDecay, divergence, policy,
-                n, freshCapacity, recentCapacity, reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
+        /** Default 8. */
+        public Builder optReplay(int replay) {
+            this.replay = replay;
+            return this;
+        }
+
+        /** Default 1e-3. */
+        public Builder optLearningRate(double learningRate) {
+            this.learningRate = learningRate;
+            return this;
+        }
+
+        /** Default 1.0. */
+        public Builder optClipNorm(double clipNorm) {
+            this.clipNorm = clipNorm;
+            return this;
+        }
+
+        /** Default 0.0. */
+        public Builder optWeightDecay(double weightDecay) {
+            this.weightDecay = weightDecay;
+            return this;
+        }
+
+        /** Default Divergence.forwardKl(). */
+        public Builder optDivergence(Divergence divergence) {
+            this.divergence = divergence;
+            return this;
+        }
+
+        /** Default RecordPolicy.ALL_VERIFIED. */
+        public Builder optPolicy(RecordPolicy policy) {
+            this.policy = policy;
+            return this;
+        }
+
+        /** Default 0 (whole distributions) for vocabularies up to 4096 tokens, else 64. */
+        public Builder optTopN(int topN) {
+            this.topN = topN;
+            return this;
+        }
+
+        /** Default 256. */
+        public Builder optFreshCapacity(int freshCapacity) {
+            this.freshCapacity = freshCapacity;
+            return this;
+        }
+
+        /** Default 512. */
+        public Builder optRecentCapacity(int recentCapacity) {
+            this.recentCapacity = recentCapacity;
+            return this;
+        }
+
+        /** Default 1024. */
+        public Builder optReservoirCapacity(int reservoirCapacity) {
+            this.reservoirCapacity = reservoirCapacity;
+            return this;
+        }
+
+        /** Default 512. */
+        public Builder optGuardWindow(int guardWindow) {
+            this.guardWindow = guardWindow;
+            return this;
+        }
+
+        /** Default 0.05. */
+        public Builder optGuardTolerance(double guardTolerance) {
+            this.guardTolerance = guardTolerance;
+            return this;
+        }
+
+        /** Default 100. */
+        public Builder optSaveEvery(int saveEvery) {
+            this.saveEvery = saveEvery;
+            return this;
+        }
+
+        /** Default 1. */
+        public Builder optSeed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        /** Default 2. */
+        public Builder optSteps(int steps) {
+            this.steps = steps;
+            return this;
+        }
+
+        /** The settings; values out of range are refused as the record refuses them. */
+        public TrainerSettings build() {
+            return new TrainerSettings(interval, maxFresh == null ? Math.max(32, interval) : maxFresh, replay,
+                    learningRate, clipNorm, weightDecay, divergence, policy, topN, freshCapacity, recentCapacity,
+                    reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
+        }
     }
 }

@@ -61,7 +61,8 @@ class DraftTrainerTest {
         ExecutorService training = DraftTrainer.newTrainingExecutor();
         try (LiveDraft live = liveCopyOfDraft("d")) {
             DraftVersion first = live.acquire();
-            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withLearningRate(1e-3).withGuard(0, 0);
+            TrainerSettings s = TrainerSettings.builder(TinyPair.VOCAB).optLearningRate(1e-3).optGuardWindow(0)
+                    .optGuardTolerance(0).build();
             try (DraftTrainer trainer = new DraftTrainer(live, s, training, null, TinyPair.manager())) {
                 serve(live, trainer, SamplingParams.GREEDY, 12);
                 trainer.awaitIdle();
@@ -86,8 +87,8 @@ class DraftTrainerTest {
         int[][] plain = serve(null, null, SamplingParams.GREEDY, 16);
         try (LiveDraft live = liveCopyOfDraft("d")) {
             // a learning rate high enough that every version differs a lot from the last
-            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withLearningRate(5e-2).withInterval(2, 2)
-                    .withGuard(0, 0);
+            TrainerSettings s = TrainerSettings.builder(TinyPair.VOCAB).optLearningRate(5e-2).optInterval(2)
+                    .optReplay(2).optGuardWindow(0).optGuardTolerance(0).build();
             try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
                 int[][] online = serve(live, trainer, SamplingParams.GREEDY, 16);
                 assertTrue(trainer.stats().updates() >= 10, "updates " + trainer.stats().updates());
@@ -102,8 +103,8 @@ class DraftTrainerTest {
     void theGuardRollsBackAVersionThatServesWorse() throws Exception {
         try (LiveDraft live = liveCopyOfDraft("d")) {
             // a learning rate that wrecks the draft: its expected acceptance falls and the guard notices
-            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withLearningRate(3.0).withInterval(2, 0)
-                    .withGuard(8, 0.02);
+            TrainerSettings s = TrainerSettings.builder(TinyPair.VOCAB).optLearningRate(3.0).optInterval(2).optReplay(0)
+                    .optGuardWindow(8).optGuardTolerance(0.02).build();
             DraftCheckpointStore store = new DraftCheckpointStore(dir.resolve("d"), "d", 5);
             try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, store, TinyPair.manager())) {
                 serve(live, trainer, SamplingParams.sample(1.0, 3), 12);
@@ -117,7 +118,8 @@ class DraftTrainerTest {
     @Test
     void aRecordThatDoesNotFitTheDraftIsRefusedAndTrainingGoesOn() throws Exception {
         try (LiveDraft live = liveCopyOfDraft("d")) {
-            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withInterval(1, 0).withGuard(0, 0);
+            TrainerSettings s = TrainerSettings.builder(TinyPair.VOCAB).optInterval(1).optReplay(0).optGuardWindow(0)
+                    .optGuardTolerance(0).build();
             try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
                 // a target over a vocabulary of another size, and a token outside the draft's vocabulary
                 trainer.offer(new DistillationRecord(new int[] {1, 2}, new int[] {1}, new TargetDistribution[] {
@@ -137,7 +139,8 @@ class DraftTrainerTest {
     @Test
     void pausedTrainersKeepRecordsButPublishNothing() throws Exception {
         try (LiveDraft live = liveCopyOfDraft("d")) {
-            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withGuard(0, 0);
+            TrainerSettings s = TrainerSettings.builder(TinyPair.VOCAB).optGuardWindow(0).optGuardTolerance(0)
+                    .build();
             try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
                 trainer.pause();
                 serve(live, trainer, SamplingParams.GREEDY, 6);
@@ -154,8 +157,8 @@ class DraftTrainerTest {
         LlamaModel target = TinyPair.target();
         try (LiveDraft live = liveCopyOfDraft("d"); KvCachePool tp = target.newCachePool(1);
                 KvCachePool dp = TinyPair.draft().newCachePool(1)) {
-            TrainerSettings s = TrainerSettings.defaults(TinyPair.VOCAB).withLearningRate(5e-2).withInterval(1, 0)
-                    .withGuard(0, 0);
+            TrainerSettings s = TrainerSettings.builder(TinyPair.VOCAB).optLearningRate(5e-2).optInterval(1)
+                    .optReplay(0).optGuardWindow(0).optGuardTolerance(0).build();
             try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
                 // the decoder takes every proposal from the live draft, which the trainer replaces after
                 // every round: the request's draft cache is re-read with each new version

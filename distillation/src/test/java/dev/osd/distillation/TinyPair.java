@@ -24,13 +24,18 @@ final class TinyPair {
     }
 
     static LlamaConfig draftConfig() {
-        return new LlamaConfig(32, 64, 1, 2, 2, 1e-6, 10000.0, VOCAB, 128, true, 1, 0);
+        return LlamaConfig.builder()
+                .setHiddenSize(32).setIntermediateSize(64).setNumHiddenLayers(1).setNumAttentionHeads(2)
+                .optRmsNormEps(1e-6).setVocabSize(VOCAB).optMaxPositionEmbeddings(128)
+                .optTieWordEmbeddings(true).optBosTokenId(1).optEosTokenId(0).build();
     }
 
     static synchronized LlamaModel target() {
         if (target == null) {
-            target = LlamaModel.of(LlamaWeights.random(new LlamaConfig(48, 96, 2, 4, 2, 1e-5, 10000.0, VOCAB, 128,
-                    false, 1, 0), 11, 0.3, manager()));
+            target = LlamaModel.of(LlamaWeights.random(LlamaConfig.builder()
+                    .setHiddenSize(48).setIntermediateSize(96).setNumHiddenLayers(2).setNumAttentionHeads(4)
+                    .optNumKeyValueHeads(2).setVocabSize(VOCAB).optMaxPositionEmbeddings(128).optBosTokenId(1)
+                    .optEosTokenId(0).build(), 11, 0.3, manager()));
         }
         return target;
     }

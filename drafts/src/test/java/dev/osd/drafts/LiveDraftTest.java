@@ -20,7 +20,10 @@ import org.junit.jupiter.api.Test;
 class LiveDraftTest {
 
     static final NDManager MANAGER = NDManager.newBaseManager();
-    static final LlamaConfig CONFIG = new LlamaConfig(16, 32, 1, 2, 2, 1e-6, 10000.0, 32, 64, true, 1, 0);
+    static final LlamaConfig CONFIG = LlamaConfig.builder()
+            .setHiddenSize(16).setIntermediateSize(32).setNumHiddenLayers(1).setNumAttentionHeads(2)
+            .optRmsNormEps(1e-6).setVocabSize(32).optMaxPositionEmbeddings(64).optTieWordEmbeddings(true)
+            .optBosTokenId(1).optEosTokenId(0).build();
 
     @AfterAll
     static void close() {

@@ -15,7 +15,10 @@ public final class StoreWriter {
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         // wide enough that one version takes a while to write (about 8 MB)
-        LlamaConfig config = new LlamaConfig(256, 1024, 2, 4, 2, 1e-6, 10000.0, 2048, 64, false, 1, 0);
+        LlamaConfig config = LlamaConfig.builder()
+                .setHiddenSize(256).setIntermediateSize(1024).setNumHiddenLayers(2).setNumAttentionHeads(4)
+                .optNumKeyValueHeads(2).optRmsNormEps(1e-6).setVocabSize(2048).optMaxPositionEmbeddings(64)
+                .optBosTokenId(1).optEosTokenId(0).build();
         DraftCheckpointStore store = new DraftCheckpointStore(dir, "killed", 3);
         try (NDManager manager = NDManager.newBaseManager()) {
             for (long v = 1; ; v++) {

@@ -33,9 +33,19 @@ public final class EngineBenchmark {
 
     public static List<Size> defaultSizes(int vocab) {
         return List.of(
-                new Size("0.5M", new LlamaConfig(128, 352, 1, 4, 2, 1e-5, 10000, vocab, 1024, true, 1, 2)),
-                new Size("5M", new LlamaConfig(256, 688, 6, 8, 4, 1e-5, 10000, vocab, 1024, false, 1, 2)),
-                new Size("25M", new LlamaConfig(512, 1376, 8, 8, 4, 1e-5, 10000, vocab, 1024, false, 1, 2)));
+                new Size("0.5M", LlamaConfig.builder()
+                        .setHiddenSize(128).setIntermediateSize(352).setNumHiddenLayers(1)
+                        .setNumAttentionHeads(4).optNumKeyValueHeads(2).setVocabSize(vocab)
+                        .optMaxPositionEmbeddings(1024).optTieWordEmbeddings(true).optBosTokenId(1)
+                        .optEosTokenId(2).build()),
+                new Size("5M", LlamaConfig.builder()
+                        .setHiddenSize(256).setIntermediateSize(688).setNumHiddenLayers(6)
+                        .setNumAttentionHeads(8).optNumKeyValueHeads(4).setVocabSize(vocab)
+                        .optMaxPositionEmbeddings(1024).optBosTokenId(1).optEosTokenId(2).build()),
+                new Size("25M", LlamaConfig.builder()
+                        .setHiddenSize(512).setIntermediateSize(1376).setNumHiddenLayers(8)
+                        .setNumAttentionHeads(8).optNumKeyValueHeads(4).setVocabSize(vocab)
+                        .optMaxPositionEmbeddings(1024).optBosTokenId(1).optEosTokenId(2).build()));
     }
 
     private final int k;

@@ -66,12 +66,153 @@ public record LlamaConfig(
         check(eosTokenId < vocabSize, "eos_token_id", eosTokenId + " is outside the vocabulary of " + vocabSize);
     }
 
-    /** A configuration without rope scaling. */
-    public LlamaConfig(int hiddenSize, int intermediateSize, int numHiddenLayers, int numAttentionHeads,
-            int numKeyValueHeads, double rmsNormEps, double ropeTheta, int vocabSize, int maxPositionEmbeddings,
-            boolean tieWordEmbeddings, int bosTokenId, int eosTokenId) {
-        this(hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, rmsNormEps,
-                ropeTheta, vocabSize, maxPositionEmbeddings, tieWordEmbeddings, bosTokenId, eosTokenId, null);
+    /** A builder with every optional field at its config.json default; the five shape fields are required. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding this configuration's values, for "the same but" copies. */
+    public Builder toBuilder() {
+        return builder()
+                .setHiddenSize(hiddenSize)
+                .setIntermediateSize(intermediateSize)
+                .setNumHiddenLayers(numHiddenLayers)
+                .setNumAttentionHeads(numAttentionHeads)
+                .setVocabSize(vocabSize)
+                .optNumKeyValueHeads(numKeyValueHeads)
+                .optRmsNormEps(rmsNormEps)
+                .optRopeTheta(ropeTheta)
+                .optMaxPositionEmbeddings(maxPositionEmbeddings)
+                .optTieWordEmbeddings(tieWordEmbeddings)
+                .optBosTokenId(bosTokenId)
+                .optEosTokenId(eosTokenId)
+                .optRopeScaling(ropeScaling);
+    }
+
+    /**
+     * Builds a {@link LlamaConfig}: {@code setX} for the fields without a default, {@code optX} for the rest.
+     * The defaults are the ones {@link #read} assumes when config.json leaves a field out.
+     */
+    public static final class Builder {
+        private Integer hiddenSize;
+        private Integer intermediateSize;
+        private Integer numHiddenLayers;
+        private Integer numAttentionHeads;
+        private Integer vocabSize;
+        // null: as many as numAttentionHeads (multi-head attention)
+        private Integer numKeyValueHeads;
+        private double rmsNormEps = 1e-5;
+        private double ropeTheta = 10000.0;
+        private int maxPositionEmbeddings = 2048;
+        private boolean tieWordEmbeddings;
+        private int bosTokenId = -1;
+        private int eosTokenId = -1;
+        private RopeScaling ropeScaling;
+
+        private Builder() {
+        }
+
+        public Builder setHiddenSize(int hiddenSize) {
+            this.hiddenSize = hiddenSize;
+            return this;
+        }
+
+        public Builder setIntermediateSize(int intermediateSize) {
+            this.intermediateSize = intermediateSize;
+            return this;
+        }
+
+        public Builder setNumHiddenLayers(int numHiddenLayers) {
+            this.numHiddenLayers = numHiddenLayers;
+            return this;
+        }
+
+        public Builder setNumAttentionHeads(int numAttentionHeads) {
+            this.numAttentionHeads = numAttentionHeads;
+            return this;
+        }
+
+        public Builder setVocabSize(int vocabSize) {
+            this.vocabSize = vocabSize;
+            return this;
+        }
+
+        /** Key/value heads for grouped-query attention; without it, one per query head. */
+        public Builder optNumKeyValueHeads(int numKeyValueHeads) {
+            this.numKeyValueHeads = numKeyValueHeads;
+            return this;
+        }
+
+        /** Default 1e-5. */
+        public Builder optRmsNormEps(double rmsNormEps) {
+            this.rmsNormEps = rmsNormEps;
+            return this;
+        }
+
+        /** Default 10000. */
+        public Builder optRopeTheta(double ropeTheta) {
+            this.ropeTheta = ropeTheta;
+            return this;
+        }
+
+        /** Default 2048. */
+        public Builder optMaxPositionEmbeddings(int maxPositionEmbeddings) {
+            this.maxPositionEmbeddings = maxPositionEmbeddings;
+            return this;
+        }
+
+        /** Default false. */
+        public Builder optTieWordEmbeddings(boolean tieWordEmbeddings) {
+            this.tieWordEmbeddings = tieWordEmbeddings;
+            return this;
+        }
+
+        /** Default -1 (none). */
+        public Builder optBosTokenId(int bosTokenId) {
+            this.bosTokenId = bosTokenId;
+            return this;
+        }
+
+        /** Default -1 (none). */
+        public Builder optEosTokenId(int eosTokenId) {
+            this.eosTokenId = eosTokenId;
+            return this;
+        }
+
+        /** Default null (no scaling). */
+        public Builder optRopeScaling(RopeScaling ropeScaling) {
+            this.ropeScaling = ropeScaling;
+            return this;
+        }
+
+        /**
+         * The configuration; a missing required field is refused with its config.json name, a value out
+         * of range as the record refuses it.
+         */
+        public LlamaConfig build() {
+            int heads = required(numAttentionHeads, "num_attention_heads");
+            return new LlamaConfig(
+                    required(hiddenSize, "hidden_size"),
+                    required(intermediateSize, "intermediate_size"),
+                    required(numHiddenLayers, "num_hidden_layers"),
+                    heads,
+                    numKeyValueHeads == null ? heads : numKeyValueHeads,
+                    rmsNormEps,
+                    ropeTheta,
+                    required(vocabSize, "vocab_size"),
+                    maxPositionEmbeddings,
+                    tieWordEmbeddings,
+                    bosTokenId,
+                    eosTokenId,
+                    ropeScaling);
+        }
+
+        private static int required(Integer value, String field) {
+            if (value == null) {
+                throw new InvalidField(field, "is required");
+            }
+            return value;
+        }
     }
 
     /**

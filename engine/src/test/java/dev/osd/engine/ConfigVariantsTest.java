@@ -48,6 +48,39 @@ class ConfigVariantsTest {
     }
 
     @Test
+    void builderDefaultsAreTheOnesParsingAssumesForAbsentFields() {
+        LlamaConfig parsed = LlamaConfig.fromJson(json("""
+                {"hidden_size": 64, "intermediate_size": 160, "num_hidden_layers": 2, "num_attention_heads": 4,
+                 "vocab_size": 257, "rms_norm_eps": 1e-5, "max_position_embeddings": 2048}"""), dir);
+        LlamaConfig built = LlamaConfig.builder().setHiddenSize(64).setIntermediateSize(160).setNumHiddenLayers(2)
+                .setNumAttentionHeads(4).setVocabSize(257).build();
+        assertEquals(parsed, built);
+        assertEquals(4, built.numKeyValueHeads());
+        assertEquals(-1, built.bosTokenId());
+        assertEquals(-1, built.eosTokenId());
+        assertNull(built.ropeScaling());
+    }
+
+    @Test
+    void builderRefusesAMissingRequiredFieldByName() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.builder()
+                .setHiddenSize(64).setIntermediateSize(160).setNumHiddenLayers(2).setNumAttentionHeads(4).build());
+        assertEquals("vocab_size is required", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.builder().setVocabSize(8).build());
+        assertTrue(e.getMessage().startsWith("num_attention_heads"), e.getMessage());
+    }
+
+    @Test
+    void toBuilderCopiesEveryField() {
+        LlamaConfig c = LlamaConfig.fromJson(json(LLAMA_32_1B), dir);
+        assertEquals(c, c.toBuilder().build());
+        LlamaConfig fewer = c.toBuilder().setNumHiddenLayers(3).build();
+        assertEquals(3, fewer.numHiddenLayers());
+        assertEquals(c.ropeScaling(), fewer.ropeScaling());
+        assertEquals(c.eosTokenId(), fewer.eosTokenId());
+    }
+
+    @Test
     void llama3RopeScalingIsParsedAndItsFrequenciesAreTransformers() {
         LlamaConfig c = parse(json(LLAMA_32_1B));
         assertEquals(LlamaConfig.RopeScaling.llama3(32, 1, 4, 8192), c.ropeScaling());
@@ -65,9 +98,7 @@ class ConfigVariantsTest {
             assertEquals(e[1], inv[i], Math.abs(e[1]) * 2e-7, "inverse frequency " + i);
         }
         // short wavelengths are kept exactly, long ones divided by the factor exactly
-        LlamaConfig plain = new LlamaConfig(c.hiddenSize(), c.intermediateSize(), c.numHiddenLayers(),
-                c.numAttentionHeads(), c.numKeyValueHeads(), c.rmsNormEps(), c.ropeTheta(), c.vocabSize(),
-                c.maxPositionEmbeddings(), c.tieWordEmbeddings(), c.bosTokenId(), c.eosTokenId());
+        LlamaConfig plain = c.toBuilder().optRopeScaling(null).build();
         double[] unscaled = plain.ropeInverseFrequencies();
         assertEquals(unscaled[3], inv[3]);
         assertEquals((float) (unscaled[31] / 32), (float) inv[31]);

@@ -18,7 +18,10 @@ class GenerationConfigTest {
     @TempDir
     Path dir;
 
-    private final LlamaConfig model = new LlamaConfig(64, 128, 1, 4, 2, 1e-5, 10000, 128256, 256, true, 128000, 128001);
+    private final LlamaConfig model = LlamaConfig.builder()
+            .setHiddenSize(64).setIntermediateSize(128).setNumHiddenLayers(1).setNumAttentionHeads(4)
+            .optNumKeyValueHeads(2).setVocabSize(128256).optMaxPositionEmbeddings(256)
+            .optTieWordEmbeddings(true).optBosTokenId(128000).optEosTokenId(128001).build();
 
     @Test
     void eosListAndSamplingDefaultsOfLlama31Instruct() throws IOException {

@@ -135,10 +135,7 @@ class SpeculativeSamplingEndToEndTest {
         assertEquals(50, free.tokens().length);
         // make the 5th generated token the end of sequence by building a model whose eos is that token
         int eos = free.tokens()[4];
-        LlamaConfig c = TinyModels.targetConfig();
-        LlamaConfig withEos = new LlamaConfig(c.hiddenSize(), c.intermediateSize(), c.numHiddenLayers(),
-                c.numAttentionHeads(), c.numKeyValueHeads(), c.rmsNormEps(), c.ropeTheta(), c.vocabSize(),
-                c.maxPositionEmbeddings(), c.tieWordEmbeddings(), c.bosTokenId(), eos);
+        LlamaConfig withEos = TinyModels.targetConfig().toBuilder().optEosTokenId(eos).build();
         try (LlamaModel target = LlamaModel.of(LlamaWeights.fromHost(withEos, TinyModels.target().weights().toHost(),
                 java.nio.file.Path.of("copy"), TinyModels.manager())); KvCachePool pool = target.newCachePool(1, 64)) {
             SpeculativeDecoder dec = new SpeculativeDecoder(target, pool, TinyModels.draft(), draftPool, null);

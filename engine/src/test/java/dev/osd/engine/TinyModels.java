@@ -24,12 +24,18 @@ public final class TinyModels {
 
     /** A 4-layer target with grouped-query attention (4 query heads over 2 key/value heads). */
     public static LlamaConfig targetConfig() {
-        return new LlamaConfig(64, 160, 4, 4, 2, 1e-5, 10000.0, 257, 256, false, 1, 0);
+        return LlamaConfig.builder()
+                .setHiddenSize(64).setIntermediateSize(160).setNumHiddenLayers(4).setNumAttentionHeads(4)
+                .optNumKeyValueHeads(2).setVocabSize(257).optMaxPositionEmbeddings(256).optBosTokenId(1)
+                .optEosTokenId(0).build();
     }
 
     /** A 1-layer draft of the same vocabulary, tied embeddings, multi-head attention. */
     public static LlamaConfig draftConfig() {
-        return new LlamaConfig(32, 64, 1, 2, 2, 1e-6, 10000.0, 257, 256, true, 1, 0);
+        return LlamaConfig.builder()
+                .setHiddenSize(32).setIntermediateSize(64).setNumHiddenLayers(1).setNumAttentionHeads(2)
+                .optRmsNormEps(1e-6).setVocabSize(257).optMaxPositionEmbeddings(256).optTieWordEmbeddings(true)
+                .optBosTokenId(1).optEosTokenId(0).build();
     }
 
     /** Random weights scaled so that the output distribution is far from uniform (clear argmaxes). */

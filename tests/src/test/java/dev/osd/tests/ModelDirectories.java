@@ -19,11 +19,17 @@ final class ModelDirectories {
     }
 
     static LlamaConfig target() {
-        return new LlamaConfig(64, 160, 3, 4, 2, 1e-5, 10000.0, VOCAB, 256, false, 1, 0);
+        return LlamaConfig.builder()
+                .setHiddenSize(64).setIntermediateSize(160).setNumHiddenLayers(3).setNumAttentionHeads(4)
+                .optNumKeyValueHeads(2).setVocabSize(VOCAB).optMaxPositionEmbeddings(256).optBosTokenId(1)
+                .optEosTokenId(0).build();
     }
 
     static LlamaConfig draft() {
-        return new LlamaConfig(32, 64, 1, 2, 1, 1e-6, 10000.0, VOCAB, 256, true, 1, 0);
+        return LlamaConfig.builder()
+                .setHiddenSize(32).setIntermediateSize(64).setNumHiddenLayers(1).setNumAttentionHeads(2)
+                .optNumKeyValueHeads(1).optRmsNormEps(1e-6).setVocabSize(VOCAB).optMaxPositionEmbeddings(256)
+                .optTieWordEmbeddings(true).optBosTokenId(1).optEosTokenId(0).build();
     }
 
     static Path write(Path dir, LlamaConfig config, long seed, SafeTensors.DType dtype) throws IOException {
