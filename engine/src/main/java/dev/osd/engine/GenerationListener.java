@@ -1,5 +1,7 @@
 package dev.osd.engine;
 
+import java.util.List;
+
 /** Receives a generation's progress as it happens: tokens as they are accepted, and every verification round. */
 public interface GenerationListener {
 
@@ -10,7 +12,7 @@ public interface GenerationListener {
     }
 
     /** As {@link #onTokens(int[])}, with each token's log-probability when the request asked for them (else null). */
-    default void onTokens(int[] tokens, java.util.List<TokenLogprob> logprobs) {
+    default void onTokens(int[] tokens, List<TokenLogprob> logprobs) {
         onTokens(tokens);
     }
 

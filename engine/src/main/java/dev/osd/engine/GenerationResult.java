@@ -1,5 +1,7 @@
 package dev.osd.engine;
 
+import java.util.List;
+
 /**
  * A finished generation.
  *
@@ -13,7 +15,7 @@ package dev.osd.engine;
  * @param logprobs each generated token's log-probability, when the request asked for them; else null
  */
 public record GenerationResult(int[] tokens, String text, FinishReason finishReason, SpeculationStats stats,
-        int promptTokens, long firstTokenNanos, long totalNanos, java.util.List<TokenLogprob> logprobs) {
+        int promptTokens, long firstTokenNanos, long totalNanos, List<TokenLogprob> logprobs) {
 
     public GenerationResult(int[] tokens, String text, FinishReason finishReason, SpeculationStats stats,
             int promptTokens, long firstTokenNanos, long totalNanos) {

@@ -1,5 +1,7 @@
 package dev.osd.engine;
 
+import java.util.Arrays;
+
 /**
  * Speculation figures of one generation, accumulated round by round: the counters vLLM reports per request,
  * acceptance per proposal position, and the expected acceptance Σ min(p, q).
@@ -26,8 +28,8 @@ public final class SpeculationStats {
             rejections++;
         }
         if (acceptedPerPosition.length < v.proposed()) {
-            acceptedPerPosition = java.util.Arrays.copyOf(acceptedPerPosition, v.proposed());
-            proposedPerPosition = java.util.Arrays.copyOf(proposedPerPosition, v.proposed());
+            acceptedPerPosition = Arrays.copyOf(acceptedPerPosition, v.proposed());
+            proposedPerPosition = Arrays.copyOf(proposedPerPosition, v.proposed());
         }
         for (int i = 0; i < v.proposed(); i++) {
             proposedPerPosition[i]++;

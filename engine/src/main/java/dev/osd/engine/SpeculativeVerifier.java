@@ -1,5 +1,6 @@
 package dev.osd.engine;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -63,7 +64,7 @@ public final class SpeculativeVerifier {
                 continue;
             }
             emitted[i] = correctResidual ? Sampler.draw(residual(p[i], q[i]), random) : Sampler.draw(p[i], random);
-            return new Verification(k, i, java.util.Arrays.copyOf(emitted, i + 1), expected);
+            return new Verification(k, i, Arrays.copyOf(emitted, i + 1), expected);
         }
         emitted[k] = Sampler.draw(p[k], random);
         return new Verification(k, k, emitted, expected);
