@@ -5,6 +5,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Picks the draft for each request. In order: the draft the request names; the first rule that matches the
@@ -41,7 +42,7 @@ public final class Router {
      * @param learnedAfter observations every candidate draft needs before the learned router decides
      */
     public Router(List<RoutingRule> rules, String general, LearnedRouter learned, long learnedAfter) {
-        this.rules = new java.util.concurrent.CopyOnWriteArrayList<>(rules);
+        this.rules = new CopyOnWriteArrayList<>(rules);
         this.general = general;
         this.learned = learned;
         this.learnedAfter = learnedAfter;
