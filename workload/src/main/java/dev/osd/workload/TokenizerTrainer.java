@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -112,7 +113,7 @@ public final class TokenizerTrainer {
                 out[n++] = w[j];
             }
         }
-        return out == null ? w : java.util.Arrays.copyOf(out, n);
+        return out == null ? w : Arrays.copyOf(out, n);
     }
 
     /** Learns merges and writes {@code tokenizer.json}. */
