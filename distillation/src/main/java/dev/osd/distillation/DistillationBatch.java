@@ -50,7 +50,7 @@ record DistillationBatch(NDArray tokens, NDArray rows, NDArray p, NDArray suppor
                                 + " tokens for a draft vocabulary of " + vocab);
                     }
                     System.arraycopy(t.probs(), 0, p, pBase, vocab);
-                    java.util.Arrays.fill(support, sBase, sBase + vocab, 1f);
+                    Arrays.fill(support, sBase, sBase + vocab, 1f);
                 } else {
                     for (int j = 0; j < t.ids().length; j++) {
                         p[pBase + t.ids()[j]] = t.probs()[j];

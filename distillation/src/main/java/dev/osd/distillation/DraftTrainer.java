@@ -8,6 +8,7 @@ import dev.osd.engine.LlamaModel;
 import dev.osd.engine.SpeculationRound;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -131,7 +132,7 @@ public final class DraftTrainer implements AutoCloseable {
             }
         }
         for (TargetDistribution t : record.targets()) {
-            if (t.full() ? t.probs().length != vocab : java.util.Arrays.stream(t.ids()).anyMatch(i -> i < 0 || i >= vocab)) {
+            if (t.full() ? t.probs().length != vocab : Arrays.stream(t.ids()).anyMatch(i -> i < 0 || i >= vocab)) {
                 return "target distribution does not cover the draft's vocabulary of " + vocab;
             }
         }
