@@ -6,6 +6,7 @@ import dev.osd.engine.LlamaWeights;
 import dev.osd.engine.SafeTensors;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -77,7 +78,7 @@ public final class DraftVersion implements DraftSource.Lease {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             for (Map.Entry<String, SafeTensors.Tensor> e : new TreeMap<>(host).entrySet()) {
-                sha.update(e.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                sha.update(e.getKey().getBytes(StandardCharsets.UTF_8));
                 float[] v = e.getValue().values();
                 ByteBuffer buf = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
                 buf.asFloatBuffer().put(v);
