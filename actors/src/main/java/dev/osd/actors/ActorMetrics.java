@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.AbstractExtensionId;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.Extension;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.BehaviorInterceptor;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -56,7 +57,7 @@ public final class ActorMetrics implements Extension {
         }
     }
 
-    public static ActorMetrics of(org.apache.pekko.actor.typed.ActorSystem<?> system) {
+    public static ActorMetrics of(ActorSystem<?> system) {
         return ID.get(Adapter.toClassic(system));
     }
 

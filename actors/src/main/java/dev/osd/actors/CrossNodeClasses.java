@@ -3,6 +3,17 @@ package dev.osd.actors;
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.Serializer;
 import com.google.re2j.Pattern;
+import dev.osd.distillation.DraftTrainer;
+import dev.osd.engine.FinishReason;
+import dev.osd.engine.GenerationResult;
+import dev.osd.engine.SamplingParams;
+import dev.osd.engine.SpeculationRound;
+import dev.osd.engine.SpeculationStats;
+import dev.osd.engine.TokenLogprob;
+import dev.osd.engine.Verification;
+import dev.osd.routing.Router;
+import dev.osd.routing.RoutingRule;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -23,24 +34,24 @@ final class CrossNodeClasses {
         kryo.register(float[][].class, 104);
         kryo.register(double[][].class, 105);
         kryo.register(byte[].class, 106);
-        kryo.register(java.util.ArrayList.class, lists, 107);
+        kryo.register(ArrayList.class, lists, 107);
         kryo.register(jdk("java.util.ImmutableCollections$ListN"), lists, 108);
         kryo.register(jdk("java.util.ImmutableCollections$List12"), lists, 109);
         // 110: java.util.regex.Pattern, retired (routing patterns are RE2/J's now, 112)
         kryo.register(jdk("org.apache.pekko.actor.typed.internal.adapter.ActorRefAdapter"), actorRefs, 111);
         kryo.register(Pattern.class, patterns, 112);
         // engine, routing, distillation values inside messages (150-199)
-        kryo.register(dev.osd.engine.SamplingParams.class, 150);
-        kryo.register(dev.osd.engine.SpeculationRound.class, 151);
-        kryo.register(dev.osd.engine.Verification.class, 152);
-        kryo.register(dev.osd.engine.GenerationResult.class, 153);
-        kryo.register(dev.osd.engine.SpeculationStats.class, 154);
-        kryo.register(dev.osd.engine.FinishReason.class, 155);
-        kryo.register(dev.osd.engine.TokenLogprob.class, 156);
-        kryo.register(dev.osd.routing.Router.Route.class, 157);
-        kryo.register(dev.osd.routing.Router.Reason.class, 158);
-        kryo.register(dev.osd.routing.RoutingRule.class, 159);
-        kryo.register(dev.osd.distillation.DraftTrainer.Stats.class, 160);
+        kryo.register(SamplingParams.class, 150);
+        kryo.register(SpeculationRound.class, 151);
+        kryo.register(Verification.class, 152);
+        kryo.register(GenerationResult.class, 153);
+        kryo.register(SpeculationStats.class, 154);
+        kryo.register(FinishReason.class, 155);
+        kryo.register(TokenLogprob.class, 156);
+        kryo.register(Router.Route.class, 157);
+        kryo.register(Router.Reason.class, 158);
+        kryo.register(RoutingRule.class, 159);
+        kryo.register(DraftTrainer.Stats.class, 160);
         kryo.register(Problem.Overloaded.class, 161);
         kryo.register(Problem.Unavailable.class, 162);
         kryo.register(Problem.InvalidInput.class, 163);

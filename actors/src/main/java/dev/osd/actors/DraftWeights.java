@@ -10,6 +10,8 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -49,7 +51,7 @@ public final class DraftWeights {
     }
 
     public static Behavior<Receiver> receiver(String draft, LiveDraft live, LlamaConfig config, NDManager manager,
-            java.util.function.Consumer<Received> onReceived) {
+            Consumer<Received> onReceived) {
         return Behaviors.setup(ctx -> {
             ctx.getSystem().receptionist().tell(Receptionist.register(receiverKey(draft), ctx.getSelf()));
             Map<Long, byte[][]> parts = new HashMap<>();
@@ -115,8 +117,8 @@ public final class DraftWeights {
                     ctx.messageAdapter(Receptionist.Listing.class, Listed::new)));
             timers.startTimerWithFixedDelay(Tick.INSTANCE, every);
             Map<ActorRef<Receiver>, Long> sent = new HashMap<>();
-            java.util.concurrent.atomic.AtomicReference<List<ActorRef<Receiver>>> receivers =
-                    new java.util.concurrent.atomic.AtomicReference<>(List.of());
+            AtomicReference<List<ActorRef<Receiver>>> receivers =
+                    new AtomicReference<>(List.of());
             long[] publishedAt = {System.currentTimeMillis()};
             long[] seen = {live.versionNumber()};
             return Behaviors.receive(Publisher.class)

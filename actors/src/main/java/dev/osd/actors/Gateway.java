@@ -6,11 +6,18 @@ import dev.osd.engine.LlamaModel;
 import dev.osd.engine.ServingBackend;
 import dev.osd.engine.SpeculationRound;
 import dev.osd.routing.Router;
+import dev.osd.routing.RoutingRule;
+import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.MailboxSelector;
@@ -21,6 +28,9 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
+import org.apache.pekko.cluster.typed.SingletonActor;
 
 /**
  * The guardian of one node: spawns what the node's roles need — the target actor (target), a replica and a
@@ -57,7 +67,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
      * @param speculate false for target-only decoding
      */
     public record Submit(String id, GenerationRequest request, String query, String requestedDraft, boolean fixedK,
-            boolean speculate, java.time.Duration deadline, Consumer<RequestActor.Tokens> onTokens,
+            boolean speculate, Duration deadline, Consumer<RequestActor.Tokens> onTokens,
             CompletableFuture<RequestActor.Finished> done, long submittedNanos)
             implements Command {
     }
@@ -108,7 +118,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     }
 
     /** Serves a new draft (local: it carries the draft's weights); {@code rule} routes its class, may be null. */
-    public record AddDraft(ServingSystem.Draft draft, dev.osd.routing.RoutingRule rule,
+    public record AddDraft(ServingSystem.Draft draft, RoutingRule rule,
             CompletableFuture<ServingSystem.Draft> done) implements Command {
     }
 
@@ -159,9 +169,9 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     private final Map<String, List<ActorRef<DraftActor.Command>>> replicas = new HashMap<>();
     private final Map<String, List<ActorRef<TrainerActor.Command>>> listedTrainers = new HashMap<>();
     // every draft this system serves, wherever its replicas run
-    private final java.util.Set<String> known = new java.util.TreeSet<>();
+    private final Set<String> known = new TreeSet<>();
     // targets requests saw go (the Receptionist may still list them for a moment)
-    private final java.util.Set<ActorRef<TargetActor.Command>> lostTargets = new java.util.HashSet<>();
+    private final Set<ActorRef<TargetActor.Command>> lostTargets = new HashSet<>();
     private long picks;
     // generations admitted and not yet ended (what admission counts against the slots), with their callers' results
     private final Map<String, CompletableFuture<RequestActor.Finished>> running = new HashMap<>();
@@ -255,16 +265,16 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
                 // a trainer that starts here (first, or taking over from another node) learns from the newest
                 // version this node's replica holds
                 d.trainer().resync();
-                tctx.spawn(DraftWeights.publisher(d.name(), d.live(), java.time.Duration.ofSeconds(1)), "weights");
+                tctx.spawn(DraftWeights.publisher(d.name(), d.live(), Duration.ofSeconds(1)), "weights");
                 tctx.getSystem().receptionist().tell(Receptionist.register(trainerKey(d.name()), tctx.getSelf()));
                 return TrainerActor.create(d.trainer());
             });
             ActorRef<TrainerActor.Command> ref;
             if (parts.cluster()) {
-                ref = org.apache.pekko.cluster.typed.ClusterSingleton.get(ctx.getSystem()).init(
-                        org.apache.pekko.cluster.typed.SingletonActor.of(ActorMetrics.restarting(
+                ref = ClusterSingleton.get(ctx.getSystem()).init(
+                        SingletonActor.of(ActorMetrics.restarting(
                                 TrainerActor.Command.class, "trainer", trainer), "trainer-" + d.name())
-                                .withSettings(org.apache.pekko.cluster.typed.ClusterSingletonSettings.create(
+                                .withSettings(ClusterSingletonSettings.create(
                                         ctx.getSystem()).withRole("trainer")));
             } else {
                 ref = ctx.spawn(ActorMetrics.restarting(TrainerActor.Command.class, "trainer", trainer),
@@ -405,7 +415,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             onRouted(new Routed(s, new RouterActor.Routed(new Router.Route(null, null, Router.Reason.NONE), null)));
             return;
         }
-        getContext().ask(RouterActor.Routed.class, router, java.time.Duration.ofSeconds(1),
+        getContext().ask(RouterActor.Routed.class, router, Duration.ofSeconds(1),
                 replyTo -> new RouterActor.Route(s.query(), s.requestedDraft(), replyTo),
                 (routed, failure) -> new Routed(s, routed != null ? routed
                         // a router that does not answer costs speculation, never the request
@@ -585,8 +595,8 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     }
 
     private Behavior<Command> onGetReadiness(GetReadiness g) {
-        Map<String, Integer> counts = new java.util.TreeMap<>();
-        Map<String, List<String>> placements = new java.util.TreeMap<>();
+        Map<String, Integer> counts = new TreeMap<>();
+        Map<String, List<String>> placements = new TreeMap<>();
         placements.put("target", addresses(targets.isEmpty() && target != null ? List.of(target) : targets));
         for (String name : known) {
             List<ActorRef<DraftActor.Command>> listed = replicas.getOrDefault(name, List.of());
@@ -599,7 +609,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
     }
 
     private String addressOf(ActorRef<?> ref) {
-        org.apache.pekko.actor.Address a = ref.path().address();
+        Address a = ref.path().address();
         return a.hasLocalScope() ? getContext().getSystem().address().toString() : a.toString();
     }
 
@@ -611,7 +621,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         release(gone.submit().id());
         if (!gone.submit().done().isDone()) {
             // its last answer may still be on its way to the caller's adapter: look again in a moment
-            getContext().scheduleOnce(java.time.Duration.ofSeconds(1), getContext().getSelf(),
+            getContext().scheduleOnce(Duration.ofSeconds(1), getContext().getSelf(),
                     new RequestUnanswered(gone.submit()));
         }
         return this;

@@ -7,9 +7,11 @@ import dev.osd.engine.GenerationResult;
 import dev.osd.engine.SpeculationRound;
 import dev.osd.engine.SpeculativeVerifier;
 import dev.osd.engine.TextTokenizer;
+import dev.osd.engine.TokenLogprob;
 import dev.osd.engine.Verification;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -17,6 +19,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * One request, from its prompt to its last token: opens a cache on the target, then drives rounds (ask the
@@ -67,7 +70,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     }
 
     /** @param logprobs each token's log-probability when the request asked for them, else null */
-    public record Tokens(String requestId, int[] tokens, java.util.List<dev.osd.engine.TokenLogprob> logprobs)
+    public record Tokens(String requestId, int[] tokens, List<TokenLogprob> logprobs)
             implements Event {
     }
 
@@ -158,7 +161,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
                 deadline, client, timers).withGateway(gateway)));
     }
 
-    private final org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers;
+    private final TimerScheduler<Command> timers;
     private final AdaptiveProposalLength adaptive;
     private final Duration deadline;
 
@@ -167,7 +170,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
             Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
             Duration deadline, ActorRef<Event> client,
-            org.apache.pekko.actor.typed.javadsl.TimerScheduler<Command> timers) {
+            TimerScheduler<Command> timers) {
         super(ctx);
         this.id = id;
         this.target = target;
@@ -186,7 +189,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         this.speculate = draft != null && request.numDraftTokens() > 0;
         this.generation = new Generation(request, new GenerationListener() {
             @Override
-            public void onTokens(int[] tokens, java.util.List<dev.osd.engine.TokenLogprob> logprobs) {
+            public void onTokens(int[] tokens, List<TokenLogprob> logprobs) {
                 client.tell(new Tokens(id, tokens, logprobs));
             }
 

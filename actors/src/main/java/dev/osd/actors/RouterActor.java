@@ -1,6 +1,7 @@
 package dev.osd.actors;
 
 import dev.osd.routing.Router;
+import dev.osd.routing.RoutingRule;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -28,7 +29,7 @@ public final class RouterActor {
     }
 
     /** @param rule routes the draft's class (tried first), or null */
-    public record AddDraft(String draft, dev.osd.routing.RoutingRule rule) implements Command, CrossNode {
+    public record AddDraft(String draft, RoutingRule rule) implements Command, CrossNode {
     }
 
     public record RemoveDraft(String draft) implements Command, CrossNode {

@@ -18,6 +18,7 @@ import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import java.util.ArrayDeque;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -224,7 +225,7 @@ public final class ServingMetrics {
             m.put("osd_" + family, List.of("vllm:" + family));
         }
         m.put("osd_kv_cache_usage_perc", List.of("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"));
-        return java.util.Collections.unmodifiableMap(m);
+        return Collections.unmodifiableMap(m);
     }
 
     /** Generations admitted at the gateway (their requests wait until they start at a target). */

@@ -1,23 +1,36 @@
 package dev.osd.actors;
 
 import ai.djl.ndarray.NDManager;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import dev.osd.distillation.DraftTrainer;
 import dev.osd.drafts.LiveDraft;
 import dev.osd.engine.GenerationRequest;
+import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.TextTokenizer;
 import dev.osd.routing.Router;
+import dev.osd.routing.RoutingRule;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.typed.Cluster;
 
 /**
  * The Java API in front of the actors (what the HTTP layer and benchmarks use): start a one-node serving
@@ -56,14 +69,14 @@ public final class ServingSystem implements AutoCloseable {
      * @param draftNames every draft the system serves (the gateway follows where they run)
      * @param cluster whether the node is in a Pekko Cluster (trainers become cluster singletons)
      */
-    record Parts(LlamaModel target, dev.osd.engine.LlamaConfig targetConfig, TextTokenizer tokenizer,
+    record Parts(LlamaModel target, LlamaConfig targetConfig, TextTokenizer tokenizer,
             List<Draft> drafts, List<String> draftNames, Router router, Settings settings, NDManager manager,
-            ServingMetrics metrics, java.util.Set<String> roles, boolean cluster,
+            ServingMetrics metrics, Set<String> roles, boolean cluster,
             Consumer<DraftWeights.Received> onVersionReceived) {
     }
 
     /** Every role: what {@code ./osd serve} runs on one node. */
-    public static final java.util.Set<String> ALL_ROLES = java.util.Set.of("gateway", "target", "draft", "trainer");
+    public static final Set<String> ALL_ROLES = Set.of("gateway", "target", "draft", "trainer");
 
     /** A submitted request: its id (for {@link #cancel}) and its result to come. */
     public record Submitted(String id, CompletionStage<RequestActor.Finished> result) {
@@ -87,15 +100,15 @@ public final class ServingSystem implements AutoCloseable {
     private volatile boolean draining;
     private final AtomicLong ids = new AtomicLong();
     private final Map<String, Draft> drafts = new ConcurrentSkipListMap<>();
-    private final java.util.Set<String> names = new java.util.concurrent.ConcurrentSkipListSet<>();
+    private final Set<String> names = new ConcurrentSkipListSet<>();
     private final DraftFactory factory;
     private final ServingMetrics metrics;
     private final LlamaModel target;
-    private final dev.osd.engine.LlamaConfig targetConfig;
+    private final LlamaConfig targetConfig;
 
-    private ServingSystem(String name, LlamaModel target, dev.osd.engine.LlamaConfig targetConfig,
+    private ServingSystem(String name, LlamaModel target, LlamaConfig targetConfig,
             TextTokenizer tokenizer, List<Draft> drafts, List<String> draftNames, Router router, Settings settings,
-            NDManager manager, DraftFactory factory, com.typesafe.config.Config config, java.util.Set<String> roles,
+            NDManager manager, DraftFactory factory, Config config, Set<String> roles,
             Consumer<DraftWeights.Received> onVersionReceived) {
         for (Draft d : drafts) {
             this.drafts.put(d.name(), d);
@@ -105,7 +118,7 @@ public final class ServingSystem implements AutoCloseable {
         this.factory = factory;
         this.target = target;
         this.targetConfig = targetConfig;
-        com.typesafe.config.Config resolved = config == null ? com.typesafe.config.ConfigFactory.load() : config;
+        Config resolved = config == null ? ConfigFactory.load() : config;
         boolean cluster = resolved.getString("pekko.actor.provider").equals("cluster");
         // the actor metrics extension belongs to the actor system: the registry is made once that exists
         CompletableFuture<ServingMetrics> m = new CompletableFuture<>();
@@ -116,7 +129,7 @@ public final class ServingSystem implements AutoCloseable {
                     Gateway.create(new Parts(target, targetConfig, tokenizer, drafts, draftNames, router, settings,
                             manager, made, roles, cluster, onVersionReceived)));
         }), name, resolved);
-        this.metrics = m.orTimeout(30, java.util.concurrent.TimeUnit.SECONDS).join();
+        this.metrics = m.orTimeout(30, TimeUnit.SECONDS).join();
     }
 
     /** Starts the actors; the models stay the caller's. */
@@ -133,7 +146,7 @@ public final class ServingSystem implements AutoCloseable {
 
     /** @param config the actor system's configuration (null: the default, application.conf over reference.conf) */
     public static ServingSystem start(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts,
-            Router router, Settings settings, NDManager manager, DraftFactory factory, com.typesafe.config.Config config) {
+            Router router, Settings settings, NDManager manager, DraftFactory factory, Config config) {
         return new ServingSystem(name, target, target.config(), tokenizer, drafts,
                 drafts.stream().map(Draft::name).toList(), router, settings, manager, factory, config, ALL_ROLES, null);
     }
@@ -147,10 +160,10 @@ public final class ServingSystem implements AutoCloseable {
      * @param draftNames every draft the system serves
      * @param onVersionReceived told of every version a replica here received from another node; may be null
      */
-    public static ServingSystem startNode(String name, java.util.Set<String> roles, LlamaModel target,
-            dev.osd.engine.LlamaConfig targetConfig, TextTokenizer tokenizer, List<Draft> drafts,
+    public static ServingSystem startNode(String name, Set<String> roles, LlamaModel target,
+            LlamaConfig targetConfig, TextTokenizer tokenizer, List<Draft> drafts,
             List<String> draftNames, Router router, Settings settings, NDManager manager, DraftFactory factory,
-            com.typesafe.config.Config config, Consumer<DraftWeights.Received> onVersionReceived) {
+            Config config, Consumer<DraftWeights.Received> onVersionReceived) {
         for (String r : roles) {
             if (!ALL_ROLES.contains(r)) {
                 throw new IllegalArgumentException("unknown role '" + r + "' (gateway, target, draft, trainer)");
@@ -176,7 +189,7 @@ public final class ServingSystem implements AutoCloseable {
      * id, with which it can be cancelled.
      */
     public Submitted send(Submission s, Consumer<RequestActor.Tokens> onTokens) {
-        return sendAll(List.of(s), java.util.Collections.singletonList(onTokens)).get(0);
+        return sendAll(List.of(s), Collections.singletonList(onTokens)).get(0);
     }
 
     /**
@@ -189,8 +202,8 @@ public final class ServingSystem implements AutoCloseable {
         if (all.size() != onTokens.size()) {
             throw new IllegalArgumentException(all.size() + " submissions, " + onTokens.size() + " listeners");
         }
-        List<Submitted> out = new java.util.ArrayList<>();
-        List<Gateway.Submit> generations = new java.util.ArrayList<>();
+        List<Submitted> out = new ArrayList<>();
+        List<Gateway.Submit> generations = new ArrayList<>();
         long now = System.nanoTime();
         for (int i = 0; i < all.size(); i++) {
             Submission s = all.get(i);
@@ -237,8 +250,8 @@ public final class ServingSystem implements AutoCloseable {
     }
 
     /** Every draft the system serves, wherever its replicas run. */
-    public java.util.SortedSet<String> draftNames() {
-        return new java.util.TreeSet<>(names);
+    public SortedSet<String> draftNames() {
+        return new TreeSet<>(names);
     }
 
     /** The target model when this node has the target role, else null. */
@@ -246,7 +259,7 @@ public final class ServingSystem implements AutoCloseable {
         return target;
     }
 
-    public dev.osd.engine.LlamaConfig targetConfig() {
+    public LlamaConfig targetConfig() {
         return targetConfig;
     }
 
@@ -262,7 +275,7 @@ public final class ServingSystem implements AutoCloseable {
      * Serves a new draft for a new class, made by the system's draft factory (a clone of the base draft that
      * starts learning on the traffic {@code rule} routes to it).
      */
-    public CompletionStage<Draft> addDraft(String name, dev.osd.routing.RoutingRule rule) {
+    public CompletionStage<Draft> addDraft(String name, RoutingRule rule) {
         if (factory == null) {
             return CompletableFuture.failedFuture(new ProblemException(new Problem.InvalidInput(null,
                     "this system has no draft factory")));
@@ -322,7 +335,7 @@ public final class ServingSystem implements AutoCloseable {
     }
 
     /** A member of the cluster as this node sees it. */
-    public record Member(String address, java.util.Set<String> roles, String status) {
+    public record Member(String address, Set<String> roles, String status) {
     }
 
     /** The cluster's members (this node alone outside a cluster) and where each service runs. */
@@ -336,15 +349,15 @@ public final class ServingSystem implements AutoCloseable {
         if (!system.settings().config().getString("pekko.actor.provider").equals("cluster")) {
             return new ClusterView(self, List.of(new Member(self, ALL_ROLES, "Up")), List.of(), services);
         }
-        org.apache.pekko.cluster.ClusterEvent.CurrentClusterState state =
-                org.apache.pekko.cluster.typed.Cluster.get(system).state();
-        List<Member> members = new java.util.ArrayList<>();
+        ClusterEvent.CurrentClusterState state =
+                Cluster.get(system).state();
+        List<Member> members = new ArrayList<>();
         for (org.apache.pekko.cluster.Member m : state.getMembers()) {
-            java.util.Set<String> roles = new java.util.TreeSet<>(m.getRoles());
+            Set<String> roles = new TreeSet<>(m.getRoles());
             roles.removeIf(r -> r.startsWith("dc-"));
             members.add(new Member(m.address().toString(), roles, m.status().toString()));
         }
-        List<String> unreachable = new java.util.ArrayList<>();
+        List<String> unreachable = new ArrayList<>();
         for (org.apache.pekko.cluster.Member m : state.getUnreachable()) {
             unreachable.add(m.address().toString());
         }

@@ -9,6 +9,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -300,7 +301,7 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
             return batch;
         }
         boolean shortWork = queue.peek().tokens().length <= SHORT_WORK;
-        java.util.Iterator<Score> it = queue.iterator();
+        Iterator<Score> it = queue.iterator();
         while (it.hasNext() && batch.size() < maxBatch) {
             Score s = it.next();
             if ((s.tokens().length <= SHORT_WORK) == shortWork) {

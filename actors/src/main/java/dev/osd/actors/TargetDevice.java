@@ -2,6 +2,7 @@ package dev.osd.actors;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import java.util.Locale;
 
 /**
  * Where the target runs, from configuration ({@code osd.target.device}): {@code cpu}, {@code gpu} (refused
@@ -15,7 +16,7 @@ public final class TargetDevice {
 
     public static Device resolve(String setting) {
         int gpus = Engine.getInstance().getGpuCount();
-        return switch (setting.toLowerCase(java.util.Locale.ROOT)) {
+        return switch (setting.toLowerCase(Locale.ROOT)) {
             case "cpu" -> Device.cpu();
             case "gpu" -> {
                 if (gpus == 0) {

@@ -5,6 +5,7 @@ import dev.osd.engine.SpeculationRound;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.slf4j.LoggerFactory;
 
 /**
  * The trainer of one draft as an actor: request actors send it every verified round; it hands them to the
@@ -40,7 +41,7 @@ public final class TrainerActor {
                         trainer.offer(r.round());
                     } catch (RuntimeException e) {
                         // never let one bad round stop the trainer
-                        org.slf4j.LoggerFactory.getLogger(TrainerActor.class).warn("draft {}: round dropped: {}",
+                        LoggerFactory.getLogger(TrainerActor.class).warn("draft {}: round dropped: {}",
                                 trainer.draft(), e.toString());
                     }
                     return Behaviors.same();
