@@ -1,5 +1,6 @@
 package dev.osd.http;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -52,7 +53,7 @@ final class Cors {
                     : "the origin " + origin + " is not in osd.serve.cors-allowed-origins";
             return Http.error(new ApiError(403, "invalid_request_error", null, "cors_origin_not_allowed", why, 0));
         }
-        List<HttpHeader> h = new java.util.ArrayList<>(headers(origin));
+        List<HttpHeader> h = new ArrayList<>(headers(origin));
         h.add(RawHeader.create("Access-Control-Allow-Methods", METHODS));
         h.add(RawHeader.create("Access-Control-Allow-Headers",
                 requestedHeaders != null ? requestedHeaders : "Authorization, Content-Type"));

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * What the dashboard draws: once per interval, a sample of acceptance per draft (over the interval), requests
@@ -103,7 +104,7 @@ final class DashboardHistory {
         return o;
     }
 
-    private JsonObject series(java.util.function.Function<Sample, Map<String, Double>> field) {
+    private JsonObject series(Function<Sample, Map<String, Double>> field) {
         TreeSet<String> names = new TreeSet<>();
         for (Sample s : samples) {
             names.addAll(field.apply(s).keySet());

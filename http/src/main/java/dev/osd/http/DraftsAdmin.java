@@ -2,6 +2,7 @@ package dev.osd.http;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import dev.osd.actors.ServingMetrics;
 import dev.osd.actors.ServingSystem;
@@ -58,7 +59,7 @@ final class DraftsAdmin {
         for (int n : ServingMetrics.WINDOWS) {
             double a = w.acceptance(n);
             if (Double.isNaN(a)) {
-                acceptance.add("last_" + n, com.google.gson.JsonNull.INSTANCE);
+                acceptance.add("last_" + n, JsonNull.INSTANCE);
             } else {
                 acceptance.addProperty("last_" + n, a);
             }

@@ -16,8 +16,11 @@ import dev.osd.engine.TextTokenizer;
 import dev.osd.engine.TokenLogprob;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -26,6 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -123,7 +127,7 @@ final class OpenAiApi {
         for (String field : body.keySet()) {
             if (!TOKENIZE_FIELDS.contains(field)) {
                 throw ApiError.unsupported(field, "'" + field + "' is not supported by /tokenize (it takes "
-                        + new java.util.TreeSet<>(TOKENIZE_FIELDS) + ")");
+                        + new TreeSet<>(TOKENIZE_FIELDS) + ")");
             }
         }
         checkModel(CompletionParams.optString(body, "model"));
@@ -290,7 +294,7 @@ final class OpenAiApi {
 
     private CompletionStage<HttpResponse> whole(CompletionParams p, List<Choice> choices, String id, long createdAt) {
         List<ServingSystem.Submission> all = choices.stream().map(c -> submission(p, c)).toList();
-        List<ServingSystem.Submitted> submitted = system.sendAll(all, java.util.Collections.nCopies(all.size(), null));
+        List<ServingSystem.Submitted> submitted = system.sendAll(all, Collections.nCopies(all.size(), null));
         List<CompletableFuture<RequestActor.Finished>> results = new ArrayList<>();
         for (ServingSystem.Submitted s : submitted) {
             CompletableFuture<RequestActor.Finished> r = s.result().toCompletableFuture();
@@ -372,7 +376,7 @@ final class OpenAiApi {
         AtomicInteger remaining = new AtomicInteger(choices.size());
         RequestActor.Finished[] finished = new RequestActor.Finished[choices.size()];
         List<ServingSystem.Submission> generations = new ArrayList<>();
-        List<java.util.function.Consumer<RequestActor.Tokens>> listeners = new ArrayList<>();
+        List<Consumer<RequestActor.Tokens>> listeners = new ArrayList<>();
         List<TextStream> texts = new ArrayList<>();
         List<boolean[]> firsts = new ArrayList<>();
         for (Choice c : choices) {
@@ -525,7 +529,7 @@ final class OpenAiApi {
     }
 
     private static String finishReason(GenerationResult r) {
-        return r.finishReason() == null ? "length" : r.finishReason().name().toLowerCase(java.util.Locale.ROOT);
+        return r.finishReason() == null ? "length" : r.finishReason().name().toLowerCase(Locale.ROOT);
     }
 
     /** Token counts; the n choices of one prompt count that prompt once, as OpenAI does. */
