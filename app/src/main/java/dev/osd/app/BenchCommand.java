@@ -1,14 +1,30 @@
 package dev.osd.app;
 
 import ai.djl.ndarray.NDManager;
+import com.google.gson.GsonBuilder;
+import dev.osd.actors.ServingSystem;
+import dev.osd.actors.TargetDevice;
+import dev.osd.distillation.Divergence;
+import dev.osd.distillation.RecordPolicy;
+import dev.osd.distillation.TrainerSettings;
 import dev.osd.engine.EngineBenchmark;
 import dev.osd.engine.LlamaConfig;
+import dev.osd.engine.LlamaModel;
+import dev.osd.engine.TextTokenizer;
+import dev.osd.workload.QueryClass;
+import dev.osd.workload.TrafficSchedule;
+import dev.osd.workload.Workload;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -50,7 +66,7 @@ final class BenchCommand implements Runnable {
 
         @Option(names = "--model", description = "Checkpoint directories to time (default: the embedded target "
                 + "and draft).", split = ",")
-        List<java.nio.file.Path> models;
+        List<Path> models;
 
         @Option(names = "--no-random", description = "Only the checkpoints, not the random sizes.")
         boolean noRandom;
@@ -59,10 +75,10 @@ final class BenchCommand implements Runnable {
         public Integer call() {
             EngineBenchmark bench = new EngineBenchmark(k, context, seconds);
             List<EngineBenchmark.Size> sizes = new ArrayList<>();
-            List<java.nio.file.Path> dirs = models != null ? models
-                    : java.util.stream.Stream.of(Osd.embedded("target"), Osd.embedded("draft"))
-                            .filter(java.util.Objects::nonNull).toList();
-            for (java.nio.file.Path dir : dirs) {
+            List<Path> dirs = models != null ? models
+                    : Stream.of(Osd.embedded("target"), Osd.embedded("draft"))
+                            .filter(Objects::nonNull).toList();
+            for (Path dir : dirs) {
                 sizes.add(new EngineBenchmark.Size(dir.getFileName().toString(), null, dir));
             }
             if (!noRandom) {
@@ -88,10 +104,10 @@ final class BenchCommand implements Runnable {
     static final class Models implements Callable<Integer> {
 
         @Option(names = "--model", description = "Target directory (default models/target).")
-        java.nio.file.Path model;
+        Path model;
 
         @Option(names = "--draft", description = "Draft directory (default models/draft).")
-        java.nio.file.Path draft;
+        Path draft;
 
         @Option(names = "--prompts", defaultValue = "50", description = "Held-out prompts per class.")
         int prompts;
@@ -103,34 +119,34 @@ final class BenchCommand implements Runnable {
         long seed;
 
         @Option(names = "--out", description = "Also write the figures as JSON here.")
-        java.nio.file.Path out;
+        Path out;
 
         @Override
         public Integer call() throws IOException {
             try (ModelPair models = ModelPair.open(model, draft)) {
-                dev.osd.engine.LlamaModel target = models.target();
-                dev.osd.engine.LlamaModel draftModel = models.draft();
-                dev.osd.engine.TextTokenizer tokenizer = models.tokenizer();
+                LlamaModel target = models.target();
+                LlamaModel draftModel = models.draft();
+                TextTokenizer tokenizer = models.tokenizer();
                 ModelsBenchmark bench = new ModelsBenchmark(target, draftModel, tokenizer, k);
                 List<ModelsBenchmark.ClassFigures> figures = new ArrayList<>();
-                System.out.printf(java.util.Locale.ROOT, "%-8s %7s %11s %11s %10s %10s %10s%n", "class", "prompts",
+                System.out.printf(Locale.ROOT, "%-8s %7s %11s %11s %10s %10s %10s%n", "class", "prompts",
                         "target loss", "exact match", "draft loss", "alpha T=0", "alpha T=1");
-                for (dev.osd.workload.QueryClass c : ModelsBenchmark.allClasses()) {
+                for (QueryClass c : ModelsBenchmark.allClasses()) {
                     ModelsBenchmark.ClassFigures f = bench.measure(c, prompts, seed);
                     figures.add(f);
-                    System.out.printf(java.util.Locale.ROOT, "%-8s %7d %11.3f %11.2f %10.3f %10.3f %10.3f%n",
+                    System.out.printf(Locale.ROOT, "%-8s %7d %11.3f %11.2f %10.3f %10.3f %10.3f%n",
                             f.queryClass(), f.prompts(), f.targetLoss(), f.exactMatch(), f.draftLoss(),
                             f.alphaGreedy(), f.alphaSampled());
                 }
                 double draftMs = ModelsBenchmark.decodeMillis(draftModel);
                 double targetMs = ModelsBenchmark.decodeMillis(target);
-                System.out.printf(java.util.Locale.ROOT,
+                System.out.printf(Locale.ROOT,
                         "decode at 64 tokens of context: draft %.3f ms, target %.3f ms, cost ratio c = %.3f%n",
                         draftMs, targetMs, draftMs / targetMs);
-                System.out.printf(java.util.Locale.ROOT, "parameters: target %d, draft %d (k = %d)%n",
+                System.out.printf(Locale.ROOT, "parameters: target %d, draft %d (k = %d)%n",
                         target.config().parameterCount(), draftModel.config().parameterCount(), k);
                 if (out != null) {
-                    java.nio.file.Files.writeString(out, new com.google.gson.GsonBuilder().setPrettyPrinting()
+                    Files.writeString(out, new GsonBuilder().setPrettyPrinting()
                             .create().toJson(ModelsBenchmark.summary(figures, draftMs, targetMs)));
                 }
             }
@@ -151,7 +167,7 @@ final class BenchCommand implements Runnable {
         int requests;
 
         @Option(names = "--out", required = true, description = "Output directory.")
-        java.nio.file.Path out;
+        Path out;
 
         @Option(names = "--loss", defaultValue = "fkl", description = "Divergence: fkl, rkl, jsd, jsd:BETA or tvd.")
         String loss;
@@ -200,10 +216,10 @@ final class BenchCommand implements Runnable {
         boolean noStatic;
 
         @Option(names = "--model", description = "Target directory (default models/target).")
-        java.nio.file.Path model;
+        Path model;
 
         @Option(names = "--draft", description = "Base draft directory (default models/draft).")
-        java.nio.file.Path draft;
+        Path draft;
 
         @Option(names = "--seed", defaultValue = "1")
         long seed;
@@ -223,25 +239,25 @@ final class BenchCommand implements Runnable {
             if (requests < 1 || k < 1 || maxTokens < 1 || temperature < 0) {
                 throw new IllegalArgumentException("--requests, --k and --max-tokens must be positive, --temperature >= 0");
             }
-            classes.forEach(dev.osd.workload.Workload::get);
+            classes.forEach(Workload::get);
             try (ModelPair models = ModelPair.open(model, draft)) {
                 NDManager manager = models.manager();
-                dev.osd.engine.TextTokenizer tokenizer = models.tokenizer();
-                dev.osd.engine.LlamaModel target = models.target();
-                dev.osd.engine.LlamaModel base = models.draft();
-                dev.osd.distillation.TrainerSettings trainer = dev.osd.distillation.TrainerSettings
+                TextTokenizer tokenizer = models.tokenizer();
+                LlamaModel target = models.target();
+                LlamaModel base = models.draft();
+                TrainerSettings trainer = TrainerSettings
                         .builder(base.config().vocabSize())
-                        .optDivergence(dev.osd.distillation.Divergence.parse(loss)).optLearningRate(lr)
+                        .optDivergence(Divergence.parse(loss)).optLearningRate(lr)
                         .optInterval(interval).optReplay(replay).optGuardWindow(guardWindow).optGuardTolerance(0.05)
-                        .optSteps(steps).optPolicy(dev.osd.distillation.RecordPolicy.parse(policy)).build();
+                        .optSteps(steps).optPolicy(RecordPolicy.parse(policy)).build();
                 OnlineBenchmark.Plan plan = new OnlineBenchmark.Plan(
-                        dev.osd.workload.TrafficSchedule.Kind.parse(schedule), classes, requests,
+                        TrafficSchedule.Kind.parse(schedule), classes, requests,
                         drafts.equals("per-class"), temperature, k, maxTokens, trainer, probe, !noStatic, seed);
-                java.util.Map<String, Object> summary = new OnlineBenchmark(target, base, tokenizer, plan)
+                Map<String, Object> summary = new OnlineBenchmark(target, base, tokenizer, plan)
                         .run(out, manager);
-                System.out.println(new com.google.gson.GsonBuilder().setPrettyPrinting()
+                System.out.println(new GsonBuilder().setPrettyPrinting()
                         .serializeSpecialFloatingPointValues().create().toJson(summary.get("classes")));
-                System.out.printf(java.util.Locale.ROOT, "updates %s, %.1f s, training share %.2f, %.4f s per update; "
+                System.out.printf(Locale.ROOT, "updates %s, %.1f s, training share %.2f, %.4f s per update; "
                         + "figures in %s%n", summary.get("updates"), (double) summary.get("seconds"),
                         (double) summary.get("training_share"), (double) summary.get("seconds_per_update"), out);
             }
@@ -268,7 +284,7 @@ final class BenchCommand implements Runnable {
         int maxTokens;
 
         @Option(names = "--out", required = true, description = "Directory for summary.json, serve.csv and the plots.")
-        java.nio.file.Path out;
+        Path out;
 
         @Option(names = "--device", defaultValue = "auto", description = "Where the target runs: auto, cpu or gpu.")
         String device;
@@ -287,9 +303,9 @@ final class BenchCommand implements Runnable {
             }
             // the warm-up runs at concurrency 4
             int slots = 2 * Math.max(4, concurrency.stream().mapToInt(Integer::intValue).max().orElse(1));
-            dev.osd.actors.ServingSystem.Settings settings = new dev.osd.actors.ServingSystem.Settings(slots, 16,
-                    java.time.Duration.ofSeconds(5), costRatio, 1, maxDraftTokens);
-            try (ModelPair models = ModelPair.open(null, null, dev.osd.actors.TargetDevice.resolve(device))) {
+            ServingSystem.Settings settings = new ServingSystem.Settings(slots, 16,
+                    Duration.ofSeconds(5), costRatio, 1, maxDraftTokens);
+            try (ModelPair models = ModelPair.open(null, null, TargetDevice.resolve(device))) {
                 new ServeBenchmark(models, concurrency, requests, warmup, maxTokens, settings).run(out);
             }
             System.out.println("wrote " + out.resolve("summary.json") + ", serve.csv, tpot.png, throughput.png, ttft.png");
@@ -312,15 +328,15 @@ final class BenchCommand implements Runnable {
         int warmup;
 
         @Option(names = "--out", required = true, description = "Directory for summary.json.")
-        java.nio.file.Path out;
+        Path out;
 
         @Override
         public Integer call() throws Exception {
             if (requests < 3 || warmup < 0 || concurrency.stream().anyMatch(c -> c < 1)) {
                 throw new IllegalArgumentException("--requests must be >= 3, --warmup >= 0, --concurrency >= 1");
             }
-            dev.osd.actors.ServingSystem.Settings settings = new dev.osd.actors.ServingSystem.Settings(64, 16,
-                    java.time.Duration.ofSeconds(2), 0.1, 1, 5);
+            ServingSystem.Settings settings = new ServingSystem.Settings(64, 16,
+                    Duration.ofSeconds(2), 0.1, 1, 5);
             try (ModelPair models = ModelPair.open(null, null)) {
                 new ClusterBenchmark(models, concurrency, requests, warmup, 96, settings).run(out);
             }

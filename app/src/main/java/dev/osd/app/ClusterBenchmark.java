@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import me.tongfei.progressbar.ProgressBar;
 
@@ -157,7 +158,7 @@ final class ClusterBenchmark {
             prompts.add(Workload.example(Workload.get(c), Workload.Split.HELD_OUT, 5000 + i, 23).prompt());
             expected.add(text(http.send(post(url, prompts.get(i), false), HttpResponse.BodyHandlers.ofString())));
         }
-        java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(8);
+        Semaphore inFlight = new Semaphore(8);
         List<CompletableFuture<HttpResponse<String>>> replies = new ArrayList<>();
         long start = System.nanoTime();
         for (int i = 0; i < requests; i++) {

@@ -1,6 +1,7 @@
 package dev.osd.app;
 
 import ai.djl.ndarray.NDManager;
+import dev.osd.drafts.DraftCheckpointStore;
 import dev.osd.engine.GenerationRequest;
 import dev.osd.engine.GenerationResult;
 import dev.osd.engine.KvCachePool;
@@ -9,6 +10,7 @@ import dev.osd.engine.SamplingParams;
 import dev.osd.engine.SpeculationStats;
 import dev.osd.engine.SpeculativeDecoder;
 import dev.osd.engine.TextTokenizer;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -67,7 +69,7 @@ final class GenerateCommand implements Callable<Integer> {
     boolean ignoreEos;
 
     @Override
-    public Integer call() throws java.io.IOException {
+    public Integer call() throws IOException {
         ModelPair.requireDirectory("--model", model);
         ModelPair.requireDirectory("--draft", draft);
         Path targetDir = model != null ? model : Osd.embedded("target");
@@ -143,13 +145,13 @@ final class GenerateCommand implements Callable<Integer> {
      * A model directory, or a draft's checkpoint store (what online training wrote, e.g. `bench online`'s
      * DIR/drafts/NAME): its newest version that passes its checks.
      */
-    static LlamaModel loadDraft(Path dir, ai.djl.ndarray.NDManager manager) throws java.io.IOException {
-        if (!dev.osd.drafts.DraftCheckpointStore.isStore(dir)) {
+    static LlamaModel loadDraft(Path dir, NDManager manager) throws IOException {
+        if (!DraftCheckpointStore.isStore(dir)) {
             return LlamaModel.load(dir, manager);
         }
-        dev.osd.drafts.DraftCheckpointStore store = new dev.osd.drafts.DraftCheckpointStore(dir,
+        DraftCheckpointStore store = new DraftCheckpointStore(dir,
                 dir.getFileName().toString(), Integer.MAX_VALUE);
-        dev.osd.drafts.DraftCheckpointStore.Stored stored = store.loadNewest(manager).orElseThrow(
+        DraftCheckpointStore.Stored stored = store.loadNewest(manager).orElseThrow(
                 () -> new IllegalArgumentException("no valid draft version in " + dir));
         System.err.printf("draft %s version %d%n", dir, stored.manifest().version());
         return LlamaModel.of(stored.weights());

@@ -4,6 +4,7 @@ import dev.osd.actors.Problem;
 import dev.osd.actors.ServingSystem;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import sun.misc.Signal;
@@ -49,7 +50,7 @@ final class GracefulShutdown {
                 + "(signal again to stop at once)%n", grace.toSeconds());
         try {
             CompletableFuture.anyOf(drained, second).get(grace.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException | java.util.concurrent.ExecutionException e) {
+        } catch (TimeoutException | ExecutionException e) {
             // the grace period is over
         }
         if (!drained.isDone()) {
@@ -57,7 +58,7 @@ final class GracefulShutdown {
             system.abortAll(new Problem.Unavailable("the server is shutting down"));
             try {
                 drained.get(10, TimeUnit.SECONDS);
-            } catch (TimeoutException | java.util.concurrent.ExecutionException e) {
+            } catch (TimeoutException | ExecutionException e) {
                 System.out.println("some requests did not answer within 10 s of their abort");
             }
         }

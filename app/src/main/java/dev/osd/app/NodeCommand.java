@@ -14,6 +14,9 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.management.javadsl.PekkoManagement;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -91,8 +94,8 @@ final class NodeCommand implements Callable<Integer> {
                 server = HttpServer.start(stack.system(), models.tokenizer(), models.tokenizerConfig(), ServeConfig.http(c, host, port, model));
             }
             if (managementPort != null) {
-                org.apache.pekko.management.javadsl.PekkoManagement.get(
-                        org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(stack.system().actorSystem()))
+                PekkoManagement.get(
+                        Adapter.toClassic(stack.system().actorSystem()))
                         .start().toCompletableFuture().join();
             }
             System.out.printf("OSD node %s roles %s%n", stack.system().actorSystem().address(), roleSet);
@@ -104,7 +107,7 @@ final class NodeCommand implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 done.countDown();
                 try {
-                    closed.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                    closed.await(60, TimeUnit.SECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }

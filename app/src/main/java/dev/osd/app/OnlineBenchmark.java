@@ -1,6 +1,7 @@
 package dev.osd.app;
 
 import ai.djl.ndarray.NDManager;
+import com.google.gson.GsonBuilder;
 import dev.osd.distillation.DraftTrainer;
 import dev.osd.distillation.TrainerSettings;
 import dev.osd.drafts.DraftCheckpointStore;
@@ -149,7 +150,7 @@ final class OnlineBenchmark {
         double seconds = (System.nanoTime() - started) / 1e9;
         Map<String, Object> summary = OnlineSummary.of(plan, schedule, outcomes, probes, stats, seconds);
         Files.writeString(out.resolve("summary.json"),
-                new com.google.gson.GsonBuilder().setPrettyPrinting().serializeNulls()
+                new GsonBuilder().setPrettyPrinting().serializeNulls()
                         .serializeSpecialFloatingPointValues().create().toJson(summary));
         OnlinePlots.write(out, plan, schedule, outcomes);
         return summary;

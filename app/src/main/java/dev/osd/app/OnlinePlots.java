@@ -1,8 +1,15 @@
 package dev.osd.app;
 
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.osd.workload.TrafficSchedule;
+import java.awt.Color;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.ToDoubleFunction;
 import java.util.stream.IntStream;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -27,7 +34,7 @@ final class OnlinePlots {
                 + "(dashed)" : "token acceptance per class, online", "requests of the class");
         for (int ci = 0; ci < plan.classes().size(); ci++) {
             String c = plan.classes().get(ci);
-            java.awt.Color color = COLORS[ci % COLORS.length];
+            Color color = COLORS[ci % COLORS.length];
             List<OnlineBenchmark.Outcome> mine = outcomes.stream().filter(o -> o.queryClass().equals(c)).toList();
             if (mine.size() < 2) {
                 continue;
@@ -80,17 +87,17 @@ final class OnlinePlots {
 
     /** Draws the plots again from a finished run's alpha.csv and summary.json (after a change to the plots). */
     static void replot(Path out) throws IOException {
-        com.google.gson.JsonObject summary = com.google.gson.JsonParser.parseString(
-                java.nio.file.Files.readString(out.resolve("summary.json"))).getAsJsonObject();
-        List<String> classes = new java.util.ArrayList<>(summary.getAsJsonObject("classes").keySet());
-        com.google.gson.JsonObject settings = summary.getAsJsonObject("settings");
-        List<String> lines = java.nio.file.Files.readAllLines(out.resolve("alpha.csv"));
+        JsonObject summary = JsonParser.parseString(
+                Files.readString(out.resolve("summary.json"))).getAsJsonObject();
+        List<String> classes = new ArrayList<>(summary.getAsJsonObject("classes").keySet());
+        JsonObject settings = summary.getAsJsonObject("settings");
+        List<String> lines = Files.readAllLines(out.resolve("alpha.csv"));
         List<String> header = List.of(lines.get(0).split(","));
-        List<OnlineBenchmark.Outcome> outcomes = new java.util.ArrayList<>();
-        List<String> schedule = new java.util.ArrayList<>();
+        List<OnlineBenchmark.Outcome> outcomes = new ArrayList<>();
+        List<String> schedule = new ArrayList<>();
         for (String line : lines.subList(1, lines.size())) {
             String[] f = line.split(",");
-            java.util.function.ToDoubleFunction<String> d = name -> Double.parseDouble(f[header.indexOf(name)]);
+            ToDoubleFunction<String> d = name -> Double.parseDouble(f[header.indexOf(name)]);
             outcomes.add(new OnlineBenchmark.Outcome((int) d.applyAsDouble("request"), f[1], f[2],
                     (long) d.applyAsDouble("draft_version"), (int) d.applyAsDouble("proposed"),
                     (int) d.applyAsDouble("accepted"), d.applyAsDouble("alpha"), d.applyAsDouble("static_alpha"),
@@ -101,16 +108,16 @@ final class OnlinePlots {
         }
         boolean withStatic = outcomes.stream().anyMatch(o -> !Double.isNaN(o.staticAlpha()));
         OnlineBenchmark.Plan plan = new OnlineBenchmark.Plan(
-                dev.osd.workload.TrafficSchedule.Kind.parse(settings.get("schedule").getAsString()), classes,
+                TrafficSchedule.Kind.parse(settings.get("schedule").getAsString()), classes,
                 settings.get("requests_per_class").getAsInt(), settings.get("drafts").getAsString().equals("per-class"),
                 settings.get("temperature").getAsDouble(), settings.get("k").getAsInt(),
                 settings.get("max_tokens").getAsInt(), null, 0, withStatic, settings.get("seed").getAsLong());
         write(out, plan, schedule, outcomes);
     }
 
-    private static final java.awt.Color[] COLORS = {new java.awt.Color(31, 119, 180), new java.awt.Color(255, 127, 14),
-        new java.awt.Color(44, 160, 44), new java.awt.Color(214, 39, 40), new java.awt.Color(148, 103, 189),
-        new java.awt.Color(140, 86, 75)};
+    private static final Color[] COLORS = {new Color(31, 119, 180), new Color(255, 127, 14),
+        new Color(44, 160, 44), new Color(214, 39, 40), new Color(148, 103, 189),
+        new Color(140, 86, 75)};
 
     private static XYChart chart(String title, String xTitle) {
         XYChart c = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle(xTitle)
@@ -121,13 +128,13 @@ final class OnlinePlots {
     }
 
     private static void boundaries(XYChart chart, List<String> schedule) {
-        List<Integer> b = dev.osd.workload.TrafficSchedule.boundaries(schedule);
+        List<Integer> b = TrafficSchedule.boundaries(schedule);
         if (b.size() > 10) {
             return;
         }
         for (int i = 0; i < b.size(); i++) {
             chart.addSeries("shift " + (i + 1), new double[] {b.get(i), b.get(i)}, new double[] {0, 1})
-                    .setMarker(SeriesMarkers.NONE).setLineStyle(SeriesLines.DOT_DOT).setLineColor(java.awt.Color.GRAY)
+                    .setMarker(SeriesMarkers.NONE).setLineStyle(SeriesLines.DOT_DOT).setLineColor(Color.GRAY)
                     .setShowInLegend(false);
         }
     }

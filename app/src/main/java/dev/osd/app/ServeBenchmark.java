@@ -11,6 +11,7 @@ import dev.osd.http.HttpServer;
 import dev.osd.workload.Workload;
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -235,7 +236,7 @@ final class ServeBenchmark {
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString()))
                 .build();
         long sent = System.nanoTime();
-        HttpResponse<java.io.InputStream> response = client.send(r, HttpResponse.BodyHandlers.ofInputStream());
+        HttpResponse<InputStream> response = client.send(r, HttpResponse.BodyHandlers.ofInputStream());
         for (int retry = 0; response.statusCode() == 429 && retry < 20; retry++) {
             // a full server says when to come back; the request's clock keeps running, as a client's would
             response.body().close();

@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -46,7 +48,7 @@ final class ServeCommand implements Callable<Integer> {
     boolean noSpeculation;
 
     /** Set by tests: called with the server once it listens. */
-    static volatile java.util.function.Consumer<HttpServer> onListening;
+    static volatile Consumer<HttpServer> onListening;
     /** Set by tests: counted down to stop the server. */
     static volatile CountDownLatch stop;
 
@@ -83,7 +85,7 @@ final class ServeCommand implements Callable<Integer> {
             Thread hook = new Thread(() -> {
                 done.countDown();
                 try {
-                    closed.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                    closed.await(60, TimeUnit.SECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }

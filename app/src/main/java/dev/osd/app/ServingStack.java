@@ -1,6 +1,8 @@
 package dev.osd.app;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.osd.actors.DraftWeights;
 import dev.osd.actors.Gateway;
 import dev.osd.actors.ServingSystem;
 import dev.osd.distillation.DraftTrainer;
@@ -19,8 +21,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,7 +46,7 @@ public final class ServingStack implements AutoCloseable {
      * @param state where draft checkpoint stores live (state/drafts/NAME), or null for none
      */
     public record Options(boolean online, boolean speculate, Path state, ServingSystem.Settings settings, Config config,
-            java.util.Set<String> roles, java.util.function.Consumer<dev.osd.actors.DraftWeights.Received> onReceived) {
+            Set<String> roles, Consumer<DraftWeights.Received> onReceived) {
 
         public Options(boolean online, boolean speculate, Path state, ServingSystem.Settings settings, Config config) {
             this(online, speculate, state, settings, config, ServingSystem.ALL_ROLES, null);
@@ -59,8 +63,8 @@ public final class ServingStack implements AutoCloseable {
      * The configuration of a cluster member on loopback for nodes in one JVM (the cluster benchmark and test):
      * Artery on {@code port}, the seed at {@code seed}, these roles, the split-brain resolver.
      */
-    public static Config loopbackNode(int port, int seed, java.util.Set<String> roles) {
-        return com.typesafe.config.ConfigFactory.parseString("""
+    public static Config loopbackNode(int port, int seed, Set<String> roles) {
+        return ConfigFactory.parseString("""
                 pekko.actor.provider = cluster
                 pekko.remote.artery.canonical.hostname = "127.0.0.1"
                 pekko.remote.artery.canonical.port = %d
@@ -72,7 +76,7 @@ public final class ServingStack implements AutoCloseable {
                 pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
                 pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
                 """.formatted(port, seed, String.join(",", roles))).withFallback(
-                        com.typesafe.config.ConfigFactory.load());
+                        ConfigFactory.load());
     }
 
     /** Over the embedded models (the stack closes them too): what the HTTP tests serve. */
@@ -107,7 +111,7 @@ public final class ServingStack implements AutoCloseable {
         this.models = models;
         this.options = options;
         List<ServingSystem.Draft> drafts = new ArrayList<>();
-        java.util.Set<String> roles = options.roles();
+        Set<String> roles = options.roles();
         boolean holdsDrafts = roles.contains("draft") || roles.contains("trainer");
         if (options.speculate() && holdsDrafts) {
             for (String d : DRAFTS) {
@@ -189,7 +193,7 @@ public final class ServingStack implements AutoCloseable {
     @Override
     public void close() {
         // retired drafts were closed when they were retired
-        java.util.Set<String> served = system.drafts().keySet();
+        Set<String> served = system.drafts().keySet();
         made.removeIf(d -> !served.contains(d.name()));
         system.close();
         for (ServingSystem.Draft d : made) {

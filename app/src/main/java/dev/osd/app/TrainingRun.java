@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -108,7 +109,7 @@ final class TrainingRun {
             long started = System.nanoTime();
             double secondsAtStart = seconds;
             try (ProgressBar bar = Progress.bar("train " + plan.role(), plan.steps(), log)
-                    .startsFrom(step, java.time.Duration.ZERO).build()) {
+                    .startsFrom(step, Duration.ZERO).build()) {
                 while (step < plan.steps() && step < stopAt && System.nanoTime() < deadline) {
                     List<int[]> batch = data.batch(step);
                     for (int[] s : batch) {
