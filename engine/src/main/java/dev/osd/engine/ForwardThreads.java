@@ -18,7 +18,7 @@ final class ForwardThreads {
         void run(int part, int parts);
     }
 
-    static final int THREADS = Math.max(1, Integer.getInteger("osd.engine.threads", 1));
+    static final int THREADS = threads(System.getProperty("osd.engine.threads"));
     private static final long MIN_WORK = 1L << 20; // multiply-adds below which one thread is faster
     private static final int SPINS = 2_000;
     private static final ReentrantLock LOCK = new ReentrantLock();
@@ -32,6 +32,23 @@ final class ForwardThreads {
     }
 
     private ForwardThreads() {
+    }
+
+    /** The configured thread count: unset means 1; anything but a positive integer is refused, never ignored. */
+    static int threads(String value) {
+        if (value == null || value.isBlank()) {
+            return 1;
+        }
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // refused below
+        }
+        throw new IllegalArgumentException("osd.engine.threads (OSD_THREADS) must be a positive integer, was '"
+                + value + "'");
     }
 
     /** Whether a product of {@code work} multiply-adds is worth handing to the helpers. */

@@ -106,6 +106,16 @@ class WeightMatrixTest {
     }
 
     @Test
+    void aThreadCountThatIsNotAPositiveIntegerIsRefused() {
+        assertEquals(1, ForwardThreads.threads(null));
+        assertEquals(3, ForwardThreads.threads(" 3 "));
+        for (String bad : new String[] {"0", "-2", "two", "1.5"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ForwardThreads.threads(bad));
+            assertTrue(e.getMessage().contains("osd.engine.threads") && e.getMessage().contains(bad), e.getMessage());
+        }
+    }
+
+    @Test
     void keepsTheNarrowestExactStorage() {
         float[] halves = {1f, -2.5f, 0.000061035156f, 5.9604645e-8f /* a float16 subnormal */, 65504f, -0f};
         WeightMatrix h = WeightMatrix.of(halves, 2, 3);
