@@ -3,10 +3,8 @@ package dev.osd.tests;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,8 +15,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,39 +28,10 @@ class ServeDrainIT {
     @TempDir
     Path dir;
 
-    record Server(Process process, String url, int port, StringBuffer output) {
-    }
-
-    Server start(String config) throws Exception {
+    ServeProcess start(String config) throws Exception {
         Path conf = Files.writeString(dir.resolve("serve.conf"), config);
-        Path root = EmbeddedModelsTest.repositoryRoot();
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx2g", "--add-modules", "jdk.incubator.vector", "-Dosd.home=" + root, "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1",
-                "-cp", System.getProperty("java.class.path"), "dev.osd.app.Osd", "serve", "--port", "0",
-                "--no-training", "--state", dir.resolve("state").toString(), "--config", conf.toString())
-                .redirectErrorStream(true).start();
-        StringBuffer output = new StringBuffer();
-        CompletableFuture<String> url = new CompletableFuture<>();
-        Thread reader = new Thread(() -> {
-            Pattern at = Pattern.compile("OSD serves '.*' at (http://\\S+)");
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String line = in.readLine(); line != null; line = in.readLine()) {
-                    output.append(line).append('\n');
-                    Matcher m = at.matcher(line);
-                    if (m.find()) {
-                        url.complete(m.group(1));
-                    }
-                }
-            } catch (IOException e) {
-                url.completeExceptionally(e);
-            }
-            url.completeExceptionally(new IllegalStateException("serve ended: " + output));
-        });
-        reader.setDaemon(true);
-        reader.start();
-        String u = url.get(120, TimeUnit.SECONDS);
-        return new Server(p, u, Integer.parseInt(u.substring(u.lastIndexOf(':') + 1)), output);
+        return ServeProcess.start("2g", List.of("--no-training", "--state", dir.resolve("state").toString(),
+                "--config", conf.toString()));
     }
 
     /** A streamed completion over a raw socket: counts down {@code started} at its first event, returns it all. */
@@ -98,14 +65,14 @@ class ServeDrainIT {
         });
     }
 
-    static void awaitOutput(Server s, String text) throws Exception {
+    static void awaitOutput(ServeProcess s, String text) throws Exception {
         Eventually.awaitAssert(Duration.ofSeconds(60), () -> assertTrue(s.output().toString().contains(text),
                 s.output().toString()));
     }
 
     @Test
     void sigtermLetsEveryStreamInFlightFinishThenExits() throws Exception {
-        Server s = start("osd.serve.shutdown-grace = 60s\n");
+        ServeProcess s = start("osd.serve.shutdown-grace = 60s\n");
         CountDownLatch started = new CountDownLatch(3);
         List<CompletableFuture<String>> streams = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
@@ -126,7 +93,7 @@ class ServeDrainIT {
 
     @Test
     void aSecondSigtermEndsWhatRunsAtOnceWithAnAnswer() throws Exception {
-        Server s = start("osd.serve.shutdown-grace = 10m\n");
+        ServeProcess s = start("osd.serve.shutdown-grace = 10m\n");
         CountDownLatch started = new CountDownLatch(4);
         List<CompletableFuture<String>> streams = new ArrayList<>();
         for (int i = 0; i < 4; i++) {

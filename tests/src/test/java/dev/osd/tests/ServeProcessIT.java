@@ -6,17 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,48 +24,15 @@ class ServeProcessIT {
     @TempDir
     Path state;
 
-    record Server(Process process, String url, StringBuffer output, Thread reader) {
-    }
-
-    Server start() throws Exception {
-        Path root = EmbeddedModelsTest.repositoryRoot();
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx3g", "--add-modules", "jdk.incubator.vector", "-Dosd.home=" + root, "-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1",
-                "-cp", System.getProperty("java.class.path"), "dev.osd.app.Osd", "serve", "--port", "0",
-                "--state", state.toString()).redirectErrorStream(true).start();
-        StringBuffer output = new StringBuffer();
-        CompletableFuture<String> url = new CompletableFuture<>();
-        Thread reader = new Thread(() -> {
-            Pattern at = Pattern.compile("OSD serves '.*' at (http://\\S+)");
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String line = in.readLine(); line != null; line = in.readLine()) {
-                    output.append(line).append('\n');
-                    Matcher m = at.matcher(line);
-                    if (m.find()) {
-                        url.complete(m.group(1));
-                    }
-                }
-            } catch (IOException e) {
-                url.completeExceptionally(e);
-            }
-            url.completeExceptionally(new IllegalStateException("serve ended: " + output));
-        });
-        reader.setDaemon(true);
-        reader.start();
-        try {
-            return new Server(p, url.get(120, TimeUnit.SECONDS), output, reader);
-        } catch (Exception e) {
-            p.destroyForcibly();
-            throw e;
-        }
+    ServeProcess start() throws Exception {
+        return ServeProcess.start("3g", List.of("--state", state.toString()));
     }
 
     /**
      * SIGTERM through the handle (Process.destroy() would also close the pipe we read its last words from);
      * whether it stopped within 90 s. One that did not is killed, so that no JVM outlives the test.
      */
-    static boolean stop(Server server) throws InterruptedException {
+    static boolean stop(ServeProcess server) throws InterruptedException {
         server.process().toHandle().destroy();
         boolean stopped = server.process().waitFor(90, TimeUnit.SECONDS);
         if (!stopped) {
@@ -91,7 +52,7 @@ class ServeProcessIT {
 
     @Test
     void serveLearnsSavesOnSigtermAndResumesFromItsStores() throws Exception {
-        Server first = start();
+        ServeProcess first = start();
         long learned;
         try {
             HttpClientSupport api = new HttpClientSupport(first.url());
@@ -120,7 +81,7 @@ class ServeProcessIT {
             assertTrue(files.anyMatch(f -> f.getFileName().toString().endsWith(".json")), "a saved version in " + store);
         }
 
-        Server second = start();
+        ServeProcess second = start();
         try {
             HttpClientSupport api = new HttpClientSupport(second.url());
             long resumed = version(api, "math");
