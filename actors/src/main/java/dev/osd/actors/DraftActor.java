@@ -61,9 +61,24 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
             ActorRef<?> owner, ActorRef<Proposed> replyTo) implements Command, CrossNode {
     }
 
-    /** The proposal and the version that made it, or the problem. */
-    public record Proposed(String requestId, int[] tokens, double[][] q, long version, String problem)
-            implements CrossNode {
+    /**
+     * The proposal and the version that made it, or the problem.
+     *
+     * @param proposer who proposed: draft (the model), suffix (a match in served text, one-hot q), or
+     *     suffix+draft (a match the model extended)
+     */
+    public record Proposed(String requestId, int[] tokens, double[][] q, long version, String problem,
+            String proposer) implements CrossNode {
+        public Proposed(String requestId, int[] tokens, double[][] q, long version, String problem) {
+            this(requestId, tokens, q, version, problem, "draft");
+        }
+
+        /** The first {@code n} tokens (a request with less room than the proposal takes). */
+        public Proposed truncated(int n) {
+            return n >= tokens.length ? this : new Proposed(requestId, Arrays.copyOf(tokens, n),
+                    Arrays.copyOf(q, n), version, problem, proposer);
+        }
+
         public Proposal proposal() {
             return new Proposal(tokens, q);
         }
@@ -130,6 +145,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
     private long forwards;
     private long proposals;
     private int largestBatch;
+    private final DraftProposers proposers;
 
     /**
      * A replica nobody finds through the Receptionist (tests, and callers that hand its ref around).
@@ -164,6 +180,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
             throw new IllegalArgumentException(MAX_BATCH + " must be >= 1, was " + maxBatch);
         }
         this.shortWork = pool.backend() == ServingBackend.DJL ? TargetActor.SHORT_WORK : Integer.MAX_VALUE;
+        this.proposers = DraftProposers.from(config, source, pool.config().vocabSize());
         int tokens = WarmUp.tokens(config);
         long start = System.nanoTime();
         int warmed = 0;
@@ -207,7 +224,11 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
                 .build();
     }
 
-    private Behavior<Command> onPropose(Propose p) {
+    private Behavior<Command> onPropose(Propose asked) {
+        Propose p = proposers.plan(asked, pool.positions());
+        if (p == null) {
+            return this; // the suffix proposer answered
+        }
         queue.add(p);
         if (!flushPending) {
             // behind whatever is already in the mailbox: all of it joins this batch
@@ -318,7 +339,9 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
             }
             if (!rows.isEmpty()) {
                 long[] run = {0};
+                long drawStart = System.nanoTime();
                 List<Proposal> drawn = draw(lease.model(), rows, run);
+                long drawNanos = System.nanoTime() - drawStart;
                 forwards += run[0];
                 proposals += rows.size();
                 largestBatch = Math.max(largestBatch, rows.size());
@@ -331,7 +354,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
                     System.arraycopy(proposal.tokens(), 0, held, p.sequence().length,
                             e.cache.length() - p.sequence().length);
                     e.tokens = held;
-                    p.replyTo().tell(new Proposed(p.requestId(), proposal.tokens(), proposal.q(), version, null));
+                    p.replyTo().tell(proposers.drafted(p, proposal, version, drawNanos));
                 }
             }
         } catch (RuntimeException ex) {
@@ -442,6 +465,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
     }
 
     private Behavior<Command> release(String requestId) {
+        proposers.release(requestId);
         Entry e = entries.remove(requestId);
         if (e != null) {
             e.cache.close();

@@ -281,7 +281,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         }
         // counts version changes; the draft actor re-read the sequence with a new version itself
         generation.switchDraftVersion(p.proposed().version());
-        pendingProposal = p.proposed();
+        // a suffix proposal may be longer than k: never past max_tokens or the end of the context
+        pendingProposal = p.proposed().truncated(generation.nextProposalLength(draftCapacity));
         proposeNanos = System.nanoTime() - proposeSent;
         int[] pending = generation.tail(targetCached);
         int[] proposal = pendingProposal.tokens();
@@ -334,7 +335,9 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             targetCached = lengthBeforeRound;
         } else {
             Verification v = generation.verify(pendingProposal.proposal(), scored.logits(), verifier);
-            if (adaptive != null) {
+            generation.stats().recordProposer(pendingProposal.proposer(), v.proposed(), v.accepted());
+            // the adaptive k is the draft model's: rounds of the suffix proposer would mislead it
+            if (adaptive != null && "draft".equals(pendingProposal.proposer())) {
                 adaptive.observe(v.proposed(), v.accepted());
                 adaptive.observeCost(proposeNanos / 1e6 / v.proposed(), (System.nanoTime() - verifySent) / 1e6,
                         v.proposed() + 1);

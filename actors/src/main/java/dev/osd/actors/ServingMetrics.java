@@ -63,6 +63,13 @@ public final class ServingMetrics {
             "Draft tokens the target accepted", "model_name", "draft");
     private final Counter acceptedPerPosition = counter("osd_spec_decode_num_accepted_tokens_per_pos_total",
             "Draft tokens accepted at each proposal position (0-based)", "model_name", "draft", "position");
+    private final Counter proposerRounds = counter("osd_spec_decode_proposer_rounds_total",
+            "Verification rounds by who proposed them (draft: the model; suffix: a match in served text; "
+                    + "suffix+draft: a match the model extended)", "model_name", "draft", "proposer");
+    private final Counter proposerDraftTokens = counter("osd_spec_decode_proposer_draft_tokens_total",
+            "Tokens proposed, by proposer", "model_name", "draft", "proposer");
+    private final Counter proposerAccepted = counter("osd_spec_decode_proposer_accepted_tokens_total",
+            "Proposed tokens the target accepted, by proposer", "model_name", "draft", "proposer");
     private final Counter requests = counter("osd_requests_total",
             "Requests finished, by query class (none: no rule matched), draft (none: target-only) and outcome "
                     + "(stop, length, or the problem that ended it: cancelled, deadline, overloaded, ...)",
@@ -282,6 +289,11 @@ public final class ServingMetrics {
             for (int i = 0; i < perPosition.length; i++) {
                 acceptedPerPosition.labelValues(model, draft, Integer.toString(i)).inc(perPosition[i]);
             }
+            s.byProposer().forEach((proposer, figures) -> {
+                proposerRounds.labelValues(model, draft, proposer).inc(figures.rounds());
+                proposerDraftTokens.labelValues(model, draft, proposer).inc(figures.proposed());
+                proposerAccepted.labelValues(model, draft, proposer).inc(figures.accepted());
+            });
             window(draft).add(s.acceptedTokens(), s.acceptedTokens() + s.rejections());
             window(draft).sawVersion(s.lastDraftVersion());
         }

@@ -1,6 +1,9 @@
 package dev.osd.engine;
 
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Speculation figures of one generation, accumulated round by round: the counters vLLM reports per request,
@@ -19,6 +22,25 @@ public final class SpeculationStats {
     private long firstDraftVersion = -1;
     private long lastDraftVersion = -1;
     private int draftVersionChanges = -1;
+    private final Map<String, ProposerFigures> byProposer = new LinkedHashMap<>();
+
+    /** One proposer's rounds in a generation: how many, the tokens it proposed and those accepted. */
+    public record ProposerFigures(int rounds, int proposed, int accepted) {
+        ProposerFigures plus(int proposedNow, int acceptedNow) {
+            return new ProposerFigures(rounds + 1, proposed + proposedNow, accepted + acceptedNow);
+        }
+    }
+
+    /** A verified round made by {@code proposer} (draft, suffix, suffix+draft). */
+    public void recordProposer(String proposer, int proposed, int accepted) {
+        byProposer.merge(proposer, new ProposerFigures(1, proposed, accepted),
+                (a, b) -> a.plus(b.proposed(), b.accepted()));
+    }
+
+    /** The rounds by who proposed them, in the order the proposers first served. */
+    public Map<String, ProposerFigures> byProposer() {
+        return Collections.unmodifiableMap(new LinkedHashMap<>(byProposer));
+    }
 
     void record(Verification v) {
         steps++;

@@ -21,6 +21,8 @@ public final class SpeculativeDecoder {
     private final KvCachePool draftPool;
     private final TextTokenizer tokenizer;
     private final SpeculativeVerifier verifier;
+    private SuffixProposer suffix;
+    private long generations;
 
     /**
      * @param draft the draft model, or null for target-only decoding
@@ -72,6 +74,15 @@ public final class SpeculativeDecoder {
         this.verifier = verifier;
     }
 
+    /**
+     * Rounds are planned by {@code proposer} (the suffix match, the draft, or both), which learns from every
+     * sequence this decoder finishes; null: the draft alone.
+     */
+    public SpeculativeDecoder withSuffix(SuffixProposer proposer) {
+        this.suffix = proposer;
+        return this;
+    }
+
     public GenerationResult generate(GenerationRequest request) {
         return generate(request, GenerationListener.NONE);
     }
@@ -79,6 +90,7 @@ public final class SpeculativeDecoder {
     public GenerationResult generate(GenerationRequest request, GenerationListener listener) {
         Generation seq = new Generation(request, listener, target.config().eosTokenId(), targetPool.positions(),
                 tokenizer);
+        String id = "g" + generations++;
         int[] prompt = request.prompt();
         try (KvCache targetCache = targetPool.acquire()) {
             KvCache draftCache = null;
@@ -99,6 +111,10 @@ public final class SpeculativeDecoder {
                     int k = speculate ? seq.nextProposalLength(draftPool.positions()) : 0;
                     if (k > 0) {
                         try {
+                            if (suffix != null) {
+                                suffixRound(targetCache, draftCache, seq, k, id);
+                                continue;
+                            }
                             Proposal proposal = propose(draftCache, seq, k);
                             verifyRound(targetCache, draftCache, seq, proposal);
                             continue;
@@ -114,6 +130,9 @@ public final class SpeculativeDecoder {
             } finally {
                 if (draftCache != null) {
                     draftCache.close();
+                }
+                if (suffix != null) {
+                    suffix.finish(id, seq.prefix(seq.length()));
                 }
             }
         }
@@ -139,6 +158,50 @@ public final class SpeculativeDecoder {
             }
             return Proposal.draw(model, draftCache, seq.tail(draftCache.length()), k, seq.request().sampling(),
                     seq.random());
+        } catch (RuntimeException e) {
+            throw new DraftFailure(e);
+        }
+    }
+
+    /** One round as the suffix proposer plans it: its one-hot tokens, the draft's after them, or the draft's alone. */
+    private void suffixRound(KvCache targetCache, KvCache draftCache, Generation seq, int k, String id) {
+        int room = seq.nextProposalLength(draftPool.positions());
+        SuffixProposer.Choice c = suffix.next(id, seq.prefix(seq.length()), k, room, System.nanoTime());
+        int[] tokens = c.suffix();
+        double[][] q = SuffixProposer.oneHot(tokens, target.config().vocabSize());
+        int[] drafted = new int[0];
+        long start = System.nanoTime();
+        if (c.draftTokens() > 0) {
+            Proposal d = proposeAfter(draftCache, seq, tokens, c.draftTokens());
+            drafted = d.tokens();
+            tokens = Arrays.copyOf(tokens, tokens.length + drafted.length);
+            System.arraycopy(drafted, 0, tokens, c.suffix().length, drafted.length);
+            q = Arrays.copyOf(q, tokens.length);
+            System.arraycopy(d.q(), 0, q, c.suffix().length, drafted.length);
+        }
+        suffix.proposed(id, drafted, System.nanoTime() - start, c.draftTokens(), System.nanoTime());
+        Proposal proposal = new Proposal(tokens, q);
+        int before = seq.stats().acceptedTokens();
+        verifyRound(targetCache, draftCache, seq, proposal);
+        seq.stats().recordProposer(c.kind().label(), tokens.length, seq.stats().acceptedTokens() - before);
+    }
+
+    /** The draft's k tokens after the sequence and {@code given} (one-hot tokens already proposed). */
+    private Proposal proposeAfter(KvCache draftCache, Generation seq, int[] given, int k) {
+        try (DraftSource.Lease lease = draft.acquire()) {
+            LlamaModel model = lease.model();
+            if (seq.switchDraftVersion(lease.number())) {
+                draftCache.truncate(0);
+            }
+            int[] tail = seq.tail(draftCache.length());
+            int[] feed = Arrays.copyOf(tail, tail.length + given.length);
+            System.arraycopy(given, 0, feed, tail.length, given.length);
+            if (feed.length == 0) {
+                // the cache holds the whole sequence: step back one token to get logits for the next
+                draftCache.truncate(draftCache.length() - 1);
+                feed = seq.tail(draftCache.length());
+            }
+            return Proposal.draw(model, draftCache, feed, k, seq.request().sampling(), seq.random());
         } catch (RuntimeException e) {
             throw new DraftFailure(e);
         }

@@ -17,8 +17,10 @@ import dev.osd.engine.TokenLogprob;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
@@ -556,8 +558,15 @@ final class OpenAiApi {
         String draft = null;
         long version = -1;
         String queryClass = null;
+        Map<String, long[]> byProposer = new LinkedHashMap<>();
         for (RequestActor.Finished f : done) {
             SpeculationStats s = f.result().stats();
+            s.byProposer().forEach((name, p) -> {
+                long[] sum = byProposer.computeIfAbsent(name, x -> new long[3]);
+                sum[0] += p.rounds();
+                sum[1] += p.proposed();
+                sum[2] += p.accepted();
+            });
             steps += s.steps();
             draftTokens += s.draftTokens();
             accepted += s.acceptedTokens();
@@ -582,6 +591,16 @@ final class OpenAiApi {
             sd.addProperty("draft_version", version);
         }
         sd.addProperty("query_class", queryClass);
+        JsonObject proposers = new JsonObject();
+        byProposer.forEach((name, sum) -> {
+            JsonObject p = new JsonObject();
+            p.addProperty("num_spec_steps", sum[0]);
+            p.addProperty("num_draft_tokens", sum[1]);
+            p.addProperty("num_accepted_draft_tokens", sum[2]);
+            p.addProperty("mean_acceptance_length", sum[0] == 0 ? 1.0 : 1.0 + (double) sum[2] / sum[0]);
+            proposers.add(name, p);
+        });
+        sd.add("proposers", proposers);
         JsonObject m = new JsonObject();
         m.add("speculative_decoding", sd);
         return m;
