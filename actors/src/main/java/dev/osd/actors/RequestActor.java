@@ -6,6 +6,7 @@ import dev.osd.engine.GenerationRequest;
 import dev.osd.engine.GenerationResult;
 import dev.osd.engine.SpeculationRound;
 import dev.osd.engine.SpeculativeVerifier;
+import dev.osd.engine.SuffixProposer;
 import dev.osd.engine.TextTokenizer;
 import dev.osd.engine.TokenLogprob;
 import dev.osd.engine.Verification;
@@ -164,6 +165,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private final TimerScheduler<Command> timers;
     private final AdaptiveProposalLength adaptive;
     private final Duration deadline;
+    private final int contextRoom;
 
     private RequestActor(ActorContext<Command> ctx, String id, GenerationRequest request, TextTokenizer tokenizer,
             int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
@@ -187,6 +189,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             timers.startSingleTimer("deadline", DeadlinePassed.INSTANCE, deadline);
         }
         this.speculate = draft != null && request.numDraftTokens() > 0;
+        this.contextRoom = Math.min(targetCapacity, draftCapacity);
         this.generation = new Generation(request, new GenerationListener() {
             @Override
             public void onTokens(int[] tokens, List<TokenLogprob> logprobs) {
@@ -282,7 +285,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         // counts version changes; the draft actor re-read the sequence with a new version itself
         generation.switchDraftVersion(p.proposed().version());
         // a suffix proposal may be longer than k: never past max_tokens or the end of the context
-        pendingProposal = p.proposed().truncated(generation.nextProposalLength(draftCapacity));
+        pendingProposal = p.proposed().truncated(SuffixProposer.room(generation, contextRoom));
         proposeNanos = System.nanoTime() - proposeSent;
         int[] pending = generation.tail(targetCached);
         int[] proposal = pendingProposal.tokens();

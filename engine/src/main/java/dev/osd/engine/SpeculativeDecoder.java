@@ -165,7 +165,7 @@ public final class SpeculativeDecoder {
 
     /** One round as the suffix proposer plans it: its one-hot tokens, the draft's after them, or the draft's alone. */
     private void suffixRound(KvCache targetCache, KvCache draftCache, Generation seq, int k, String id) {
-        int room = seq.nextProposalLength(draftPool.positions());
+        int room = SuffixProposer.room(seq, Math.min(targetPool.positions(), draftPool.positions()));
         SuffixProposer.Choice c = suffix.next(id, seq.prefix(seq.length()), k, room, System.nanoTime());
         int[] tokens = c.suffix();
         double[][] q = SuffixProposer.oneHot(tokens, target.config().vocabSize());

@@ -215,6 +215,15 @@ public final class SuffixProposer {
                 Map.copyOf(chosen));
     }
 
+    /**
+     * Most tokens a proposal may have for {@code g}: a round emits its accepted tokens and one more, within
+     * max_tokens and the context of {@code capacity} positions. The request's num_draft_tokens bounds only the
+     * draft model's tokens.
+     */
+    public static int room(Generation g, int capacity) {
+        return Math.max(0, Math.min(g.request().maxTokens() - g.generated() - 1, capacity - g.length() - 1));
+    }
+
     /** A one-hot row per token: the distribution a deterministic proposal was drawn from. */
     public static double[][] oneHot(int[] tokens, int vocab) {
         double[][] q = new double[tokens.length][];
@@ -352,7 +361,11 @@ public final class SuffixProposer {
         return Math.min(1, suffixAccepted[order] / suffixJudged[order]);
     }
 
-    /** Verification time of {@code rows} rows: a line fitted to what rounds measured, slope prior 0.3 per row. */
+    /**
+     * Verification time of {@code rows} rows: V(1) · (1 + s · (rows − 1)), through the mean of what rounds
+     * measured, with the relative slope s fitted to them (pulled towards 0.3 until several row counts were
+     * measured, and kept within [0.05, 0.6]: a forward has a fixed cost, and more rows never cost less).
+     */
     double verifyMs(int rows) {
         if (vw < 1e-9) {
             return 1 + 0.3 * (rows - 1);
@@ -361,12 +374,13 @@ public final class SuffixProposer {
         double my = vy / vw;
         double sxx = vxx - vw * mx * mx;
         double sxy = vxy - vw * mx * my;
-        // pulled towards a slope of 0.3 of one row's time, until several row counts were measured
-        double base = my / (1 + 0.3 * (mx - 1));
         double prior = 2;
+        double base = my / (1 + 0.3 * (mx - 1));
         double slope = (sxy + prior * 0.3 * base) / (sxx + prior);
-        double v = my + slope * (rows - mx);
-        return Math.max(1e-3, v);
+        double intercept = my - slope * (mx - 1);
+        double relative = intercept <= 0 ? 0.6 : Math.max(0.05, Math.min(0.6, slope / intercept));
+        double one = my / (1 + relative * (mx - 1));
+        return Math.max(1e-3, one * (1 + relative * (rows - 1)));
     }
 
     /** The longest match's continuation, with each token's share of the matches that agree on it. */
