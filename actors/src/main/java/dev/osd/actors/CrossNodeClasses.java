@@ -14,6 +14,7 @@ import dev.osd.engine.Verification;
 import dev.osd.routing.Router;
 import dev.osd.routing.RoutingRule;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 
 /**
@@ -40,6 +41,7 @@ final class CrossNodeClasses {
         // 110: java.util.regex.Pattern, retired (routing patterns are RE2/J's now, 112)
         kryo.register(jdk("org.apache.pekko.actor.typed.internal.adapter.ActorRefAdapter"), actorRefs, 111);
         kryo.register(Pattern.class, patterns, 112);
+        kryo.register(LinkedHashMap.class, 113);
         // engine, routing, distillation values inside messages (150-199)
         kryo.register(SamplingParams.class, 150);
         kryo.register(SpeculationRound.class, 151);
@@ -59,6 +61,7 @@ final class CrossNodeClasses {
         kryo.register(Problem.DeadlinePassed.class, 165);
         kryo.register(Problem.Cancelled.class, 166);
         kryo.register(Problem.Internal.class, 167);
+        kryo.register(SpeculationStats.ProposerFigures.class, 168);
         // messages (200-)
         kryo.register(TargetActor.Open.class, 200);
         kryo.register(TargetActor.Opened.class, 201);
