@@ -10,8 +10,12 @@ import dev.osd.distillation.TrainerSettings;
 import dev.osd.engine.EngineBenchmark;
 import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
+import dev.osd.engine.SuffixProposer;
 import dev.osd.engine.TextTokenizer;
+import dev.osd.workload.Example;
 import dev.osd.workload.QueryClass;
+import dev.osd.workload.RepetitiveTraffic;
+import dev.osd.workload.TrafficFile;
 import dev.osd.workload.TrafficSchedule;
 import dev.osd.workload.Workload;
 import java.io.IOException;
@@ -227,6 +231,19 @@ final class BenchCommand implements Runnable {
         @Option(names = "--replot", description = "Only draw the plots again from DIR's alpha.csv and summary.json.")
         boolean replot;
 
+        @Option(names = "--traffic", description = "Serve the requests of this JSON Lines file (prompt or messages, "
+                + "optional class; one line a request, in order) instead of the schedule's.")
+        Path traffic;
+
+        @Option(names = "--write-repetitive", description = "First write N requests of repetitive traffic (answers "
+                + "that repeat earlier ones, or copy their prompt) to the --traffic file.")
+        int writeRepetitive;
+
+        @Option(names = "--proposer", defaultValue = "draft",
+                description = "draft (the model alone), suffix (a suffix match whenever there is one) or both "
+                        + "(per round, what is expected to emit the most tokens per unit of time).")
+        String proposer;
+
         @Override
         public Integer call() throws Exception {
             if (replot) {
@@ -239,7 +256,26 @@ final class BenchCommand implements Runnable {
             if (requests < 1 || k < 1 || maxTokens < 1 || temperature < 0) {
                 throw new IllegalArgumentException("--requests, --k and --max-tokens must be positive, --temperature >= 0");
             }
-            classes.forEach(Workload::get);
+            SuffixProposer.Mode mode = SuffixProposer.Mode.parse(proposer);
+            List<Example> file = null;
+            if (writeRepetitive > 0) {
+                if (traffic == null) {
+                    throw new IllegalArgumentException("--write-repetitive needs --traffic FILE to write to");
+                }
+                TrafficFile.write(traffic, RepetitiveTraffic.generate(writeRepetitive, 16, seed));
+            }
+            if (traffic != null) {
+                if (probe > 0) {
+                    throw new IllegalArgumentException("--probe draws new requests per class: not with --traffic");
+                }
+                file = TrafficFile.read(traffic);
+                if (file.isEmpty()) {
+                    throw new IllegalArgumentException("--traffic " + traffic + " has no requests");
+                }
+                classes = file.stream().map(OnlineBenchmark.Plan::classOf).distinct().toList();
+            } else {
+                classes.forEach(Workload::get);
+            }
             try (ModelPair models = ModelPair.open(model, draft)) {
                 NDManager manager = models.manager();
                 TextTokenizer tokenizer = models.tokenizer();
@@ -252,7 +288,8 @@ final class BenchCommand implements Runnable {
                         .optSteps(steps).optPolicy(RecordPolicy.parse(policy)).build();
                 OnlineBenchmark.Plan plan = new OnlineBenchmark.Plan(
                         TrafficSchedule.Kind.parse(schedule), classes, requests,
-                        drafts.equals("per-class"), temperature, k, maxTokens, trainer, probe, !noStatic, seed);
+                        drafts.equals("per-class"), temperature, k, maxTokens, trainer, probe, !noStatic, seed, file,
+                        mode);
                 Map<String, Object> summary = new OnlineBenchmark(target, base, tokenizer, plan)
                         .run(out, manager);
                 System.out.println(new GsonBuilder().setPrettyPrinting()

@@ -16,6 +16,7 @@ import dev.osd.engine.SamplingParams;
 import dev.osd.engine.SpeculationRound;
 import dev.osd.engine.SpeculationStats;
 import dev.osd.engine.SpeculativeDecoder;
+import dev.osd.engine.SuffixProposer;
 import dev.osd.engine.TextTokenizer;
 import dev.osd.workload.Example;
 import dev.osd.workload.TrafficSchedule;
@@ -49,8 +50,25 @@ final class OnlineBenchmark {
     /** What to run. */
     record Plan(TrafficSchedule.Kind schedule, List<String> classes, int requestsPerClass, boolean perClassDrafts,
             double temperature, int k, int maxTokens, TrainerSettings trainer, int probe, boolean staticBaseline,
-            long seed) {
+            long seed, List<Example> traffic, SuffixProposer.Mode proposer) {
+
+        /** The schedule's traffic with the draft model alone (as before traffic files and proposers). */
+        Plan(TrafficSchedule.Kind schedule, List<String> classes, int requestsPerClass, boolean perClassDrafts,
+                double temperature, int k, int maxTokens, TrainerSettings trainer, int probe, boolean staticBaseline,
+                long seed) {
+            this(schedule, classes, requestsPerClass, perClassDrafts, temperature, k, maxTokens, trainer, probe,
+                    staticBaseline, seed, null, SuffixProposer.Mode.DRAFT);
+        }
+
+        /** A traffic file's example's class ("general" when it names none). */
+        static String classOf(Example e) {
+            return e.queryClass() == null ? "general" : e.queryClass();
+        }
     }
+
+    /** Suffix index size and longest suffix proposal of the benchmark's proposers (the serving defaults). */
+    static final int SUFFIX_TOKENS = 65536;
+    static final int SUFFIX_MAX_TOKENS = 16;
 
     /**
      * One served request. α is the token acceptance (accepted ÷ judged proposal positions, the paper's α), the
@@ -66,6 +84,10 @@ final class OnlineBenchmark {
     private final LlamaModel base;
     private final TextTokenizer tokenizer;
     private final Plan plan;
+    private final Map<String, SuffixProposer> suffixes = new HashMap<>();
+    private final Map<String, long[]> byProposer = new LinkedHashMap<>();
+    private long rounds;
+    private long emitted;
 
     OnlineBenchmark(LlamaModel target, LlamaModel base, TextTokenizer tokenizer, Plan plan) {
         this.target = target;
@@ -76,8 +98,9 @@ final class OnlineBenchmark {
 
     Map<String, Object> run(Path out, NDManager manager) throws IOException, InterruptedException {
         Files.createDirectories(out);
-        List<String> schedule = TrafficSchedule.classes(plan.schedule(), plan.classes(),
-                plan.requestsPerClass() * plan.classes().size(), plan.seed());
+        List<String> schedule = plan.traffic() != null ? plan.traffic().stream().map(Plan::classOf).toList()
+                : TrafficSchedule.classes(plan.schedule(), plan.classes(),
+                        plan.requestsPerClass() * plan.classes().size(), plan.seed());
         Map<String, LiveDraft> drafts = new LinkedHashMap<>();
         Map<String, DraftTrainer> trainers = new LinkedHashMap<>();
         ExecutorService training = DraftTrainer.newTrainingExecutor();
@@ -149,6 +172,15 @@ final class OnlineBenchmark {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         Map<String, Object> summary = OnlineSummary.of(plan, schedule, outcomes, probes, stats, seconds);
+        summary.put("proposer", plan.proposer().name().toLowerCase(Locale.ROOT));
+        summary.put("requests", outcomes.size());
+        summary.put("mean_acceptance_length", rounds == 0 ? 1.0 : (double) emitted / rounds);
+        summary.put("tpot_ms", outcomes.stream().mapToDouble(Outcome::tpotMs).filter(x -> !Double.isNaN(x))
+                .average().orElse(Double.NaN));
+        Map<String, Object> proposers = new LinkedHashMap<>();
+        byProposer.forEach((name, sum) -> proposers.put(name, Map.of("rounds", sum[0], "proposed", sum[1],
+                "accepted", sum[2], "mean_acceptance_length", sum[0] == 0 ? 1.0 : 1.0 + (double) sum[2] / sum[0])));
+        summary.put("proposers", proposers);
         Files.writeString(out.resolve("summary.json"),
                 new GsonBuilder().setPrettyPrinting().serializeNulls()
                         .serializeSpecialFloatingPointValues().create().toJson(summary));
@@ -162,7 +194,8 @@ final class OnlineBenchmark {
 
     private Outcome serve(int index, String queryClass, int n, LiveDraft live, DraftTrainer trainer,
             SpeculativeDecoder staticDecoder, KvCachePool targetPool, KvCachePool draftPool) {
-        Example e = Workload.example(Workload.get(queryClass), Workload.Split.HELD_OUT, n, plan.seed());
+        Example e = plan.traffic() != null ? plan.traffic().get(index)
+                : Workload.example(Workload.get(queryClass), Workload.Split.HELD_OUT, n, plan.seed());
         int[] prompt = Prompts.encode(tokenizer, target.config(), e.prompt());
         SamplingParams sampling = plan.temperature() == 0 ? SamplingParams.GREEDY
                 : SamplingParams.sample(plan.temperature(), plan.seed() * 1_000_003L + index);
@@ -172,6 +205,10 @@ final class OnlineBenchmark {
         try (DraftVersion v = live.acquire()) {
             version = v.number();
             SpeculativeDecoder decoder = new SpeculativeDecoder(target, targetPool, v.model(), draftPool, tokenizer);
+            if (plan.proposer() != SuffixProposer.Mode.DRAFT) {
+                decoder.withSuffix(suffixes.computeIfAbsent(live.name(), x -> new SuffixProposer(plan.proposer(),
+                        SUFFIX_TOKENS, SUFFIX_MAX_TOKENS)));
+            }
             online = decoder.generate(request, trainer == null ? GenerationListener.NONE : new GenerationListener() {
                 @Override
                 public void onRound(SpeculationRound round) {
@@ -189,6 +226,14 @@ final class OnlineBenchmark {
             staticTpot = s.timePerOutputToken() * 1e3;
         }
         SpeculationStats st = online.stats();
+        rounds += st.steps();
+        emitted += st.steps() + st.acceptedTokens();
+        st.byProposer().forEach((name, f) -> {
+            long[] sum = byProposer.computeIfAbsent(name, x -> new long[3]);
+            sum[0] += f.rounds();
+            sum[1] += f.proposed();
+            sum[2] += f.accepted();
+        });
         return new Outcome(index, queryClass, live.name(), version, st.draftTokens(), st.acceptedTokens(),
                 st.tokenAcceptance(), staticAlpha, st.acceptanceRate(), staticRate, st.meanAcceptanceLength(),
                 online.tokens().length, online.timePerOutputToken() * 1e3, staticTpot);
