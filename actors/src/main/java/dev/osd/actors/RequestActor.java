@@ -59,7 +59,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private record TargetLost(ActorRef<TargetActor.Command> lost) implements Command, LocalOnly {
     }
 
-    private record TargetReplaced(Gateway.TargetFound found) implements Command, LocalOnly {
+    private record TargetReplaced(ServiceDirectory.TargetFound found) implements Command, LocalOnly {
     }
 
     private enum DeadlinePassed implements Command, LocalOnly {
@@ -95,8 +95,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private final Generation generation;
     private ActorRef<TargetActor.Command> target;
     private int prefilled;
-    private ActorRef<Gateway.Command> gateway;
-    private final ActorRef<Gateway.TargetFound> targetFoundAdapter;
+    private final ActorRef<ServiceDirectory.Command> directory;
+    private final ActorRef<ServiceDirectory.TargetFound> targetFoundAdapter;
     private final ActorRef<DraftActor.Command> draft;
     private final String draftName;
     private final int draftCapacity;
@@ -117,49 +117,43 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private long verifySent;
 
     /**
-     * @param draft the chosen draft's actor, or null for target-only decoding
+     * Everything one request starts with.
+     *
+     * @param tokenizer decodes stop strings, or null when the request has none
+     * @param targetCapacity positions the request may take on the target
+     * @param draft the chosen draft's replica, or null for target-only decoding
+     * @param draftName the draft's name (for its figures and logs), or null
+     * @param draftCapacity positions the replica holds for the request
      * @param trainer receives every verified round (the draft's trainer), or null
-     */
-    public static Behavior<Command> create(String id, GenerationRequest request, TextTokenizer tokenizer,
-            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
-            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
-            Consumer<SpeculationRound> trainer, Duration draftTimeout, ActorRef<Event> client) {
-        return create(id, request, tokenizer, eosTokenId, targetCapacity, target, draft, draftName, draftCapacity,
-                trainer, null, draftTimeout, client);
-    }
-
-    /**
      * @param adaptive the draft's adaptive proposal length (k = the smaller of its choice and the request's
      *     num_draft_tokens), or null when the request fixes k
+     * @param draftTimeout how long a round waits for a proposal before the request goes on target-only
+     * @param deadline the request ends with what it has (and a problem saying so) after this long; null: none
+     * @param directory asked for another target when this one's node goes; null: the request then ends
      */
-    public static Behavior<Command> create(String id, GenerationRequest request, TextTokenizer tokenizer,
-            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
-            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
-            Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
-            ActorRef<Event> client) {
-        return create(id, request, tokenizer, eosTokenId, targetCapacity, target, draft, draftName, draftCapacity,
-                trainer, adaptive, draftTimeout, null, client);
+    public record Setup(String id, GenerationRequest request, TextTokenizer tokenizer, int eosTokenId,
+            int targetCapacity, ActorRef<TargetActor.Command> target, ActorRef<DraftActor.Command> draft,
+            String draftName, int draftCapacity, Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive,
+            Duration draftTimeout, Duration deadline, ActorRef<Event> client,
+            ActorRef<ServiceDirectory.Command> directory) {
+
+        /** Target-only decoding with no deadline and no directory; add a draft with {@link #withDraft}. */
+        public static Setup targetOnly(String id, GenerationRequest request, int eosTokenId, int targetCapacity,
+                ActorRef<TargetActor.Command> target, Duration draftTimeout, ActorRef<Event> client) {
+            return new Setup(id, request, null, eosTokenId, targetCapacity, target, null, null, 0, null, null,
+                    draftTimeout, null, client, null);
+        }
+
+        /** The same request served by {@code draft} (its replica), whose trainer {@code trainer} hears rounds. */
+        public Setup withDraft(ActorRef<DraftActor.Command> replica, String name, int capacity,
+                Consumer<SpeculationRound> rounds, AdaptiveProposalLength adaptiveK) {
+            return new Setup(id, request, tokenizer, eosTokenId, targetCapacity, target, replica, name, capacity,
+                    rounds, adaptiveK, draftTimeout, deadline, client, directory);
+        }
     }
 
-    /** @param deadline the request ends with what it has (and a problem saying so) after this long; null: none */
-    public static Behavior<Command> create(String id, GenerationRequest request, TextTokenizer tokenizer,
-            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
-            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
-            Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
-            Duration deadline, ActorRef<Event> client) {
-        return create(id, request, tokenizer, eosTokenId, targetCapacity, target, draft, draftName, draftCapacity,
-                trainer, adaptive, draftTimeout, deadline, client, null);
-    }
-
-    /** @param gateway asked for another target when this one's node goes; null: the request then ends */
-    public static Behavior<Command> create(String id, GenerationRequest request, TextTokenizer tokenizer,
-            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
-            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
-            Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
-            Duration deadline, ActorRef<Event> client, ActorRef<Gateway.Command> gateway) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new RequestActor(ctx, id, request, tokenizer,
-                eosTokenId, targetCapacity, target, draft, draftName, draftCapacity, trainer, adaptive, draftTimeout,
-                deadline, client, timers).withGateway(gateway)));
+    public static Behavior<Command> create(Setup setup) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new RequestActor(ctx, setup, timers)));
     }
 
     private final TimerScheduler<Command> timers;
@@ -167,23 +161,27 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private final Duration deadline;
     private final int contextRoom;
 
-    private RequestActor(ActorContext<Command> ctx, String id, GenerationRequest request, TextTokenizer tokenizer,
-            int eosTokenId, int targetCapacity, ActorRef<TargetActor.Command> target,
-            ActorRef<DraftActor.Command> draft, String draftName, int draftCapacity,
-            Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive, Duration draftTimeout,
-            Duration deadline, ActorRef<Event> client,
-            TimerScheduler<Command> timers) {
+    private RequestActor(ActorContext<Command> ctx, Setup setup, TimerScheduler<Command> timers) {
         super(ctx);
+        String id = setup.id();
+        GenerationRequest request = setup.request();
+        ActorRef<TargetActor.Command> target = setup.target();
+        ActorRef<DraftActor.Command> draft = setup.draft();
+        String draftName = setup.draftName();
+        ActorRef<Event> client = setup.client();
+        Consumer<SpeculationRound> trainer = setup.trainer();
+        Duration deadline = setup.deadline();
+        this.directory = setup.directory();
+        this.draftCapacity = setup.draftCapacity();
+        this.draftTimeout = setup.draftTimeout();
+        this.adaptive = setup.adaptive();
         this.id = id;
         this.target = target;
         this.draft = draft;
         this.draftName = draftName;
-        this.draftCapacity = draftCapacity;
         this.client = client;
         this.trainer = trainer;
-        this.draftTimeout = draftTimeout;
         this.timers = timers;
-        this.adaptive = adaptive;
         this.deadline = deadline;
         if (deadline != null) {
             timers.startSingleTimer("deadline", DeadlinePassed.INSTANCE, deadline);
@@ -207,9 +205,9 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
                     }
                 }
             }
-        }, eosTokenId, targetCapacity, tokenizer);
+        }, setup.eosTokenId(), setup.targetCapacity(), setup.tokenizer());
         this.scoredAdapter = ctx.messageAdapter(TargetActor.Scored.class, Scored::new);
-        this.targetFoundAdapter = ctx.messageAdapter(Gateway.TargetFound.class, TargetReplaced::new);
+        this.targetFoundAdapter = ctx.messageAdapter(ServiceDirectory.TargetFound.class, TargetReplaced::new);
         ctx.watchWith(target, new TargetLost(target));
         this.proposedAdapter = ctx.messageAdapter(DraftActor.Proposed.class, Proposed::new);
         target.tell(new TargetActor.Open(id, ctx.getSelf(), ctx.messageAdapter(TargetActor.Opened.class, Opened::new)));
@@ -365,10 +363,10 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         timers.cancel("draft");
         pendingProposal = null;
         round++; // a proposal still on its way belongs to the abandoned round
-        if (gateway == null) {
+        if (directory == null) {
             return finish(new Problem.Unavailable("the target went and no other was given"));
         }
-        gateway.tell(new Gateway.ReplaceTarget(l.lost(), targetFoundAdapter));
+        directory.tell(new ServiceDirectory.ReplaceTarget(l.lost(), targetFoundAdapter));
         return this;
     }
 
@@ -382,12 +380,6 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         getContext().watchWith(target, new TargetLost(target));
         target.tell(new TargetActor.Open(id, getContext().getSelf(), getContext().messageAdapter(
                 TargetActor.Opened.class, Opened::new)));
-        return this;
-    }
-
-    /** Where to ask for another target if this one goes (the gateway that spawned the request). */
-    RequestActor withGateway(ActorRef<Gateway.Command> g) {
-        this.gateway = g;
         return this;
     }
 

@@ -21,14 +21,11 @@ import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
 
@@ -68,11 +65,16 @@ public final class ServingSystem implements AutoCloseable {
      * @param drafts the drafts whose replicas or trainers this node runs
      * @param draftNames every draft the system serves (the gateway follows where they run)
      * @param cluster whether the node is in a Pekko Cluster (trainers become cluster singletons)
+     * @param factory makes drafts added at run time, or null
      */
     record Parts(LlamaModel target, LlamaConfig targetConfig, TextTokenizer tokenizer,
             List<Draft> drafts, List<String> draftNames, Router router, Settings settings, NDManager manager,
             ServingMetrics metrics, Set<String> roles, boolean cluster,
-            Consumer<DraftWeights.Received> onVersionReceived) {
+            Consumer<DraftWeights.Received> onVersionReceived, DraftFactory factory) {
+        Parts withMetrics(ServingMetrics m) {
+            return new Parts(target, targetConfig, tokenizer, drafts, draftNames, router, settings, manager, m, roles,
+                    cluster, onVersionReceived, factory);
+        }
     }
 
     /** Every role: what {@code ./osd serve} runs on one node. */
@@ -96,40 +98,28 @@ public final class ServingSystem implements AutoCloseable {
         }
     }
 
-    private final ActorSystem<Gateway.Command> system;
-    private volatile boolean draining;
+    private final ActorSystem<Void> system;
+    private final NodeGuardian.Node node;
     private final AtomicLong ids = new AtomicLong();
-    private final Map<String, Draft> drafts = new ConcurrentSkipListMap<>();
-    private final Set<String> names = new ConcurrentSkipListSet<>();
-    private final DraftFactory factory;
-    private final ServingMetrics metrics;
+    private final boolean canAddDrafts;
     private final LlamaModel target;
     private final LlamaConfig targetConfig;
+    private volatile boolean draining;
 
     private ServingSystem(String name, LlamaModel target, LlamaConfig targetConfig,
             TextTokenizer tokenizer, List<Draft> drafts, List<String> draftNames, Router router, Settings settings,
             NDManager manager, DraftFactory factory, Config config, Set<String> roles,
             Consumer<DraftWeights.Received> onVersionReceived) {
-        for (Draft d : drafts) {
-            this.drafts.put(d.name(), d);
-        }
-        this.names.addAll(draftNames);
-        this.names.addAll(this.drafts.keySet());
-        this.factory = factory;
+        this.canAddDrafts = factory != null;
         this.target = target;
         this.targetConfig = targetConfig;
         Config resolved = config == null ? ConfigFactory.load() : config;
         boolean cluster = resolved.getString("pekko.actor.provider").equals("cluster");
-        // the actor metrics extension belongs to the actor system: the registry is made once that exists
-        CompletableFuture<ServingMetrics> m = new CompletableFuture<>();
-        this.system = ActorSystem.create(Behaviors.setup(ctx -> {
-            ServingMetrics made = new ServingMetrics(this.drafts::values, ActorMetrics.of(ctx.getSystem()));
-            m.complete(made);
-            return ActorMetrics.measured(Gateway.Command.class, "gateway",
-                    Gateway.create(new Parts(target, targetConfig, tokenizer, drafts, draftNames, router, settings,
-                            manager, made, roles, cluster, onVersionReceived)));
-        }), name, resolved);
-        this.metrics = m.orTimeout(30, TimeUnit.SECONDS).join();
+        CompletableFuture<NodeGuardian.Node> started = new CompletableFuture<>();
+        this.system = ActorSystem.create(NodeGuardian.create(new Parts(target, targetConfig, tokenizer, drafts,
+                draftNames, router, settings, manager, null, roles, cluster, onVersionReceived, factory), started),
+                name, resolved);
+        this.node = started.orTimeout(30, TimeUnit.SECONDS).join();
     }
 
     /** Starts the actors; the models stay the caller's. */
@@ -213,7 +203,12 @@ public final class ServingSystem implements AutoCloseable {
                     s.deadline(), onTokens.get(i), done, now));
             out.add(new Submitted(id, done));
         }
-        system.tell(new Gateway.Admit(List.copyOf(generations)));
+        if (node.gateway() == null) {
+            ProblemException e = new ProblemException(new Problem.Unavailable("this node has no gateway role"));
+            generations.forEach(g -> g.done().completeExceptionally(e));
+        } else {
+            node.gateway().tell(new Gateway.Admit(List.copyOf(generations)));
+        }
         return out;
     }
 
@@ -224,7 +219,11 @@ public final class ServingSystem implements AutoCloseable {
     public CompletionStage<Void> drain() {
         draining = true;
         CompletableFuture<Void> drained = new CompletableFuture<>();
-        system.tell(new Gateway.Drain(drained));
+        if (node.gateway() == null) {
+            drained.complete(null);
+        } else {
+            node.gateway().tell(new Gateway.Drain(drained));
+        }
         return drained;
     }
 
@@ -236,22 +235,26 @@ public final class ServingSystem implements AutoCloseable {
     /** Ends every request in flight now, each answered with {@code problem} (a drain's grace period is over). */
     public void abortAll(Problem problem) {
         draining = true;
-        system.tell(new Gateway.AbortAll(problem));
+        if (node.gateway() != null) {
+            node.gateway().tell(new Gateway.AbortAll(problem));
+        }
     }
 
     /** Ends a request early (a client went away); it answers with what it has. */
     public void cancel(String id) {
-        system.tell(new Gateway.Cancel(id));
+        if (node.gateway() != null) {
+            node.gateway().tell(new Gateway.Cancel(id));
+        }
     }
 
     /** The drafts this node holds (replicas or trainers), by name. */
     public Map<String, Draft> drafts() {
-        return Map.copyOf(drafts);
+        return node.served().get().local();
     }
 
     /** Every draft the system serves, wherever its replicas run. */
     public SortedSet<String> draftNames() {
-        return new TreeSet<>(names);
+        return node.served().get().names();
     }
 
     /** The target model when this node has the target role, else null. */
@@ -264,11 +267,11 @@ public final class ServingSystem implements AutoCloseable {
     }
 
     public ServingMetrics metrics() {
-        return metrics;
+        return node.metrics();
     }
 
     public boolean canAddDrafts() {
-        return factory != null;
+        return canAddDrafts;
     }
 
     /**
@@ -276,62 +279,26 @@ public final class ServingSystem implements AutoCloseable {
      * starts learning on the traffic {@code rule} routes to it).
      */
     public CompletionStage<Draft> addDraft(String name, RoutingRule rule) {
-        if (factory == null) {
-            return CompletableFuture.failedFuture(new ProblemException(new Problem.InvalidInput(null,
-                    "this system has no draft factory")));
-        }
-        if (names.contains(name)) {
-            return CompletableFuture.failedFuture(new ProblemException(new Problem.InvalidInput("name", "draft '"
-                    + name + "' exists already")));
-        }
-        Draft d = factory.create(name);
         CompletableFuture<Draft> done = new CompletableFuture<>();
-        system.tell(new Gateway.AddDraft(d, rule, done));
-        return done.whenComplete((added, failure) -> {
-            if (failure == null) {
-                drafts.put(name, d);
-                names.add(name);
-            } else {
-                closeDraft(d);
-            }
-        });
+        node.drafts().tell(new DraftLifecycle.AddDraft(name, rule, done));
+        return done;
     }
 
     /** Stops serving a draft and frees it; requests in flight with it finish target-only. */
     public CompletionStage<Void> retireDraft(String name) {
-        CompletableFuture<Draft> done = new CompletableFuture<>();
-        system.tell(new Gateway.RetireDraft(name, done));
-        return done.thenAccept(x -> {
-            names.remove(name);
-            Draft d = drafts.remove(name);
-            if (d != null) {
-                closeDraft(d);
-            }
-        });
-    }
-
-    private static void closeDraft(Draft d) {
-        if (d.trainer() != null) {
-            d.trainer().close();
-        }
-        d.live().close();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        node.drafts().tell(new DraftLifecycle.RetireDraft(name, done));
+        return done;
     }
 
     /**
      * Pauses (or resumes) the training of one draft, or of all when {@code name} is null: trainers on this node
-     * at once, trainers on other nodes through a message.
+     * before the stage completes, trainers on other nodes through a message.
      */
-    public void setTraining(String name, boolean paused) {
-        system.tell(new Gateway.SetTraining(name, paused));
-        for (Draft d : drafts.values()) {
-            if ((name == null || d.name().equals(name)) && d.trainer() != null) {
-                if (paused) {
-                    d.trainer().pause();
-                } else {
-                    d.trainer().resume();
-                }
-            }
-        }
+    public CompletionStage<Void> setTraining(String name, boolean paused) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        node.drafts().tell(new DraftLifecycle.SetTraining(name, paused, done));
+        return done;
     }
 
     /** A member of the cluster as this node sees it. */
@@ -349,39 +316,39 @@ public final class ServingSystem implements AutoCloseable {
         if (!system.settings().config().getString("pekko.actor.provider").equals("cluster")) {
             return new ClusterView(self, List.of(new Member(self, ALL_ROLES, "Up")), List.of(), services);
         }
-        ClusterEvent.CurrentClusterState state =
-                Cluster.get(system).state();
+        ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
         List<Member> members = new ArrayList<>();
-        for (org.apache.pekko.cluster.Member m : state.getMembers()) {
+        for (var m : state.getMembers()) {
             Set<String> roles = new TreeSet<>(m.getRoles());
             roles.removeIf(r -> r.startsWith("dc-"));
             members.add(new Member(m.address().toString(), roles, m.status().toString()));
         }
         List<String> unreachable = new ArrayList<>();
-        for (org.apache.pekko.cluster.Member m : state.getUnreachable()) {
+        for (var m : state.getUnreachable()) {
             unreachable.add(m.address().toString());
         }
         return new ClusterView(self, members, unreachable, services);
     }
 
-    /** How many targets and draft replicas the gateway can reach now. */
-    public Gateway.Readiness readiness() {
+    /** How many targets and draft replicas this node can reach now. */
+    public ServiceDirectory.Readiness readiness() {
         return readinessAsync().toCompletableFuture().join();
     }
 
     /** As {@link #readiness}, for a caller that must not block (a route). */
-    public CompletionStage<Gateway.Readiness> readinessAsync() {
-        return AskPattern.<Gateway.Command, Gateway.Readiness>ask(system, Gateway.GetReadiness::new,
-                Duration.ofSeconds(5), system.scheduler());
+    public CompletionStage<ServiceDirectory.Readiness> readinessAsync() {
+        return AskPattern.<ServiceDirectory.Command, ServiceDirectory.Readiness>ask(node.directory(),
+                ServiceDirectory.GetReadiness::new, Duration.ofSeconds(5), system.scheduler());
     }
 
     /** The target actor's batching figures so far. */
     public TargetActor.Stats targetStats() {
-        return AskPattern.<Gateway.Command, TargetActor.Stats>ask(system, Gateway.GetTargetStats::new,
-                Duration.ofSeconds(5), system.scheduler()).toCompletableFuture().join();
+        return AskPattern.<ServiceDirectory.Command, TargetActor.Stats>ask(node.directory(),
+                ServiceDirectory.GetTargetStats::new, Duration.ofSeconds(5), system.scheduler())
+                .toCompletableFuture().join();
     }
 
-    public ActorSystem<Gateway.Command> actorSystem() {
+    public ActorSystem<Void> actorSystem() {
         return system;
     }
 

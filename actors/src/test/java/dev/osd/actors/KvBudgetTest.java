@@ -87,8 +87,9 @@ class KvBudgetTest {
             int maxTokens) {
         TestProbe<RequestActor.Event> client = KIT.createTestProbe();
         GenerationRequest request = new GenerationRequest(prompt, maxTokens, SamplingParams.GREEDY, null, true, 0);
-        KIT.spawn(RequestActor.create(id, request, null, SHAPE.eosTokenId(), TargetActor.contextLimit(CONFIG, SHAPE),
-                actor, null, null, 0, null, Duration.ofSeconds(5), client.getRef()), "request-" + id);
+        KIT.spawn(RequestActor.create(RequestActor.Setup.targetOnly(id, request, SHAPE.eosTokenId(),
+                TargetActor.contextLimit(CONFIG, SHAPE), actor, Duration.ofSeconds(5), client.getRef())),
+                "request-" + id);
         return client.fishForMessage(Duration.ofSeconds(30), e -> e instanceof RequestActor.Finished
                 ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore()).stream()
                 .map(RequestActor.Finished.class::cast).reduce((a, b) -> b).orElseThrow();

@@ -88,7 +88,8 @@ class ServingSystemTest {
             });
 
             // the target and every draft replica can be found through the Receptionist (how a cluster finds them)
-            for (ServiceKey<?> key : List.of(Gateway.TARGET_KEY, Gateway.draftKey("a"), Gateway.draftKey("b"))) {
+            for (ServiceKey<?> key : List.of(ServiceDirectory.TARGET_KEY, ServiceDirectory.draftKey("a"),
+                    ServiceDirectory.draftKey("b"))) {
                 Receptionist.Listing listing = AskPattern.<Receptionist.Command, Receptionist.Listing>ask(
                         system.actorSystem().receptionist(), r -> Receptionist.find(key, r), Duration.ofSeconds(3),
                         system.actorSystem().scheduler()).toCompletableFuture().get(5, TimeUnit.SECONDS);

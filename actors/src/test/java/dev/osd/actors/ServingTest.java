@@ -74,8 +74,9 @@ class ServingTest {
 
     static ActorRef<RequestActor.Command> request(Serving s, int i, GenerationRequest r, Consumer<SpeculationRound> trainer,
             ActorRef<RequestActor.Event> client) {
-        return KIT.spawn(RequestActor.create("req-" + NAMES.incrementAndGet(), r, null, target.config().eosTokenId(),
-                128, s.target(), s.draft(), "d", 128, trainer, Duration.ofSeconds(2), client));
+        return KIT.spawn(RequestActor.create(RequestActor.Setup.targetOnly("req-" + NAMES.incrementAndGet(), r,
+                target.config().eosTokenId(), 128, s.target(), Duration.ofSeconds(2), client)
+                .withDraft(s.draft(), "d", 128, trainer, null)));
     }
 
     /** Collects each request's final event. */
@@ -205,8 +206,9 @@ class ServingTest {
         for (int i = 0; i < 4; i++) {
             TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
             GenerationRequest r = greedy(20 + i, 6);
-            KIT.spawn(RequestActor.create("adaptive-" + i, r, null, target.config().eosTokenId(), 128, s.target(),
-                    s.draft(), "d", 128, null, adaptive, Duration.ofSeconds(2), probe.getRef()));
+            KIT.spawn(RequestActor.create(RequestActor.Setup.targetOnly("adaptive-" + i, r,
+                    target.config().eosTokenId(), 128, s.target(), Duration.ofSeconds(2), probe.getRef())
+                    .withDraft(s.draft(), "d", 128, null, adaptive)));
             RequestActor.Finished f = finished(probe, 1).values().iterator().next();
             assertArrayEquals(plain(greedy(20 + i, 0)), f.result().tokens());
         }
@@ -222,9 +224,10 @@ class ServingTest {
         // a draft that never answers holds the request in its first round for the 2 s draft timeout, so the
         // deadline passes mid-request however fast the target decodes
         TestProbe<DraftActor.Command> silentDraft = KIT.createTestProbe();
-        KIT.spawn(RequestActor.create("deadline", new GenerationRequest(prompt(3), 120, SamplingParams.GREEDY, null,
-                true, 2), null, target.config().eosTokenId(), 128, s.target(), silentDraft.getRef(), "d", 128, null,
-                null, Duration.ofSeconds(2), Duration.ofMillis(1), probe.getRef()));
+        GenerationRequest request = new GenerationRequest(prompt(3), 120, SamplingParams.GREEDY, null, true, 2);
+        KIT.spawn(RequestActor.create(new RequestActor.Setup("deadline", request, null, target.config().eosTokenId(),
+                128, s.target(), silentDraft.getRef(), "d", 128, null, null, Duration.ofSeconds(2), Duration.ofMillis(1),
+                probe.getRef(), null)));
         RequestActor.Finished f = finished(probe, 1).values().iterator().next();
         assertTrue(f.problem() instanceof Problem.DeadlinePassed, String.valueOf(f.problem()));
         assertTrue(f.result().tokens().length < 120);
@@ -241,11 +244,12 @@ class ServingTest {
         Serving s = start(4);
         ActorRef<TargetActor.Command> other = KIT.spawn(TargetActor.create(target, 4, 16), "target-other-"
                 + NAMES.incrementAndGet(), TARGETS);
-        TestProbe<Gateway.Command> gateway = KIT.createTestProbe();
+        TestProbe<ServiceDirectory.Command> directory = KIT.createTestProbe();
         TestProbe<RequestActor.Event> client = KIT.createTestProbe();
         GenerationRequest r = new GenerationRequest(prompt(7), 120, SamplingParams.GREEDY, null, true, 3);
-        KIT.spawn(RequestActor.create("moves", r, null, target.config().eosTokenId(), 128, s.target(), s.draft(), "d",
-                128, null, null, Duration.ofSeconds(2), null, client.getRef(), gateway.getRef()));
+        KIT.spawn(RequestActor.create(new RequestActor.Setup("moves", r, null, target.config().eosTokenId(), 128,
+                s.target(), s.draft(), "d", 128, null, null, Duration.ofSeconds(2), null, client.getRef(),
+                directory.getRef())));
         int streamed = 0;
         while (streamed == 0) {
             if (client.receiveMessage(Duration.ofSeconds(30)) instanceof RequestActor.Tokens t) {
@@ -253,9 +257,10 @@ class ServingTest {
             }
         }
         KIT.stop(s.target());
-        Gateway.ReplaceTarget ask = gateway.expectMessageClass(Gateway.ReplaceTarget.class, Duration.ofSeconds(10));
+        ServiceDirectory.ReplaceTarget ask = directory.expectMessageClass(ServiceDirectory.ReplaceTarget.class,
+                Duration.ofSeconds(10));
         assertEquals(s.target(), ask.lost());
-        ask.replyTo().tell(new Gateway.TargetFound(other));
+        ask.replyTo().tell(new ServiceDirectory.TargetFound(other));
         RequestActor.Finished f = finished(client, 1).get("moves");
         assertNull(f.problem(), String.valueOf(f.problem()));
         assertArrayEquals(plain(r), f.result().tokens(), "the same tokens as if the target had stayed");
@@ -263,14 +268,15 @@ class ServingTest {
         // with no other target the request ends, answered, and says why
         Serving lone = start(4);
         TestProbe<RequestActor.Event> client2 = KIT.createTestProbe();
-        KIT.spawn(RequestActor.create("stranded", r, null, target.config().eosTokenId(), 128, lone.target(),
-                lone.draft(), "d", 128, null, null, Duration.ofSeconds(2), null, client2.getRef(), gateway.getRef()));
+        KIT.spawn(RequestActor.create(new RequestActor.Setup("stranded", r, null, target.config().eosTokenId(), 128,
+                lone.target(), lone.draft(), "d", 128, null, null, Duration.ofSeconds(2), null, client2.getRef(),
+                directory.getRef())));
         while (!(client2.receiveMessage(Duration.ofSeconds(30)) instanceof RequestActor.Tokens)) {
             Thread.onSpinWait();
         }
         KIT.stop(lone.target());
-        gateway.expectMessageClass(Gateway.ReplaceTarget.class, Duration.ofSeconds(10)).replyTo()
-                .tell(new Gateway.TargetFound(null));
+        directory.expectMessageClass(ServiceDirectory.ReplaceTarget.class, Duration.ofSeconds(10)).replyTo()
+                .tell(new ServiceDirectory.TargetFound(null));
         RequestActor.Finished stranded = finished(client2, 1).get("stranded");
         assertTrue(stranded.problem() instanceof Problem.Unavailable, String.valueOf(stranded.problem()));
     }

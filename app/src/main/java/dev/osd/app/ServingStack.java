@@ -3,7 +3,7 @@ package dev.osd.app;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.osd.actors.DraftWeights;
-import dev.osd.actors.Gateway;
+import dev.osd.actors.ServiceDirectory;
 import dev.osd.actors.ServingSystem;
 import dev.osd.distillation.DraftTrainer;
 import dev.osd.distillation.TrainerSettings;
@@ -149,7 +149,7 @@ public final class ServingStack implements AutoCloseable {
     public ServingStack awaitReady(Duration limit) throws InterruptedException {
         long end = System.nanoTime() + limit.toNanos();
         while (true) {
-            Gateway.Readiness r = system.readiness();
+            ServiceDirectory.Readiness r = system.readiness();
             if (r.targets() > 0 && r.draftReplicas().values().stream().allMatch(n -> n > 0)) {
                 return this;
             }

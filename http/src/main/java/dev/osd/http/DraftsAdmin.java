@@ -133,12 +133,11 @@ final class DraftsAdmin {
     }
 
     /** Pauses or resumes one draft's training ({@code name} null: every draft's). */
-    JsonObject training(String name, boolean paused) {
+    CompletionStage<JsonObject> training(String name, boolean paused) {
         if (name != null && !system.draftNames().contains(name)) {
             throw ApiError.notFound("name", "unknown draft '" + name + "'");
         }
-        system.setTraining(name, paused);
-        return name == null ? list() : describe(name, 0);
+        return system.setTraining(name, paused).thenApply(x -> name == null ? list() : describe(name, 0));
     }
 
     private static List<String> strings(JsonObject body, String field) {

@@ -223,9 +223,9 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
                         delete(() -> answer(() -> drafts.retire(name)))))),
                 path(PathMatchers.segment("drafts").slash(PathMatchers.segment()).slash(PathMatchers.segment()),
                         (name, action) -> post(() -> withAdminKey(
-                                () -> complete(json(200, drafts.training(name, paused(action))))))),
+                                () -> answer(() -> drafts.training(name, paused(action)))))),
                 path(PathMatchers.segment("training").slash(PathMatchers.segment()), action -> post(
-                        () -> withAdminKey(() -> complete(json(200, drafts.training(null, paused(action))))))));
+                        () -> withAdminKey(() -> answer(() -> drafts.training(null, paused(action)))))));
     }
 
     private Route operationsRoutes() {
