@@ -10,10 +10,13 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
@@ -23,7 +26,8 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  * each interval and sends a version it has not sent yet to every receiver the Receptionist lists for that draft
  * elsewhere, in chunks well under Artery's frame limit; a receiver assembles the chunks of one version, checks
  * their SHA-256 and only then publishes the version to its node's {@link LiveDraft} (never a partial one, never
- * an older one). Replicas on the trainer's own node share its LiveDraft and need nothing sent.
+ * an older one). Replicas on the trainer's own node share its LiveDraft and need nothing sent. Encoding, hashing
+ * and building a model run on Pekko's blocking dispatcher, never on the actors' threads.
  */
 public final class DraftWeights {
 
@@ -39,6 +43,10 @@ public final class DraftWeights {
 
     /** What a receiver hears. */
     public sealed interface Receiver {
+    }
+
+    /** A version built from checked bytes off the actor's thread (or why it could not be). */
+    private record Built(VersionChunk last, DraftVersion version, Throwable failure) implements Receiver, LocalOnly {
     }
 
     /** One chunk of one version; {@code publishedAtMillis}: when the trainer published it (wall clock). */
@@ -78,15 +86,29 @@ public final class DraftWeights {
                     System.arraycopy(p, 0, bytes, at, p.length);
                     at += p.length;
                 }
-                String sha = WeightsWire.sha256(bytes);
-                if (!sha.equals(c.sha256())) {
-                    ctx.getLog().warn("draft {} version {}: checksum {} is not the announced {}; not served", draft,
-                            c.number(), sha, c.sha256());
+                // hashing and building a model take a while: on the blocking dispatcher, the result piped back
+                ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
+                    String sha = WeightsWire.sha256(bytes);
+                    if (!sha.equals(c.sha256())) {
+                        throw new IllegalStateException("checksum " + sha + " is not the announced " + c.sha256());
+                    }
+                    return WeightsWire.version(draft, c.number(), c.parent(), bytes, config, manager);
+                }, ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking())),
+                        (v, failure) -> new Built(c, v, failure));
+                return Behaviors.same();
+            }).onMessage(Built.class, b -> {
+                VersionChunk c = b.last();
+                if (b.failure() != null) {
+                    ctx.getLog().warn("draft {} version {} refused: {}", draft, c.number(),
+                            (b.failure() instanceof CompletionException e ? e.getCause() : b.failure()).getMessage());
+                    return Behaviors.same();
+                }
+                if (c.number() <= live.versionNumber()) {
+                    b.version().close(); // a newer one was published while this one was built
                     return Behaviors.same();
                 }
                 try {
-                    DraftVersion v = WeightsWire.version(draft, c.number(), c.parent(), bytes, config, manager);
-                    live.publish(v);
+                    live.publish(b.version());
                 } catch (RuntimeException e) {
                     ctx.getLog().warn("draft {} version {} refused: {}", draft, c.number(), e.getMessage());
                     return Behaviors.same();
@@ -111,6 +133,11 @@ public final class DraftWeights {
     private record Listed(Receptionist.Listing listing) implements Publisher, LocalOnly {
     }
 
+    /** A version encoded off the actor's thread, for the receivers that were behind when it started. */
+    private record Encoded(long version, long parent, byte[] bytes, String sha256, List<ActorRef<Receiver>> behind,
+            Throwable failure) implements Publisher, LocalOnly {
+    }
+
     public static Behavior<Publisher> publisher(String draft, LiveDraft live, Duration every) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ctx.getSystem().receptionist().tell(Receptionist.subscribe(receiverKey(draft),
@@ -121,6 +148,7 @@ public final class DraftWeights {
                     new AtomicReference<>(List.of());
             long[] publishedAt = {System.currentTimeMillis()};
             long[] seen = {live.versionNumber()};
+            boolean[] encoding = {false};
             return Behaviors.receive(Publisher.class)
                     .onMessage(Listed.class, l -> {
                         receivers.set(List.copyOf(l.listing().getServiceInstances(receiverKey(draft))));
@@ -135,21 +163,40 @@ public final class DraftWeights {
                         List<ActorRef<Receiver>> behind = receivers.get().stream()
                                 .filter(r -> !r.path().address().hasLocalScope())
                                 .filter(r -> sent.getOrDefault(r, -1L) < seen[0]).toList();
-                        if (behind.isEmpty() || seen[0] == 0) {
+                        if (behind.isEmpty() || seen[0] == 0 || encoding[0]) {
                             return Behaviors.same();
                         }
-                        try (DraftVersion v = live.acquire()) {
-                            byte[] bytes = WeightsWire.encode(v.model().weights());
-                            String sha = WeightsWire.sha256(bytes);
-                            int total = (bytes.length + CHUNK - 1) / CHUNK;
-                            for (ActorRef<Receiver> r : behind) {
-                                for (int i = 0; i < total; i++) {
-                                    r.tell(new VersionChunk(draft, v.number(), v.parent(), sha, i, total,
-                                            publishedAt[0], Arrays.copyOfRange(bytes, i * CHUNK,
-                                                    Math.min(bytes.length, (i + 1) * CHUNK))));
-                                }
-                                sent.put(r, v.number());
+                        // encoding a whole model takes a while: on the blocking dispatcher, the bytes piped back
+                        encoding[0] = true;
+                        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
+                            try (DraftVersion v = live.acquire()) {
+                                byte[] bytes = WeightsWire.encode(v.model().weights());
+                                return new Encoded(v.number(), v.parent(), bytes, WeightsWire.sha256(bytes), behind,
+                                        null);
                             }
+                        }, ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking())),
+                                (e, failure) -> e != null ? e : new Encoded(0, 0, null, null, behind, failure));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Encoded.class, e -> {
+                        encoding[0] = false;
+                        if (e.failure() != null) {
+                            ctx.getLog().warn("draft {}: a version could not be encoded: {}", draft,
+                                    e.failure().toString());
+                            return Behaviors.same();
+                        }
+                        byte[] bytes = e.bytes();
+                        int total = (bytes.length + CHUNK - 1) / CHUNK;
+                        for (ActorRef<Receiver> r : e.behind()) {
+                            if (!receivers.get().contains(r)) {
+                                continue; // gone while the version was encoded
+                            }
+                            for (int i = 0; i < total; i++) {
+                                r.tell(new VersionChunk(draft, e.version(), e.parent(), e.sha256(), i, total,
+                                        publishedAt[0], Arrays.copyOfRange(bytes, i * CHUNK,
+                                                Math.min(bytes.length, (i + 1) * CHUNK))));
+                            }
+                            sent.put(r, e.version());
                         }
                         return Behaviors.same();
                     })
