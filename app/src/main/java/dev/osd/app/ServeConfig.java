@@ -36,7 +36,8 @@ final class ServeConfig {
         return new HttpServer.Settings(host != null ? host : s.getString("host"), port, modelName(c, model),
                 s.getBytes("max-body-bytes"), key(s, "api-key", "OSD_API_KEY"), key(s, "admin-key", "OSD_ADMIN_KEY"),
                 s.getInt("max-draft-tokens"), s.getInt("max-generations-per-request"), s.getDuration("body-timeout"),
-                s.getStringList("cors-allowed-origins"), c.getBoolean("osd.metrics.vllm-names"));
+                s.getStringList("cors-allowed-origins"), c.getBoolean("osd.metrics.vllm-names"),
+                s.getDuration("request-timeout"));
     }
 
     /** The id the API serves: osd.serve.model-name, else the target directory's name, else "osd-embedded". */

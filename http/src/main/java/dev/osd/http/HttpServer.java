@@ -34,6 +34,7 @@ import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpCharsets;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
@@ -67,54 +68,59 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
      */
     public record Settings(String host, int port, String model, long maxBodyBytes, String apiKey, String adminKey,
             int maxDraftTokens, int maxGenerationsPerRequest, Duration bodyTimeout, List<String> corsAllowedOrigins,
-            boolean vllmNames) {
+            boolean vllmNames, Duration requestTimeout) {
         public Settings {
             corsAllowedOrigins = List.copyOf(corsAllowedOrigins);
         }
 
         public static Settings defaults() {
             return new Settings("127.0.0.1", 8080, "osd-embedded", 1 << 20, null, null, 5, 128,
-                    Duration.ofSeconds(10), List.of(), false);
+                    Duration.ofSeconds(10), List.of(), false, Duration.ofMinutes(10));
         }
 
         public Settings withPort(int p) {
             return new Settings(host, p, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames);
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames, requestTimeout);
         }
 
         public Settings withModel(String m) {
             return new Settings(host, port, m, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames);
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames, requestTimeout);
         }
 
         public Settings withKeys(String api, String admin) {
             return new Settings(host, port, model, maxBodyBytes, api, admin, maxDraftTokens, maxGenerationsPerRequest,
-                    bodyTimeout, corsAllowedOrigins, vllmNames);
+                    bodyTimeout, corsAllowedOrigins, vllmNames, requestTimeout);
         }
 
         public Settings withMaxBodyBytes(long b) {
             return new Settings(host, port, model, b, apiKey, adminKey, maxDraftTokens, maxGenerationsPerRequest,
-                    bodyTimeout, corsAllowedOrigins, vllmNames);
+                    bodyTimeout, corsAllowedOrigins, vllmNames, requestTimeout);
         }
 
         public Settings withBodyTimeout(Duration t) {
             return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, t, corsAllowedOrigins, vllmNames);
+                    maxGenerationsPerRequest, t, corsAllowedOrigins, vllmNames, requestTimeout);
         }
 
         public Settings withMaxGenerationsPerRequest(int n) {
             return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens, n, bodyTimeout,
-                    corsAllowedOrigins, vllmNames);
+                    corsAllowedOrigins, vllmNames, requestTimeout);
         }
 
         public Settings withVllmNames(boolean on) {
             return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, on);
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, on, requestTimeout);
         }
 
         public Settings withCorsAllowedOrigins(List<String> origins) {
             return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, origins, vllmNames);
+                    maxGenerationsPerRequest, bodyTimeout, origins, vllmNames, requestTimeout);
+        }
+    
+        public Settings withRequestTimeout(Duration t) {
+            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
+                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames, t);
         }
     }
 
@@ -136,7 +142,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         system.metrics().serveAs(settings.model());
         this.api = new OpenAiApi(system, new PromptEncoder(tokenizer, system.targetConfig(), tokenizerConfig), settings.model(),
                 settings.maxDraftTokens(),
-                settings.maxGenerationsPerRequest(), materializer);
+                settings.maxGenerationsPerRequest(), settings.requestTimeout(), materializer);
         this.cors = new Cors(settings.corsAllowedOrigins());
         this.drafts = new DraftsAdmin(system);
         this.history = new DashboardHistory(system, 600);
@@ -172,11 +178,26 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     Route routes() {
         // CORS outermost: errors and rejections carry its headers too, or a browser could not read them
         return cors.wrap(this, () -> handleExceptions(exceptions(), () -> handleRejections(rejections(),
-                () -> concat(
+                () -> withRequestTimeout(backstop(), this::timedOut, () -> concat(
                         pathPrefix("v1", () -> concat(openAiRoutes(), adminRoutes(),
                                 path("dashboard", () -> get(() -> complete(json(200, history.toJson())))))),
                         vllmRoutes(),
-                        operationsRoutes()))));
+                        operationsRoutes())))));
+    }
+
+    /**
+     * Pekko's request timeout, past the requests' own deadline: a request ends itself at its deadline (its caches
+     * freed, 504 with what it says), and this answers only one that did not (the OpenAI error object, not
+     * Pekko's plain-text 503).
+     */
+    private Duration backstop() {
+        return settings.requestTimeout().plusSeconds(5);
+    }
+
+    private HttpResponse timedOut(HttpRequest request) {
+        return dev.osd.http.Http.error(new ApiError(504, "server_error", null, "deadline_exceeded",
+                "the request did not finish within osd.serve.request-timeout (" + settings.requestTimeout().toSeconds()
+                        + " s)", 0));
     }
 
     /** vLLM's own endpoints beside the OpenAI API: health, ping, version, tokenize, detokenize. */

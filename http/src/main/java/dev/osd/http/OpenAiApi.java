@@ -15,6 +15,7 @@ import dev.osd.engine.SpeculationStats;
 import dev.osd.engine.TextTokenizer;
 import dev.osd.engine.TokenLogprob;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -49,6 +50,8 @@ import org.apache.pekko.util.ByteString;
 final class OpenAiApi {
 
     private final ServingSystem system;
+    // every generation of a completion ends with what it has after this long (osd.serve.request-timeout)
+    private final Duration requestTimeout;
     private final TextTokenizer tokenizer;
     private final PromptEncoder prompts;
     private final String model;
@@ -64,8 +67,9 @@ final class OpenAiApi {
      * @param maxGenerations most generations (prompts × n) one request may start
      */
     OpenAiApi(ServingSystem system, PromptEncoder prompts, String model, int maxDraftTokens, int maxGenerations,
-            Materializer materializer) {
+            Duration requestTimeout, Materializer materializer) {
         this.system = system;
+        this.requestTimeout = requestTimeout;
         this.tokenizer = prompts.tokenizer();
         this.prompts = prompts;
         this.model = model;
@@ -289,7 +293,7 @@ final class OpenAiApi {
 
     private ServingSystem.Submission submission(CompletionParams p, Choice c) {
         return new ServingSystem.Submission(c.request(), c.query(), p.draft(), p.numDraftTokens() != null,
-                p.speculate() && c.request().numDraftTokens() > 0, null);
+                p.speculate() && c.request().numDraftTokens() > 0, requestTimeout);
     }
 
     // ---- one JSON answer

@@ -318,4 +318,19 @@ class HardeningTest {
         }
         return n;
     }
+
+    // issue 12: an HTTP request deadline (osd.serve.request-timeout) ends a completion with the OpenAI error
+    // object, not Pekko's plain-text 503, and frees its caches
+    @Test
+    void aCompletionPastTheRequestTimeoutAnswers504AndFreesItsCaches() throws Exception {
+        try (HttpServer hurried = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.defaults()
+                .withPort(0).withRequestTimeout(Duration.ofMillis(1)))) {
+            HttpClientSupport.Reply r = new HttpClientSupport(hurried.url()).post("/v1/completions",
+                    "{\"prompt\": \"Hello\", \"max_tokens\": 200, \"ignore_eos\": true}");
+            assertError(r, 504, null, "past the deadline");
+            assertEquals("deadline_exceeded", r.error().get("code").getAsString());
+            Eventually.awaitAssert(Duration.ofSeconds(10), () -> assertEquals(0,
+                    stack.system().targetStats().openCaches()));
+        }
+    }
 }
