@@ -41,14 +41,27 @@ public final class ServingSystem implements AutoCloseable {
     }
 
     /**
+     * What {@code osd.serve} and {@code osd.target.max-batch} configure (the actors module's reference.conf).
+     *
      * @param slots concurrent requests (cache slots of the target and of each draft); beyond, requests are refused
      * @param maxBatch most sequences in one target forward
      * @param draftTimeout how long a request waits for a proposal before going on target-only
      * @param costRatio draft forward time ÷ target verification time, for the adaptive proposal length
+     * @param minK the shortest proposal the adaptive proposal length chooses
+     * @param maxK the longest proposal a request gets without asking
      */
     public record Settings(int slots, int maxBatch, Duration draftTimeout, double costRatio, int minK, int maxK) {
+        /** The configured settings of {@code config}. */
+        public static Settings of(Config config) {
+            Config s = config.getConfig("osd.serve");
+            return new Settings(s.getInt("slots"), config.getInt("osd.target.max-batch"),
+                    s.getDuration("draft-timeout"), s.getDouble("cost-ratio"), s.getInt("min-draft-tokens"),
+                    s.getInt("max-draft-tokens"));
+        }
+
+        /** The settings of the default configuration (application.conf over the reference.conf files). */
         public static Settings defaults() {
-            return new Settings(32, 16, Duration.ofSeconds(2), 0.1, 1, 8);
+            return of(ConfigFactory.load());
         }
     }
 

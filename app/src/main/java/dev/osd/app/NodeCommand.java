@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code ./osd node}: one member of a Pekko Cluster with some of the roles (gateway, target, draft, trainer).
  * Nodes find each other through the seed nodes, and the services through the Receptionist; a gateway serves
- * the HTTP API. {@code ./osd serve} is the one-node, every-role special case without a cluster.
+ * the HTTP API. {@code ./osd serve} is the one-node, every-role case without a cluster, on the same {@link #run}.
  */
 @Command(name = "node", mixinStandardHelpOptions = true,
         description = "Run one node of an OSD cluster (roles: gateway, target, draft, trainer).")
@@ -41,8 +41,8 @@ final class NodeCommand implements Callable<Integer> {
             + "25520).")
     Integer clusterPort;
 
-    @Option(names = "--port", defaultValue = "8080", description = "HTTP port of a gateway node; 0: any.")
-    int port;
+    @Option(names = "--port", description = "HTTP port of a gateway node (default: osd.serve.port, 8080; 0: any).")
+    Integer port;
 
     @Option(names = "--management-port", description = "Start pekko-management's health checks (/alive, /ready) "
             + "on this port (default: off).")
@@ -75,35 +75,69 @@ final class NodeCommand implements Callable<Integer> {
             }
         }
         Config c = config(roleSet);
-        Path stateDir = ServeConfig.state(c, state);
-        ServingSystem.Settings settings = ServeConfig.serving(c);
+        return run(new Run(c, roleSet, model, draft, roleSet.contains("trainer") ? ServeConfig.state(c, state) : null,
+                true, true, host, port != null ? port : c.getInt("osd.serve.port"), managementPort));
+    }
+
+    /**
+     * What one node runs, for {@code serve} and {@code node} alike.
+     *
+     * @param state the drafts' checkpoint stores, or null
+     * @param online whether the drafts learn from their traffic
+     * @param speculate false: target-only serving (no drafts)
+     * @param port the HTTP port of a gateway
+     * @param managementPort pekko-management's health checks, or null for none
+     */
+    record Run(Config config, Set<String> roles, Path model, Path draft, Path state, boolean online,
+            boolean speculate, String host, int port, Integer managementPort) {
+    }
+
+    /**
+     * Runs a node until SIGTERM (a gateway drains first), another exit of the JVM, or its actor system's end; the
+     * trainers save their drafts as it stops.
+     */
+    static int run(Run r) throws Exception {
+        Config c = r.config();
+        Set<String> roles = r.roles();
+        HttpServer.Settings http = roles.contains("gateway") ? ServeConfig.http(c, r.host(), r.port(), r.model()) : null;
+        if (http != null) {
+            ServeConfig.requireBindable(http);
+        }
+        ModelPair.requireDirectory("--model", r.model());
+        ModelPair.requireDirectory("--draft", r.draft());
+        Duration grace = ServeConfig.shutdownGrace(c);
         CountDownLatch done = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
-        Duration grace = ServeConfig.shutdownGrace(c);
-        if (roleSet.contains("gateway")) {
-            ServeConfig.requireBindable(ServeConfig.http(c, host, port, model));
-        }
         GracefulShutdown shutdown = GracefulShutdown.install();
+        System.out.println("loading models ...");
         // only the weights the roles use: a gateway needs the target's configuration and tokenizer
-        try (ModelPair models = ModelPair.open(model, draft, TargetDevice.resolve(c.getString("osd.target.device")),
-                roleSet.contains("target"), roleSet.contains("draft") || roleSet.contains("trainer"));
-                ServingStack stack = new ServingStack(SYSTEM, models, new ServingStack.Options(true, true,
-                        roleSet.contains("trainer") ? stateDir : null, settings, c, roleSet, null))) {
-            HttpServer server = null;
-            if (roleSet.contains("gateway")) {
-                server = HttpServer.start(stack.system(), models.tokenizer(), models.tokenizerConfig(), ServeConfig.http(c, host, port, model));
+        try (ModelPair models = ModelPair.open(r.model(), r.draft(),
+                TargetDevice.resolve(c.getString("osd.target.device")), roles.contains("target"),
+                roles.contains("draft") || roles.contains("trainer"));
+                ServingStack stack = new ServingStack(SYSTEM, models, new ServingStack.Options(r.online(),
+                        r.speculate(), r.state(), ServeConfig.serving(c), c, roles, null));
+                HttpServer server = http == null ? null
+                        : HttpServer.start(stack.system(), models.tokenizer(), models.tokenizerConfig(), http)) {
+            if (roles.containsAll(ServingSystem.ALL_ROLES)) {
+                // its own target and drafts: nothing is announced before the first request can run at full speed
+                stack.awaitReady(Duration.ofMinutes(2));
             }
-            if (managementPort != null) {
-                PekkoManagement.get(
-                        Adapter.toClassic(stack.system().actorSystem()))
-                        .start().toCompletableFuture().join();
+            if (r.managementPort() != null) {
+                PekkoManagement.get(Adapter.toClassic(stack.system().actorSystem())).start().toCompletableFuture()
+                        .join();
             }
-            System.out.printf("OSD node %s roles %s%n", stack.system().actorSystem().address(), roleSet);
+            System.out.printf("OSD node %s roles %s%n", stack.system().actorSystem().address(), roles);
             if (server != null) {
-                System.out.printf("OSD serves '%s' at %s%n", ServeConfig.modelName(c, model), server.url());
+                System.out.printf("OSD serves '%s' at %s%n", http.model(), server.url());
+                System.out.printf("  OpenAI API:  %s/v1  (e.g. OPENAI_BASE_URL=%s/v1)%n", server.url(), server.url());
+                System.out.printf("  dashboard:   %s/%n  metrics:     %s/metrics%n  drafts:      %s/v1/drafts%n",
+                        server.url(), server.url(), server.url());
             }
-            // SIGTERM / Ctrl-C: a gateway drains first (GracefulShutdown); any other exit: held until saved
+            System.out.printf("  drafts %s, training %s, state %s%n", stack.system().drafts().keySet(),
+                    r.online() ? "on" : "off", r.state() == null ? "none" : r.state().toAbsolutePath());
+            // SIGTERM / Ctrl-C: a gateway drains first (GracefulShutdown), then the stack closes and saves the drafts
             shutdown.signal().thenRun(done::countDown);
+            // any other exit of the JVM: hold it until the trainers saved their drafts
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 done.countDown();
                 try {
@@ -116,9 +150,10 @@ final class NodeCommand implements Callable<Integer> {
             done.await();
             if (server != null) {
                 shutdown.drain(stack.system(), grace);
-                server.close();
             }
+            System.out.println("stopping: trainers save their drafts ...");
         } finally {
+            // said before the hook is released: once it returns, the JVM may halt at any moment
             System.out.println("stopped");
             closed.countDown();
         }

@@ -20,10 +20,7 @@ final class ServeConfig {
     }
 
     static ServingSystem.Settings serving(Config c) {
-        Config s = c.getConfig("osd.serve");
-        return new ServingSystem.Settings(s.getInt("slots"), c.getInt("osd.target.max-batch"),
-                Duration.ofMillis(s.getDuration("draft-timeout").toMillis()), s.getDouble("cost-ratio"), 1,
-                s.getInt("max-draft-tokens"));
+        return ServingSystem.Settings.of(c);
     }
 
     /**

@@ -38,8 +38,6 @@ public final class ServingStack implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ServingStack.class);
 
-    static final List<String> DRAFTS = List.of("sql", "math", "code", "finance", "general");
-
     /**
      * @param online drafts learn from their traffic (false: they stay the base draft)
      * @param speculate false: no drafts at all (target-only serving)
@@ -56,27 +54,27 @@ public final class ServingStack implements AutoCloseable {
     private final ModelPair models;
     private final Options options;
     private final ExecutorService training = DraftTrainer.newTrainingExecutor();
+    private final TrainerSettings trainerSettings;
     private final List<ServingSystem.Draft> made = new CopyOnWriteArrayList<>();
     private final ServingSystem system;
 
     /**
      * The configuration of a cluster member on loopback for nodes in one JVM (the cluster benchmark and test):
-     * Artery on {@code port}, the seed at {@code seed}, these roles, the split-brain resolver.
+     * what every {@code ./osd node} runs with ({@code osd-node.conf}), with Artery on {@code port}, the seed at
+     * {@code seed} and these roles.
      */
     public static Config loopbackNode(int port, int seed, Set<String> roles) {
         return ConfigFactory.parseString("""
-                pekko.actor.provider = cluster
-                pekko.remote.artery.canonical.hostname = "127.0.0.1"
                 pekko.remote.artery.canonical.port = %d
-                pekko.remote.artery.advanced.maximum-frame-size = 1MiB
                 pekko.cluster.seed-nodes = ["pekko://osd@127.0.0.1:%d"]
                 pekko.cluster.roles = [%s]
-                pekko.cluster.downing-provider-class = "org.apache.pekko.cluster.sbr.SplitBrainResolverProvider"
-                pekko.cluster.split-brain-resolver.stable-after = 5s
+                # several members in one JVM
                 pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
-                pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
-                """.formatted(port, seed, String.join(",", roles))).withFallback(
-                        ConfigFactory.load());
+                # a member that a test stops is downed sooner than in production
+                pekko.cluster.split-brain-resolver.stable-after = 5s
+                """.formatted(port, seed, String.join(",", roles)))
+                .withFallback(ConfigFactory.parseResources("osd-node.conf")).withFallback(ConfigFactory.load())
+                .resolve();
     }
 
     /** Over the embedded models (the stack closes them too): what the HTTP tests serve. */
@@ -110,18 +108,23 @@ public final class ServingStack implements AutoCloseable {
     ServingStack(String name, ModelPair models, Options options) {
         this.models = models;
         this.options = options;
+        // every setting below comes from one configuration: the caller's, else the default one
+        Config config = options.config() != null ? options.config() : ConfigFactory.load();
+        this.trainerSettings = TrainerSettings.of(config, models.draft() == null ? 0
+                : models.draft().config().vocabSize());
+        List<String> names = options.speculate() ? config.getStringList("osd.serve.drafts") : List.of();
         List<ServingSystem.Draft> drafts = new ArrayList<>();
         Set<String> roles = options.roles();
         boolean holdsDrafts = roles.contains("draft") || roles.contains("trainer");
-        if (options.speculate() && holdsDrafts) {
-            for (String d : DRAFTS) {
+        if (holdsDrafts) {
+            for (String d : names) {
                 drafts.add(draft(d));
             }
         }
-        Router router = new Router(Router.embeddedRules(), options.speculate() ? "general" : null, null, 0);
+        Router router = new Router(Router.rules(config), options.speculate() ? Router.general(config) : null, null, 0);
         boolean everything = roles.containsAll(ServingSystem.ALL_ROLES);
         system = ServingSystem.startNode(name, roles, roles.contains("target") ? models.target() : null,
-                models.targetConfig(), models.tokenizer(), drafts, options.speculate() ? DRAFTS : List.of(), router,
+                models.targetConfig(), models.tokenizer(), drafts, names, router,
                 options.settings(), models.manager(), options.speculate() && everything ? this::draft : null,
                 options.config(), options.onReceived());
     }
@@ -162,7 +165,7 @@ public final class ServingStack implements AutoCloseable {
         }
     }
 
-    /** A draft named {@code name}: its store's newest valid version, else a clone of the base draft. */
+    /** A draft named {@code name}: its store's newest valid version, else a clone of the base draft (osd.training). */
     private ServingSystem.Draft draft(String name) {
         DraftCheckpointStore store = options.state() == null ? null
                 : new DraftCheckpointStore(options.state().resolve("drafts").resolve(name), name, 5);
@@ -183,7 +186,7 @@ public final class ServingStack implements AutoCloseable {
         }
         LiveDraft live = new LiveDraft(start);
         DraftTrainer trainer = options.online() ? new DraftTrainer(live,
-                TrainerSettings.defaults(models.draft().config().vocabSize()), training, store, models.manager())
+                trainerSettings, training, store, models.manager())
                 : null;
         ServingSystem.Draft d = new ServingSystem.Draft(name, live, trainer);
         made.add(d);

@@ -1,5 +1,8 @@
 package dev.osd.distillation;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+
 /**
  * How one draft is distilled online.
  *
@@ -44,10 +47,8 @@ public record TrainerSettings(int interval, int maxFresh, int replay, double lea
     }
 
     /**
-     * The defaults, measured on the embedded models (docs/distillation.md): the paper's I = 8; learning rate
-     * 1e-3 rather than the paper's 1e-4 (a 0.45M-parameter draft learning from a few hundred requests gains
-     * about half as much at 1e-4); every verified position rather than mistakes only; two steps per update;
-     * full distributions for vocabularies up to 4096 tokens, else the top 64.
+     * The defaults: {@code osd.training} of this module's {@code reference.conf}, measured on the embedded models
+     * (docs/distillation.md).
      */
     public static TrainerSettings defaults(int vocab) {
         return builder(vocab).build();
@@ -55,12 +56,22 @@ public record TrainerSettings(int interval, int maxFresh, int replay, double lea
 
     /** A builder holding {@link #defaults} for a draft of {@code vocab} tokens; every field is optional. */
     public static Builder builder(int vocab) {
-        return new Builder(vocab);
+        return builder(ConfigFactory.defaultReference(), vocab);
+    }
+
+    /** A builder holding {@code osd.training} of {@code config} (the defaults under what it sets). */
+    public static Builder builder(Config config, int vocab) {
+        return new Builder(config.withFallback(ConfigFactory.defaultReference()).getConfig("osd.training"), vocab);
+    }
+
+    /** The settings {@code osd.training} of {@code config} sets, for a draft of {@code vocab} tokens. */
+    public static TrainerSettings of(Config config, int vocab) {
+        return builder(config, vocab).build();
     }
 
     /** A builder holding these settings, for "the same but" copies. */
     public Builder toBuilder() {
-        return new Builder(0)
+        return builder(0)
                 .optInterval(interval)
                 .optMaxFresh(maxFresh)
                 .optReplay(replay)
@@ -80,128 +91,147 @@ public record TrainerSettings(int interval, int maxFresh, int replay, double lea
                 .optSteps(steps);
     }
 
-    /** Builds {@link TrainerSettings}; the defaults live here, {@link #defaults} is an unchanged builder. */
+    /** Builds {@link TrainerSettings} over the configured ones; {@link #defaults} is an unchanged builder. */
     public static final class Builder {
-        private int interval = 8;
-        // null: 32, or the interval when that is larger (maxFresh may not be below it)
+        private int interval;
+        // null: the configured max-fresh, or the interval when that is larger (maxFresh may not be below it)
         private Integer maxFresh;
-        private int replay = 8;
-        private double learningRate = 1e-3;
-        private double clipNorm = 1.0;
-        private double weightDecay = 0.0;
-        private Divergence divergence = Divergence.forwardKl();
-        private RecordPolicy policy = RecordPolicy.ALL_VERIFIED;
+        private final int maxFreshFloor;
+        private int replay;
+        private double learningRate;
+        private double clipNorm;
+        private double weightDecay;
+        private Divergence divergence;
+        private RecordPolicy policy;
         private int topN;
-        private int freshCapacity = 256;
-        private int recentCapacity = 512;
-        private int reservoirCapacity = 1024;
-        private int guardWindow = 512;
-        private double guardTolerance = 0.05;
-        private int saveEvery = 100;
-        private long seed = 1;
-        private int steps = 2;
+        private int freshCapacity;
+        private int recentCapacity;
+        private int reservoirCapacity;
+        private int guardWindow;
+        private double guardTolerance;
+        private int saveEvery;
+        private long seed;
+        private int steps;
 
-        private Builder(int vocab) {
-            topN = vocab <= 4096 ? 0 : 64;
+        /** @param c the {@code osd.training} section */
+        private Builder(Config c, int vocab) {
+            interval = c.getInt("interval");
+            maxFreshFloor = c.getInt("max-fresh");
+            replay = c.getInt("replay");
+            learningRate = c.getDouble("learning-rate");
+            clipNorm = c.getDouble("clip-norm");
+            weightDecay = c.getDouble("weight-decay");
+            divergence = Divergence.parse(c.getString("divergence"));
+            policy = RecordPolicy.parse(c.getString("policy"));
+            String n = c.getString("top-n");
+            topN = n.equals("auto") ? (vocab <= 4096 ? 0 : 64) : c.getInt("top-n");
+            freshCapacity = c.getInt("fresh-capacity");
+            recentCapacity = c.getInt("recent-capacity");
+            reservoirCapacity = c.getInt("reservoir-capacity");
+            guardWindow = c.getInt("guard-window");
+            guardTolerance = c.getDouble("guard-tolerance");
+            saveEvery = c.getInt("save-every");
+            seed = c.getLong("seed");
+            steps = c.getInt("steps");
         }
 
-        /** Default 8. */
+        /** Default: osd.training.interval. */
         public Builder optInterval(int interval) {
             this.interval = interval;
             return this;
         }
 
-        /** Default 32, or the interval when that is larger. */
+        /** Default: osd.training.max-fresh, or the interval when that is larger. */
         public Builder optMaxFresh(int maxFresh) {
             this.maxFresh = maxFresh;
             return this;
         }
 
-        /** Default 8. */
+        /** Default: osd.training.replay. */
         public Builder optReplay(int replay) {
             this.replay = replay;
             return this;
         }
 
-        /** Default 1e-3. */
+        /** Default: osd.training.learning-rate. */
         public Builder optLearningRate(double learningRate) {
             this.learningRate = learningRate;
             return this;
         }
 
-        /** Default 1.0. */
+        /** Default: osd.training.clip-norm. */
         public Builder optClipNorm(double clipNorm) {
             this.clipNorm = clipNorm;
             return this;
         }
 
-        /** Default 0.0. */
+        /** Default: osd.training.weight-decay. */
         public Builder optWeightDecay(double weightDecay) {
             this.weightDecay = weightDecay;
             return this;
         }
 
-        /** Default Divergence.forwardKl(). */
+        /** Default: osd.training.divergence. */
         public Builder optDivergence(Divergence divergence) {
             this.divergence = divergence;
             return this;
         }
 
-        /** Default RecordPolicy.ALL_VERIFIED. */
+        /** Default: osd.training.policy. */
         public Builder optPolicy(RecordPolicy policy) {
             this.policy = policy;
             return this;
         }
 
-        /** Default 0 (whole distributions) for vocabularies up to 4096 tokens, else 64. */
+        /** Default: osd.training.top-n (auto: 0, whole distributions, up to 4096 tokens, else 64). */
         public Builder optTopN(int topN) {
             this.topN = topN;
             return this;
         }
 
-        /** Default 256. */
+        /** Default: osd.training.fresh-capacity. */
         public Builder optFreshCapacity(int freshCapacity) {
             this.freshCapacity = freshCapacity;
             return this;
         }
 
-        /** Default 512. */
+        /** Default: osd.training.recent-capacity. */
         public Builder optRecentCapacity(int recentCapacity) {
             this.recentCapacity = recentCapacity;
             return this;
         }
 
-        /** Default 1024. */
+        /** Default: osd.training.reservoir-capacity. */
         public Builder optReservoirCapacity(int reservoirCapacity) {
             this.reservoirCapacity = reservoirCapacity;
             return this;
         }
 
-        /** Default 512. */
+        /** Default: osd.training.guard-window. */
         public Builder optGuardWindow(int guardWindow) {
             this.guardWindow = guardWindow;
             return this;
         }
 
-        /** Default 0.05. */
+        /** Default: osd.training.guard-tolerance. */
         public Builder optGuardTolerance(double guardTolerance) {
             this.guardTolerance = guardTolerance;
             return this;
         }
 
-        /** Default 100. */
+        /** Default: osd.training.save-every. */
         public Builder optSaveEvery(int saveEvery) {
             this.saveEvery = saveEvery;
             return this;
         }
 
-        /** Default 1. */
+        /** Default: osd.training.seed. */
         public Builder optSeed(long seed) {
             this.seed = seed;
             return this;
         }
 
-        /** Default 2. */
+        /** Default: osd.training.steps. */
         public Builder optSteps(int steps) {
             this.steps = steps;
             return this;
@@ -209,7 +239,7 @@ public record TrainerSettings(int interval, int maxFresh, int replay, double lea
 
         /** The settings; values out of range are refused as the record refuses them. */
         public TrainerSettings build() {
-            return new TrainerSettings(interval, maxFresh == null ? Math.max(32, interval) : maxFresh, replay,
+            return new TrainerSettings(interval, maxFresh == null ? Math.max(maxFreshFloor, interval) : maxFresh, replay,
                     learningRate, clipNorm, weightDecay, divergence, policy, topN, freshCapacity, recentCapacity,
                     reservoirCapacity, guardWindow, guardTolerance, saveEvery, seed, steps);
         }

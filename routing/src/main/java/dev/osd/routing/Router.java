@@ -1,5 +1,7 @@
 package dev.osd.routing;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -54,15 +56,24 @@ public final class Router {
         }
     }
 
-    /** Rules for the embedded workload's classes: sql, math, code, finance; everything else to general. */
+    /** The rules this module's {@code reference.conf} ships: the embedded workload's sql, math, code, finance. */
     public static List<RoutingRule> embeddedRules() {
-        return List.of(
-                RoutingRule.of("sql", List.of("schema:", "sql:"), List.of("(?i)\\bselect\\b.+\\bfrom\\b")),
-                RoutingRule.of("code", List.of(), List.of("^#.*\\n\\s*def\\s*$", "^\\s*def \\w+\\(")),
-                RoutingRule.of("math", List.of("how many", "how much"), List.of("\\d+\\s*[-+*/]\\s*\\d+")),
-                RoutingRule.of("finance", List.of("account", "payment", "card", "transfer", "autopay", "statement",
-                        "mortgage", "loan", "retirement", "charged", "beneficiary", "fraud", "dollars"),
-                        List.of()));
+        return rules(ConfigFactory.defaultReference());
+    }
+
+    /** The rules {@code osd.routing.rules} of {@code config} lists, in order. */
+    public static List<RoutingRule> rules(Config config) {
+        List<RoutingRule> out = new ArrayList<>();
+        for (Config r : config.getConfigList("osd.routing.rules")) {
+            out.add(RoutingRule.of(r.getString("draft"), r.getStringList("keywords"), r.getStringList("patterns")));
+        }
+        return List.copyOf(out);
+    }
+
+    /** {@code osd.routing.general} of {@code config}: the draft for queries no rule claims, or null for none. */
+    public static String general(Config config) {
+        String g = config.getString("osd.routing.general");
+        return g.isEmpty() ? null : g;
     }
 
     public synchronized Set<String> drafts() {
