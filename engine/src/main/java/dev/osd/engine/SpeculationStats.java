@@ -11,7 +11,7 @@ import java.util.Map;
  */
 public final class SpeculationStats {
 
-    private int steps;
+    private int rounds;
     private int draftTokens;
     private int acceptedTokens;
     private int rejections;
@@ -43,7 +43,7 @@ public final class SpeculationStats {
     }
 
     void record(Verification v) {
-        steps++;
+        rounds++;
         draftTokens += v.proposed();
         acceptedTokens += v.accepted();
         if (!v.fullyAccepted()) {
@@ -89,9 +89,9 @@ public final class SpeculationStats {
         draftFailures++;
     }
 
-    /** Verification rounds (num_spec_steps). */
+    /** Rounds: proposals and their verifications (vLLM calls them steps: num_spec_steps). */
     public int steps() {
-        return steps;
+        return rounds;
     }
 
     /** Proposed draft tokens (num_draft_tokens). */
@@ -104,7 +104,10 @@ public final class SpeculationStats {
         return acceptedTokens;
     }
 
-    /** accepted / proposed, the draft acceptance rate α as vLLM reports it; NaN before any proposal. */
+    /**
+     * The acceptance rate, accepted ÷ proposed, as vLLM reports it (not α: it counts the proposals after a rejection,
+     * which nobody judged); NaN before any proposal.
+     */
     public double acceptanceRate() {
         return draftTokens == 0 ? Double.NaN : (double) acceptedTokens / draftTokens;
     }
@@ -126,9 +129,9 @@ public final class SpeculationStats {
         return rejections;
     }
 
-    /** Tokens emitted per verification round: 1 + accepted / steps. */
+    /** Mean acceptance length: tokens emitted per round, 1 + accepted ÷ rounds. */
     public double meanAcceptanceLength() {
-        return steps == 0 ? Double.NaN : 1 + (double) acceptedTokens / steps;
+        return rounds == 0 ? Double.NaN : 1 + (double) acceptedTokens / rounds;
     }
 
     /** Mean of Σ_x min(p, q) over every verified position: the acceptance the draft earns in expectation. */
