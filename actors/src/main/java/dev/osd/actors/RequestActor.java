@@ -187,7 +187,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             timers.startSingleTimer("deadline", DeadlinePassed.INSTANCE, deadline);
         }
         this.speculate = draft != null && request.numDraftTokens() > 0;
-        this.contextRoom = Math.min(targetCapacity, draftCapacity);
+        this.contextRoom = Math.min(setup.targetCapacity(), setup.draftCapacity());
         this.generation = new Generation(request, new GenerationListener() {
             @Override
             public void onTokens(int[] tokens, List<TokenLogprob> logprobs) {
