@@ -6,6 +6,7 @@ import com.google.re2j.Pattern;
 import dev.osd.distillation.DraftTrainer;
 import dev.osd.engine.FinishReason;
 import dev.osd.engine.GenerationResult;
+import dev.osd.engine.LogitsShaping;
 import dev.osd.engine.SamplingParams;
 import dev.osd.engine.SpeculationRound;
 import dev.osd.engine.SpeculationStats;
@@ -62,6 +63,7 @@ final class CrossNodeClasses {
         kryo.register(Problem.Cancelled.class, 166);
         kryo.register(Problem.Internal.class, 167);
         kryo.register(SpeculationStats.ProposerFigures.class, 168);
+        kryo.register(LogitsShaping.class, 169);
         // messages (200-)
         kryo.register(TargetActor.Open.class, 200);
         kryo.register(TargetActor.Opened.class, 201);

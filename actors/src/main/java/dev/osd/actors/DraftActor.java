@@ -122,9 +122,13 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
 
     /**
      * One request's part of a batched proposal: its cache, the tokens it lacks (fed in the first step, one
-     * row each), how many tokens to draw, and its own sampling and random stream.
+     * row each), how many tokens to draw, its own sampling and random stream, and the whole sequence (the
+     * logits shaping's history and the positions of seeded draws; null: {@link Proposal#sequenceOf}).
      */
-    record Row(KvCache cache, int[] feed, int k, SamplingParams sampling, SplittableRandom random) {
+    record Row(KvCache cache, int[] feed, int k, SamplingParams sampling, SplittableRandom random, int[] sequence) {
+        Row(KvCache cache, int[] feed, int k, SamplingParams sampling, SplittableRandom random) {
+            this(cache, feed, k, sampling, random, null);
+        }
     }
 
     /** Where the most requests one proposal forward takes is set. */
@@ -279,7 +283,12 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
         int[][] tokens = new int[n][];
         double[][][] q = new double[n][][];
         int steps = 0;
+        int[][] history = new int[n][];
         for (int b = 0; b < n; b++) {
+            Row row = rows.get(b);
+            int[] sequence = row.sequence() != null ? row.sequence()
+                    : Proposal.sequenceOf(row.cache(), row.feed(), row.sampling());
+            history[b] = Arrays.copyOf(sequence, sequence.length + row.k());
             tokens[b] = new int[rows.get(b).k()];
             q[b] = new double[rows.get(b).k()][];
             steps = Math.max(steps, rows.get(b).k());
@@ -307,8 +316,10 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
                 int b = active.get(a);
                 Row row = rows.get(b);
                 float[] last = logits.get(a)[0];
-                q[b][i] = Sampler.distribution(last, row.sampling());
-                tokens[b][i] = row.sampling().greedy() ? Sampler.argmax(last) : Sampler.draw(q[b][i], row.random());
+                int position = history[b].length - row.k() + i;
+                q[b][i] = Sampler.distribution(last, row.sampling(), history[b], position);
+                tokens[b][i] = Sampler.choose(q[b][i], row.sampling(), row.random(), position);
+                history[b][position] = tokens[b][i];
             }
         }
         List<Proposal> out = new ArrayList<>(n);
@@ -423,7 +434,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
             e.cache.truncate(common - 1);
             feed = new int[] {p.sequence()[common - 1]};
         }
-        return new Row(e.cache, feed, k, p.sampling(), new SplittableRandom(p.seed()));
+        return new Row(e.cache, feed, k, p.sampling(), new SplittableRandom(p.seed()), p.sequence());
     }
 
     /** What makes a proposal impossible before any forward (one bad request must not fail the whole batch). */

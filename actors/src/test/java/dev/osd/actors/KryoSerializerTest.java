@@ -12,6 +12,7 @@ import dev.osd.distillation.TrainerSettings;
 import dev.osd.drafts.LiveDraft;
 import dev.osd.engine.FinishReason;
 import dev.osd.engine.GenerationResult;
+import dev.osd.engine.LogitsShaping;
 import dev.osd.engine.SamplingParams;
 import dev.osd.engine.SpeculationRound;
 import dev.osd.engine.SpeculationStats;
@@ -96,7 +97,8 @@ class KryoSerializerTest {
     void everyCrossNodeMessageSurvivesTheWire() {
         Serialization s = SerializationExtension.get(Adapter.toClassic(KIT.system()));
         ActorRef<Object> ref = KIT.createTestProbe().getRef();
-        SamplingParams sampling = new SamplingParams(0.7, 20, 0.9, 42);
+        SamplingParams sampling = new SamplingParams(0.7, 20, 0.9, 42, LogitsShaping.of(new int[] {3}, new float[] {-1f},
+                0.5, 0.2, 1.1, 2, 0.05, new int[] {7}).bind(3, new int[] {7, 0}), true);
         double[][] q = {{0.25, 0.75}, {1, 0}};
         float[][] logits = {{1f, -2f}, {0.5f, 3f}};
         SpeculationStats stats = new SpeculationStats();

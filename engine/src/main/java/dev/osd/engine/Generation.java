@@ -41,7 +41,7 @@ public final class Generation {
             throw new IllegalArgumentException("prompt of " + request.prompt().length
                     + " tokens leaves no room in a context of " + capacity);
         }
-        this.request = request;
+        this.request = request.forModel(eosTokenId);
         this.listener = listener;
         this.random = new SplittableRandom(request.sampling().seed());
         this.eosTokenId = eosTokenId;
@@ -99,7 +99,7 @@ public final class Generation {
 
     /** Ends a plain round: one token sampled from the target's logits at the last position. */
     public void targetStep(float[] logits) {
-        emit(new int[] {Sampler.next(logits, request.sampling(), random)}, new float[][] {logits});
+        emit(new int[] {Sampler.next(logits, request.sampling(), random, tokens, length)}, new float[][] {logits});
     }
 
     /**
@@ -111,11 +111,16 @@ public final class Generation {
     public Verification verify(Proposal proposal, float[][] logits, SpeculativeVerifier verifier) {
         int k = proposal.tokens().length;
         int before = length;
+        // row i is shaped over the sequence and the first i proposed tokens
+        int[] history = Arrays.copyOf(tokens, before + k);
+        System.arraycopy(proposal.tokens(), 0, history, before, k);
         double[][] p = new double[k + 1][];
         for (int i = 0; i <= k; i++) {
-            p[i] = Sampler.distribution(logits[i], request.sampling());
+            p[i] = Sampler.distribution(logits[i], request.sampling(), history, before + i);
         }
-        Verification v = verifier.verify(proposal.tokens(), proposal.q(), p, random);
+        Verification v = request.sampling().seeded() && !request.sampling().greedy()
+                ? SeededVerifier.verify(proposal.tokens(), proposal.q(), p, request.sampling().seed(), before)
+                : verifier.verify(proposal.tokens(), proposal.q(), p, random);
         stats.record(v);
         listener.onRound(new SpeculationRound(prefix(before), proposal.tokens(), proposal.q(), p, logits, v));
         emit(v.emitted(), logits);
@@ -153,7 +158,7 @@ public final class Generation {
         int firstLogprob = logprobs == null ? 0 : logprobs.size();
         for (int i = 0; i < emitted.length; i++) {
             int t = emitted[i];
-            if (!request.ignoreEos() && t == eosTokenId) {
+            if (request.stopsAt(t, eosTokenId)) {
                 finish = FinishReason.STOP;
                 break;
             }

@@ -1,5 +1,6 @@
 package dev.osd.engine;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -7,7 +8,8 @@ import java.util.List;
  *
  * @param prompt token ids, at least one (the caller puts a BOS where the model wants one)
  * @param maxTokens most tokens to generate
- * @param sampling temperature, top-k, top-p and seed
+ * @param sampling temperature, top-k, top-p, seed, and the logits shaping (bias, penalties, min_tokens, min_p,
+ *     stop token ids)
  * @param stop strings that end generation when they appear in the output (left out of the text)
  * @param ignoreEos keep generating past the end-of-sequence token
  * @param numDraftTokens k, the proposal length per round; 0 means target-only decoding
@@ -40,6 +42,31 @@ public record GenerationRequest(int[] prompt, int maxTokens, SamplingParams samp
                 throw new IllegalArgumentException("stop strings must not be empty");
             }
         }
+    }
+
+    /**
+     * This request for a model whose end-of-sequence token is {@code eosTokenId} (-1: none): its shaping bound
+     * to the prompt's length, and {@code min_tokens} masking the stop token ids and, unless EOS is ignored, EOS.
+     * A {@link Generation} does this when it starts; the draft sees the bound parameters in each proposal.
+     */
+    public GenerationRequest forModel(int eosTokenId) {
+        LogitsShaping s = sampling.shaping();
+        if (s.neutral()) {
+            return this;
+        }
+        int[] stops = s.stopTokenIds();
+        boolean withEos = !ignoreEos && eosTokenId >= 0 && !s.isStopToken(eosTokenId);
+        int[] end = Arrays.copyOf(stops, stops.length + (withEos ? 1 : 0));
+        if (withEos) {
+            end[stops.length] = eosTokenId;
+        }
+        return new GenerationRequest(prompt, maxTokens, sampling.withShaping(s.bind(prompt.length, end)), stop,
+                ignoreEos, numDraftTokens, logprobs);
+    }
+
+    /** Whether {@code token} ends generation: EOS (unless ignored) or one of the stop token ids. */
+    public boolean stopsAt(int token, int eosTokenId) {
+        return (!ignoreEos && token == eosTokenId) || sampling.shaping().isStopToken(token);
     }
 
     public static GenerationRequest of(int[] prompt, int maxTokens, SamplingParams sampling, int numDraftTokens) {

@@ -156,8 +156,8 @@ public final class SpeculativeDecoder {
                 // keys and values of another version: read the whole sequence again with these weights
                 draftCache.truncate(0);
             }
-            return Proposal.draw(model, draftCache, seq.tail(draftCache.length()), k, seq.request().sampling(),
-                    seq.random());
+            return Proposal.draw(model, draftCache, seq.tail(draftCache.length()), seq.prefix(seq.length()), k,
+                    seq.request().sampling(), seq.random());
         } catch (RuntimeException e) {
             throw new DraftFailure(e);
         }
