@@ -5,13 +5,16 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import dev.osd.engine.LogitsShaping;
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.function.Predicate;
 
@@ -27,11 +30,15 @@ import java.util.function.Predicate;
  *     null: none
  * @param numDraftTokens the request's k; null: the draft's adaptive choice
  * @param draft the draft the request names, or null for the router's choice
+ * @param shaping logit_bias, the penalties, min_tokens, min_p and stop_token_ids (token ids not yet checked
+ *     against the vocabulary, which {@link OpenAiApi} does; the history is bound when a generation starts)
+ * @param echo completions: the prompt comes back before the completion
+ * @param bestOf completions: how many generations per prompt to choose the n best from (n when not given)
  */
 record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<CompletionParams.Message> messages,
         Integer maxTokens, double temperature, double topP, int topK, int n, List<String> stop, Long seed,
         boolean stream, boolean includeUsage, Integer logprobs, boolean ignoreEos, boolean speculate,
-        Integer numDraftTokens, String draft) {
+        Integer numDraftTokens, String draft, LogitsShaping shaping, boolean echo, int bestOf) {
 
     /** Most choices one request may ask for. */
     static final int MAX_N = 16;
@@ -43,31 +50,100 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
     }
 
     /**
-     * Sampling fields of the OpenAI and vLLM APIs that this server does not apply yet: accepted only at their
-     * neutral value (what clients such as LangChain send by default), refused otherwise with 400
-     * {@code unsupported_parameter} naming the field, never silently ignored.
+     * Fields of the OpenAI and vLLM APIs that this server does not apply: accepted only at their neutral value
+     * (what clients such as LangChain send by default), refused otherwise with 400 {@code unsupported_parameter}
+     * naming the field, never silently ignored. {@code suffix} asks for an insertion (fill-in-the-middle), which
+     * a model needs to have been trained for; the served models were not.
      */
     private static void refuseUnhonoured(JsonObject body, boolean chat) {
-        neutral(body, "presence_penalty", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
-                && v.getAsDouble() == 0);
-        neutral(body, "frequency_penalty", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
-                && v.getAsDouble() == 0);
-        neutral(body, "repetition_penalty", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
-                && v.getAsDouble() == 1);
-        neutral(body, "min_p", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber() && v.getAsDouble() == 0);
-        neutral(body, "min_tokens", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
-                && v.getAsDouble() == 0);
-        neutral(body, "logit_bias", v -> v.isJsonObject() && v.getAsJsonObject().size() == 0);
-        neutral(body, "stop_token_ids", v -> v.isJsonArray() && v.getAsJsonArray().size() == 0);
         if (!chat) {
-            neutral(body, "echo", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isBoolean() && !v.getAsBoolean());
             neutral(body, "suffix", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isString()
                     && v.getAsString().isEmpty());
-            JsonElement n = body.get("n");
-            int choices = n != null && n.isJsonPrimitive() && n.getAsJsonPrimitive().isNumber() ? n.getAsInt() : 1;
-            neutral(body, "best_of", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
-                    && v.getAsDouble() == choices);
         }
+    }
+
+    /** Most entries in logit_bias and stop_token_ids. */
+    static final int MAX_TOKEN_LIST = 1024;
+
+    /** logit_bias, the penalties, min_tokens, min_p and stop_token_ids, each checked by name. */
+    private static LogitsShaping shaping(JsonObject body) {
+        double presence = optNumber(body, "presence_penalty", 0);
+        if (!(presence >= -2 && presence <= 2)) {
+            throw ApiError.invalid("presence_penalty", "presence_penalty must be between -2 and 2, got " + presence);
+        }
+        double frequency = optNumber(body, "frequency_penalty", 0);
+        if (!(frequency >= -2 && frequency <= 2)) {
+            throw ApiError.invalid("frequency_penalty", "frequency_penalty must be between -2 and 2, got "
+                    + frequency);
+        }
+        double repetition = optNumber(body, "repetition_penalty", 1);
+        if (!(repetition > 0) || Double.isInfinite(repetition)) {
+            throw ApiError.invalid("repetition_penalty", "repetition_penalty must be a number > 0, got " + repetition);
+        }
+        double minP = optNumber(body, "min_p", 0);
+        if (!(minP >= 0 && minP <= 1)) {
+            throw ApiError.invalid("min_p", "min_p must be in [0, 1], got " + minP);
+        }
+        Integer minTokensOrNull = optInt(body, "min_tokens");
+        int minTokens = minTokensOrNull == null ? 0 : minTokensOrNull;
+        if (minTokens < 0) {
+            throw ApiError.invalid("min_tokens", "min_tokens must be >= 0, got " + minTokens);
+        }
+        TreeMap<Integer, Float> bias = new TreeMap<>();
+        JsonElement lb = body.get("logit_bias");
+        if (lb != null && !lb.isJsonNull()) {
+            if (!lb.isJsonObject()) {
+                throw ApiError.invalid("logit_bias", "logit_bias must be an object of token ids to biases");
+            }
+            if (lb.getAsJsonObject().size() > MAX_TOKEN_LIST) {
+                throw ApiError.invalid("logit_bias", "logit_bias has more than " + MAX_TOKEN_LIST + " entries");
+            }
+            for (Map.Entry<String, JsonElement> e : lb.getAsJsonObject().entrySet()) {
+                int token;
+                try {
+                    token = Integer.parseInt(e.getKey());
+                } catch (NumberFormatException notAnId) {
+                    throw ApiError.invalid("logit_bias", "logit_bias keys must be token ids, got \"" + e.getKey()
+                            + "\"");
+                }
+                JsonElement v = e.getValue();
+                if (token < 0 || !v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber()
+                        || !(v.getAsDouble() >= -100 && v.getAsDouble() <= 100)) {
+                    throw ApiError.invalid("logit_bias", "logit_bias maps token ids >= 0 to numbers between -100 "
+                            + "and 100, got " + e.getKey() + ": " + v);
+                }
+                if (bias.put(token, v.getAsFloat()) != null) {
+                    throw ApiError.invalid("logit_bias", "logit_bias names token " + token + " twice");
+                }
+            }
+        }
+        TreeSet<Integer> stops = new TreeSet<>();
+        JsonElement st = body.get("stop_token_ids");
+        if (st != null && !st.isJsonNull()) {
+            if (!st.isJsonArray() || st.getAsJsonArray().size() > MAX_TOKEN_LIST) {
+                throw ApiError.invalid("stop_token_ids", "stop_token_ids must be a list of at most " + MAX_TOKEN_LIST
+                        + " token ids");
+            }
+            for (JsonElement t : st.getAsJsonArray()) {
+                Long id = exactLong(t);
+                if (id == null || id < 0 || id > Integer.MAX_VALUE) {
+                    throw ApiError.invalid("stop_token_ids", "stop_token_ids must hold token ids, got " + t);
+                }
+                stops.add(id.intValue());
+            }
+        }
+        return LogitsShaping.of(bias.keySet().stream().mapToInt(Integer::intValue).toArray(),
+                toFloats(bias.values()), presence, frequency, repetition, minTokens, minP,
+                stops.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    private static float[] toFloats(Collection<Float> values) {
+        float[] out = new float[values.size()];
+        int i = 0;
+        for (float v : values) {
+            out[i++] = v;
+        }
+        return out;
     }
 
     private static void neutral(JsonObject body, String field, Predicate<JsonElement> isNeutral) {
@@ -156,8 +232,18 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
             }
             draft = optString(s, "draft", "speculation.draft");
         }
+        LogitsShaping shaping = shaping(body);
+        boolean echo = !chat && optBoolean(body, "echo", false);
+        Integer bestOfOrNull = chat ? null : optInt(body, "best_of");
+        int bestOf = bestOfOrNull == null ? n : bestOfOrNull;
+        if (bestOf < n || bestOf > MAX_N) {
+            throw ApiError.invalid("best_of", "best_of must be between n (" + n + ") and " + MAX_N + ", got " + bestOf);
+        }
+        if (bestOf > n && stream) {
+            throw ApiError.invalid("best_of", "best_of cannot be used with stream: the best are known only at the end");
+        }
         return new CompletionParams(chat, model, prompts, messages, maxTokens, temperature, topP, topK == -1 ? 0 : topK,
-                n, stop, seed, stream, includeUsage, logprobs, ignoreEos, speculate, k, draft);
+                n, stop, seed, stream, includeUsage, logprobs, ignoreEos, speculate, k, draft, shaping, echo, bestOf);
     }
 
     private static List<Prompt> prompts(JsonElement e) {

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -209,8 +210,11 @@ final class OpenAiApi {
         return o;
     }
 
-    /** One generation of a request: its prompt index, choice index and what it submitted. */
-    private record Choice(int index, GenerationRequest request, String query) {
+    /**
+     * One generation of a request: its index among the request's generations, which prompt it continues, what it
+     * submitted, and the text {@code echo} puts before its completion (null: none).
+     */
+    private record Choice(int index, int prompt, GenerationRequest request, String query, String echo) {
     }
 
     CompletionStage<HttpResponse> complete(JsonObject body, boolean chat) {
@@ -229,13 +233,22 @@ final class OpenAiApi {
     private List<Choice> choices(CompletionParams p) {
         // before any prompt is tokenized: a request's size alone can refuse it
         int promptCount = p.chat() ? 1 : p.prompts().size();
-        long generations = (long) promptCount * p.n();
+        long generations = (long) promptCount * p.bestOf();
         if (generations > maxGenerations) {
-            throw ApiError.invalid(promptCount > maxGenerations ? "prompt" : "n", promptCount + " prompt(s) × n "
-                    + p.n() + " = " + generations + " generations; one request may start at most " + maxGenerations);
+            throw ApiError.invalid(promptCount > maxGenerations ? "prompt" : p.bestOf() > p.n() ? "best_of" : "n",
+                    promptCount + " prompt(s) × " + (p.bestOf() > p.n() ? "best_of " : "n ") + p.bestOf() + " = "
+                    + generations + " generations; one request may start at most " + maxGenerations);
+        }
+        if (p.echo() && p.logprobs() != null) {
+            // the prompt's logprobs need the target's logits at every prompt position, which serving does not
+            // keep yet (TokenLogprob.promptLogprobs computes them from those rows)
+            throw ApiError.unsupported("echo", "echo with logprobs is not supported yet: send echo without "
+                    + "logprobs, or logprobs without echo");
         }
         LlamaConfig config = system.targetConfig();
         int context = config.maxPositionEmbeddings();
+        checkVocabulary("logit_bias", p.shaping().biasTokens(), config.vocabSize());
+        checkVocabulary("stop_token_ids", p.shaping().stopTokenIds(), config.vocabSize());
         List<int[]> prompts = new ArrayList<>();
         List<String> queries = new ArrayList<>();
         String promptParam = p.chat() ? "messages" : "prompt";
@@ -279,16 +292,64 @@ final class OpenAiApi {
                         "max_tokens " + maxTokens + " and the prompt's " + ids.length + " tokens exceed the model's "
                         + "context of " + context + " tokens"));
             }
+            if (p.shaping().minTokens() > maxTokens) {
+                throw ApiError.invalid("min_tokens", "min_tokens " + p.shaping().minTokens() + " exceeds max_tokens "
+                        + maxTokens);
+            }
             int k = !p.speculate() ? 0 : p.numDraftTokens() != null ? p.numDraftTokens() : maxDraftTokens;
-            for (int j = 0; j < p.n(); j++) {
-                // choice j of a seeded request takes seed + j (wrapping past the long range, still deterministic)
+            // best_of ranks by mean token logprob, so its generations keep theirs even when not asked for
+            int logprobs = p.logprobs() != null ? p.logprobs() : p.bestOf() > p.n() ? 0 : -1;
+            String echo = !p.echo() ? null : p.prompts().get(i).text() != null ? p.prompts().get(i).text()
+                    : tokenizer.decode(ids);
+            for (int j = 0; j < p.bestOf(); j++) {
+                // choice j of a seeded request takes seed + j (wrapping past the long range, still deterministic);
+                // a seeded request's tokens depend on (seed, position, the target) alone, whichever draft serves
                 long seed = p.seed() != null ? p.seed() + j : ThreadLocalRandom.current().nextLong();
-                SamplingParams sampling = new SamplingParams(p.temperature(), p.topK(), p.topP(), seed);
-                out.add(new Choice(index++, new GenerationRequest(ids, maxTokens, sampling, p.stop(), p.ignoreEos(), k,
-                        p.logprobs() == null ? -1 : p.logprobs()), queries.get(i)));
+                SamplingParams sampling = new SamplingParams(p.temperature(), p.topK(), p.topP(), seed, p.shaping(),
+                        p.seed() != null);
+                out.add(new Choice(index++, i, new GenerationRequest(ids, maxTokens, sampling, p.stop(), p.ignoreEos(),
+                        k, logprobs), queries.get(i), echo));
             }
         }
         return out;
+    }
+
+    private static void checkVocabulary(String param, int[] tokens, int vocab) {
+        for (int t : tokens) {
+            if (t >= vocab) {
+                throw ApiError.invalid(param, "token id " + t + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+    }
+
+    /**
+     * best_of: of each prompt's best_of generations (consecutive in {@code done}), the n with the highest mean
+     * token log-probability, best first (ties: in generation order), as OpenAI chooses them.
+     */
+    static List<RequestActor.Finished> best(List<RequestActor.Finished> done, int bestOf, int n) {
+        if (bestOf == n) {
+            return done;
+        }
+        List<RequestActor.Finished> out = new ArrayList<>();
+        for (int from = 0; from < done.size(); from += bestOf) {
+            List<RequestActor.Finished> group = new ArrayList<>(done.subList(from, from + bestOf));
+            group.sort(Comparator.comparingDouble(OpenAiApi::meanLogprob).reversed());
+            out.addAll(group.subList(0, n));
+        }
+        return out;
+    }
+
+    /** The mean log-probability of a generation's tokens; -∞ for one with none (it ranks last). */
+    static double meanLogprob(RequestActor.Finished f) {
+        List<TokenLogprob> lps = f.result().logprobs();
+        if (lps == null || lps.isEmpty()) {
+            return Double.NEGATIVE_INFINITY;
+        }
+        double sum = 0;
+        for (TokenLogprob lp : lps) {
+            sum += lp.logprob();
+        }
+        return sum / lps.size();
     }
 
     private ServingSystem.Submission submission(CompletionParams p, Choice c) {
@@ -316,12 +377,17 @@ final class OpenAiApi {
             if (failure != null) {
                 throw new CompletionException(asApiError(failure));
             }
-            List<RequestActor.Finished> done = results.stream().map(CompletableFuture::join).toList();
-            for (RequestActor.Finished f : done) {
+            List<RequestActor.Finished> ran = results.stream().map(CompletableFuture::join).toList();
+            for (RequestActor.Finished f : ran) {
                 ApiError e = problem(f);
                 if (e != null) {
                     throw new CompletionException(e);
                 }
+            }
+            List<RequestActor.Finished> done = best(ran, p.bestOf(), p.n());
+            List<String> echoes = new ArrayList<>();
+            for (int i = 0; i < choices.size(); i += p.bestOf()) {
+                echoes.addAll(Collections.nCopies(p.n(), choices.get(i).echo()));
             }
             JsonObject o = new JsonObject();
             o.addProperty("id", id);
@@ -340,16 +406,18 @@ final class OpenAiApi {
                     choice.add("message", message);
                     choice.add("logprobs", r.logprobs() == null ? JsonNull.INSTANCE : chatLogprobs(r.logprobs()));
                 } else {
-                    choice.addProperty("text", r.text());
-                    choice.add("logprobs", r.logprobs() == null ? JsonNull.INSTANCE
-                            : completionLogprobs(r.logprobs(), 0));
+                    String echo = echoes.get(i) == null ? "" : echoes.get(i);
+                    choice.addProperty("text", echo + r.text());
+                    choice.add("logprobs", r.logprobs() == null || p.logprobs() == null ? JsonNull.INSTANCE
+                            : completionLogprobs(r.logprobs(), echo.length()));
                 }
                 choice.addProperty("finish_reason", finishReason(r));
                 array.add(choice);
             }
             o.add("choices", array);
-            o.add("usage", usage(done, p.n()));
-            o.add("metrics", metrics(done));
+            // usage counts every generation best_of ran, as OpenAI bills them; each prompt once
+            o.add("usage", usage(ran, p.bestOf()));
+            o.add("metrics", metrics(ran));
             return Http.json(200, o);
         });
     }
@@ -385,15 +453,22 @@ final class OpenAiApi {
         List<Consumer<RequestActor.Tokens>> listeners = new ArrayList<>();
         List<TextStream> texts = new ArrayList<>();
         List<boolean[]> firsts = new ArrayList<>();
+        List<String[]> leads = new ArrayList<>();
         for (Choice c : choices) {
             TextStream text = new TextStream(tokenizer, p.stop());
             boolean[] first = {true};
             texts.add(text);
             firsts.add(first);
             generations.add(submission(p, c));
+            String[] lead = {c.echo()};
+            leads.add(lead);
             listeners.add(t -> {
                 open.run();
                 String delta = text.append(t.tokens());
+                if (lead[0] != null) {
+                    delta = lead[0] + delta;
+                    lead[0] = null;
+                }
                 if (!delta.isEmpty() || t.logprobs() != null || (p.chat() && first[0])) {
                     JsonObject chunk = chunk(p, id, createdAt, c.index(), delta, first[0], null);
                     if (t.logprobs() != null) {
@@ -443,8 +518,13 @@ final class OpenAiApi {
                     }
                 } else {
                     finished[c.index()] = f;
-                    JsonObject last = chunk(p, id, createdAt, c.index(), text.finish(f.result().text()), first[0],
-                            finishReason(f.result()));
+                    String rest = text.finish(f.result().text());
+                    String[] lead = leads.get(c.index());
+                    if (lead[0] != null) {
+                        rest = lead[0] + rest;
+                        lead[0] = null;
+                    }
+                    JsonObject last = chunk(p, id, createdAt, c.index(), rest, first[0], finishReason(f.result()));
                     if (all && !p.includeUsage()) {
                         last.add("metrics", metrics(doneOf(finished)));
                     }
