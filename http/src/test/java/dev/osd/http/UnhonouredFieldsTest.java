@@ -29,7 +29,8 @@ class UnhonouredFieldsTest {
 
     @Test
     void suffixAndTheStructuredOutputFieldsAreRefusedByName() {
-        JsonObject error = refused("{\"prompt\": \"hi\", \"suffix\": \"x\"}", false).toJson().getAsJsonObject("error");
+        JsonObject error = refused("{\"prompt\": \"hi\", \"suffix\": \"x\"}", false).toJson()
+                .getAsJsonObject("error");
         assertEquals("suffix", error.get("param").getAsString());
         assertEquals("unsupported_parameter", error.get("code").getAsString());
         for (String f : new String[] {"functions", "function_call", "tools", "response_format"}) {
