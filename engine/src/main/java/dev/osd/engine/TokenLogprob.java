@@ -1,5 +1,8 @@
 package dev.osd.engine;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * The log-probability the target gave a generated token, and its most likely alternatives at that position.
  * Taken from the target's raw distribution (before temperature, top-k and top-p), as vLLM reports by default.
@@ -37,5 +40,26 @@ public record TokenLogprob(int token, float logprob, int[] topTokens, float[] to
             topLogprobs[i] = logits[best] - logZ;
         }
         return new TokenLogprob(token, logits[token] - logZ, topTokens, topLogprobs);
+    }
+
+    /**
+     * {@code echo}'s log-probabilities of a prompt: entry 0 is null (nothing predicts the first token, as in
+     * OpenAI's answer), entry i &gt; 0 is prompt token i under the target's raw logits at position i − 1.
+     *
+     * @param rows the target's logits after each prompt position but the last (prompt.length − 1 rows), what a
+     *     prefill that keeps every row computes
+     * @param top alternatives per position
+     */
+    public static List<TokenLogprob> promptLogprobs(float[][] rows, int[] prompt, int top) {
+        if (rows.length != prompt.length - 1) {
+            throw new IllegalArgumentException("need " + (prompt.length - 1) + " rows for a prompt of "
+                    + prompt.length + " tokens, got " + rows.length);
+        }
+        List<TokenLogprob> out = new ArrayList<>(prompt.length);
+        out.add(null);
+        for (int i = 1; i < prompt.length; i++) {
+            out.add(of(rows[i - 1], prompt[i], top));
+        }
+        return out;
     }
 }

@@ -34,7 +34,8 @@ class UnhonouredFieldsTest {
         assertEquals("suffix", error.get("param").getAsString());
         assertEquals("unsupported_parameter", error.get("code").getAsString());
         for (String f : new String[] {"functions", "function_call", "tools", "response_format"}) {
-            ApiError e = refused("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"" + f + "\": {}}", true);
+            ApiError e = refused("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"" + f + "\": {}}",
+                    true);
             assertEquals(f, e.toJson().getAsJsonObject("error").get("param").getAsString());
         }
     }
