@@ -201,7 +201,10 @@ public final class SpeculativeDecoder {
                 draftCache.truncate(draftCache.length() - 1);
                 feed = seq.tail(draftCache.length());
             }
-            return Proposal.draw(model, draftCache, feed, k, seq.request().sampling(), seq.random());
+            // the shaping's history and the seeded draws' positions run on past the given tokens
+            int[] sequence = Arrays.copyOf(seq.prefix(seq.length()), seq.length() + given.length);
+            System.arraycopy(given, 0, sequence, seq.length(), given.length);
+            return Proposal.draw(model, draftCache, feed, sequence, k, seq.request().sampling(), seq.random());
         } catch (RuntimeException e) {
             throw new DraftFailure(e);
         }
