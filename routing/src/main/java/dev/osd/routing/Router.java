@@ -19,7 +19,7 @@ public final class Router {
 
     /** Why a draft was chosen. */
     public enum Reason {
-        REQUESTED, RULE, LEARNED, GENERAL, NONE
+        REQUESTED, RULE, LEARNED, CLUSTER, GENERAL, NONE
     }
 
     /**
@@ -36,6 +36,8 @@ public final class Router {
     private final String general;
     private final LearnedRouter learned;
     private final long learnedAfter;
+    private final TrafficClusters clusters;
+    private final SpawnPolicy spawning;
 
     /**
      * @param rules tried in order
@@ -44,6 +46,18 @@ public final class Router {
      * @param learnedAfter observations every candidate draft needs before the learned router decides
      */
     public Router(List<RoutingRule> rules, String general, LearnedRouter learned, long learnedAfter) {
+        this(rules, general, learned, learnedAfter, null, null);
+    }
+
+    /**
+     * @param clusters groups the traffic; a cluster with a draft of its own routes there before the rules
+     *     (null: no clustering)
+     * @param spawning when a cluster gets a draft of its own (null: never; with clusters only)
+     */
+    public Router(List<RoutingRule> rules, String general, LearnedRouter learned, long learnedAfter,
+            TrafficClusters clusters, SpawnPolicy spawning) {
+        this.clusters = clusters;
+        this.spawning = clusters == null ? null : spawning;
         this.rules = new CopyOnWriteArrayList<>(rules);
         this.general = general;
         this.learned = learned;
@@ -102,6 +116,9 @@ public final class Router {
     /** Stops routing to a draft; its rules go with it. */
     public synchronized void removeDraft(String draft) {
         drafts.remove(draft);
+        if (clusters != null) {
+            clusters.disown(draft);
+        }
         rules.removeIf(r -> r.draft().equals(draft) && !draft.equals(general));
     }
 
@@ -113,6 +130,12 @@ public final class Router {
             return new Route(requested, classify(query).orElse(null), Reason.REQUESTED);
         }
         Optional<String> byRule = classify(query);
+        if (clusters != null) {
+            Optional<String> owner = clusters.owner(clusters.assign(query));
+            if (owner.isPresent() && drafts.contains(owner.get())) {
+                return new Route(owner.get(), byRule.orElse(null), Reason.CLUSTER);
+            }
+        }
         if (learned != null && drafts.size() > 1) {
             List<String> candidates = new ArrayList<>(drafts);
             boolean experienced = candidates.stream().allMatch(d -> learned.observations(d) >= learnedAfter);
@@ -144,5 +167,30 @@ public final class Router {
         if (learned != null && draft != null) {
             learned.observe(query, draft, acceptance);
         }
+        if (clusters != null && draft != null) {
+            clusters.find(query).ifPresent(c -> clusters.observe(c, draft, acceptance));
+        }
+    }
+
+    /** The traffic clusters, or null when the router does not cluster. */
+    public TrafficClusters clusters() {
+        return clusters;
+    }
+
+    /**
+     * What the spawn policy decides now (empty without one). A cluster that is to get a draft is marked as its
+     * owner at once, so it is decided once; its requests route there as soon as the draft is added.
+     */
+    public synchronized List<SpawnPolicy.Decision> spawnDecisions() {
+        if (spawning == null) {
+            return List.of();
+        }
+        List<SpawnPolicy.Decision> decisions = spawning.decide(clusters, drafts, general);
+        for (SpawnPolicy.Decision d : decisions) {
+            if (d instanceof SpawnPolicy.Spawn s) {
+                clusters.own(s.cluster(), s.draft());
+            }
+        }
+        return decisions;
     }
 }
