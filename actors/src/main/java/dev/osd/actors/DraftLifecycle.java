@@ -1,12 +1,20 @@
 package dev.osd.actors;
 
+import dev.osd.distillation.DistillationRecord;
+import dev.osd.distillation.DraftTrainer;
+import dev.osd.distillation.Evaluation;
 import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.ServingBackend;
+import dev.osd.engine.TextTokenizer;
 import dev.osd.routing.RoutingRule;
+import dev.osd.routing.SpawnPolicy;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.SortedSet;
@@ -14,6 +22,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.Predicate;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -60,9 +69,43 @@ public final class DraftLifecycle extends AbstractBehavior<DraftLifecycle.Comman
     public record SetTraining(String name, boolean paused, CompletableFuture<Void> done) implements Command {
     }
 
-    private record Made(String name, RoutingRule rule, ServingSystem.Draft draft, Throwable failure,
-            CompletableFuture<ServingSystem.Draft> done) implements Command {
+    /**
+     * The router's spawn policy decided: a traffic cluster gets a draft of its own, or a spawned draft whose
+     * cluster went quiet is retired. {@code belongs} tells whether a text (a recorded sequence, decoded) belongs
+     * to the decision's cluster.
+     */
+    public record Decided(SpawnPolicy.Decision decision, Predicate<String> belongs) implements Command {
     }
+
+    /**
+     * Why a spawned draft exists, with the figures the decision and its start were chosen on.
+     *
+     * @param servedBy the draft that served the cluster best before
+     * @param startedFrom the draft whose weights it started from ("base" for the base draft)
+     * @param baseAcceptance the base draft's expected acceptance on the cluster's records (NaN: not measured)
+     * @param servedByAcceptance the same for the draft that served the cluster best so far
+     * @param records the cluster's records it was given to learn from at once
+     */
+    public record Spawned(String cluster, String reason, double clusterAcceptance, double specialisedAcceptance,
+            long requests, String servedBy, String startedFrom, double baseAcceptance, double servedByAcceptance,
+            int records, Instant at) {
+    }
+
+    /** @param spawn whether the spawn policy asked for it (then {@code spawned} says why, once made) */
+    private record Made(String name, RoutingRule rule, ServingSystem.Draft draft, Throwable failure,
+            CompletableFuture<ServingSystem.Draft> done, boolean spawn, Spawned spawned) implements Command {
+        Made(String name, RoutingRule rule, ServingSystem.Draft draft, Throwable failure,
+                CompletableFuture<ServingSystem.Draft> done) {
+            this(name, rule, draft, failure, done, false, null);
+        }
+    }
+
+    /** What a spawn made off the actor's thread: the draft and what was found on the way. */
+    private record SpawnMade(ServingSystem.Draft draft, Spawned spawned) {
+    }
+
+    /** Records of a cluster a spawned draft is given to learn from at once, at most. */
+    static final int SPAWN_RECORDS = 256;
 
     private record Closed(String name, Throwable failure, CompletableFuture<Void> done) implements Command {
     }
@@ -77,11 +120,18 @@ public final class DraftLifecycle extends AbstractBehavior<DraftLifecycle.Comman
      *
      * @param local the drafts this node holds (replicas or trainers), by name
      * @param names every draft the system serves, wherever its replicas run
+     * @param spawned the drafts this node spawned for traffic clusters, and why
      */
-    public record Served(Map<String, ServingSystem.Draft> local, SortedSet<String> names) {
+    public record Served(Map<String, ServingSystem.Draft> local, SortedSet<String> names,
+            Map<String, Spawned> spawned) {
         public Served {
             local = Map.copyOf(local);
             names = Collections.unmodifiableSortedSet(new TreeSet<>(names));
+            spawned = Map.copyOf(spawned);
+        }
+
+        Served(Map<String, ServingSystem.Draft> local, SortedSet<String> names) {
+            this(local, names, Map.of());
         }
     }
 
@@ -115,6 +165,7 @@ public final class DraftLifecycle extends AbstractBehavior<DraftLifecycle.Comman
     private final Map<String, Held> held = new TreeMap<>();
     private final SortedSet<String> names = new TreeSet<>();
     private final Set<String> adding = new HashSet<>();
+    private final Map<String, Spawned> spawned = new TreeMap<>();
 
     /**
      * @param router told of drafts added and retired; null on a node without the gateway role
@@ -172,6 +223,7 @@ public final class DraftLifecycle extends AbstractBehavior<DraftLifecycle.Comman
                     return this;
                 })
                 .onMessage(SetTraining.class, this::onSetTraining)
+                .onMessage(Decided.class, this::onDecided)
                 .build();
     }
 
@@ -263,8 +315,29 @@ public final class DraftLifecycle extends AbstractBehavior<DraftLifecycle.Comman
     private Behavior<Command> onMade(Made m) {
         adding.remove(m.name());
         if (m.failure() != null) {
+            if (m.spawn()) {
+                // serving goes on with the drafts it has: the cluster stays with the general draft
+                getContext().getLog().warn("draft {} could not be spawned", m.name(), m.failure());
+                if (router != null) {
+                    router.tell(new RouterActor.RemoveDraft(m.name()));
+                }
+            }
             m.done().completeExceptionally(m.failure());
             return this;
+        }
+        if (m.spawned() != null) {
+            spawned.put(m.name(), m.spawned());
+            Spawned s = m.spawned();
+            if (s.records() == 0) {
+                getContext().getLog().info("spawned draft {} for traffic cluster {} ({}); it starts from the base "
+                        + "draft (no recorded rounds of the cluster to compare starts on)", m.name(), s.cluster(),
+                        s.reason());
+            } else {
+                getContext().getLog().info("spawned draft {} for traffic cluster {} ({}); it starts from {} "
+                        + "(expected acceptance on {} recorded rounds of the cluster: base draft {}, {} {}) and "
+                        + "learns from those rounds at once", m.name(), s.cluster(), s.reason(), s.startedFrom(),
+                        s.records(), figure(s.baseAcceptance()), s.servedBy(), figure(s.servedByAcceptance()));
+            }
         }
         try {
             spawn(m.draft());
@@ -281,6 +354,68 @@ public final class DraftLifecycle extends AbstractBehavior<DraftLifecycle.Comman
         return this;
     }
 
+    /** Carries out what the router's spawn policy decided. */
+    private Behavior<Command> onDecided(Decided d) {
+        if (d.decision() instanceof SpawnPolicy.Retire r) {
+            if (!spawned.containsKey(r.draft())) {
+                return this;
+            }
+            getContext().getLog().info("retiring spawned draft {}: {}", r.draft(), r.reason());
+            spawned.remove(r.draft());
+            return onRetireDraft(new RetireDraft(r.draft(), new CompletableFuture<>()));
+        }
+        SpawnPolicy.Spawn s = (SpawnPolicy.Spawn) d.decision();
+        if (parts.factory() == null || names.contains(s.draft()) || !adding.add(s.draft())) {
+            return this;
+        }
+        Held servedBy = held.get(s.servedBy());
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> makeSpawned(s, servedBy, d.belongs()), blocking),
+                (made, failure) -> new Made(s.draft(), null, made == null ? null : made.draft(), failure,
+                        new CompletableFuture<>(), true, made == null ? null : made.spawned()));
+        return this;
+    }
+
+    /**
+     * A draft for a traffic cluster, made off the actor's thread: it starts from the base draft or from the draft
+     * that served the cluster best, whichever expects the more acceptance on the cluster's recorded rounds
+     * (found in that draft's replay buffer), and gets those records to learn from at once.
+     */
+    private SpawnMade makeSpawned(SpawnPolicy.Spawn s, Held servedBy, Predicate<String> belongs) {
+        TextTokenizer tokenizer = parts.tokenizer();
+        DraftTrainer source = servedBy == null ? null : servedBy.draft().trainer();
+        List<DistillationRecord> records = source == null ? List.of()
+                : source.buffer().matching(r -> belongs.test(tokenizer.decode(r.tokens())), SPAWN_RECORDS);
+        LlamaModel base = parts.factory().base();
+        double baseAcceptance = Double.NaN;
+        double servedAcceptance = Double.NaN;
+        ServingSystem.Draft made;
+        String from = "base";
+        if (base != null && servedBy != null && !records.isEmpty()) {
+            baseAcceptance = Evaluation.expectedAcceptance(base, records);
+            try (var lease = servedBy.draft().live().acquire()) {
+                servedAcceptance = Evaluation.expectedAcceptance(lease.model(), records);
+                if (servedAcceptance > baseAcceptance) {
+                    from = servedBy.draft().name();
+                    made = parts.factory().create(s.draft(), lease.model());
+                } else {
+                    made = parts.factory().create(s.draft());
+                }
+            }
+        } else {
+            made = parts.factory().create(s.draft());
+        }
+        if (made.trainer() != null) {
+            records.forEach(made.trainer()::offer);
+        }
+        return new SpawnMade(made, new Spawned(s.cluster(), s.reason(), s.clusterAcceptance(),
+                s.specialisedAcceptance(), s.requests(), s.servedBy(), from, baseAcceptance, servedAcceptance,
+                records.size(), Instant.now()));
+    }
+
+    private static String figure(double x) {
+        return Double.isNaN(x) ? "not measured" : String.format(Locale.ROOT, "%.3f", x);
+    }
+
     private Behavior<Command> onRetireDraft(RetireDraft r) {
         Held h = held.get(r.name());
         if (h == null || h.replica() == null) {
@@ -290,6 +425,7 @@ public final class DraftLifecycle extends AbstractBehavior<DraftLifecycle.Comman
         }
         held.remove(r.name());
         names.remove(r.name());
+        spawned.remove(r.name());
         publish();
         if (router != null) {
             router.tell(new RouterActor.RemoveDraft(r.name()));
@@ -338,6 +474,6 @@ public final class DraftLifecycle extends AbstractBehavior<DraftLifecycle.Comman
     private void publish() {
         Map<String, ServingSystem.Draft> local = new TreeMap<>();
         held.forEach((name, h) -> local.put(name, h.draft()));
-        view.served = new Served(local, names);
+        view.served = new Served(local, names, spawned);
     }
 }

@@ -48,6 +48,10 @@ public final class NodeGuardian {
                             p.targetConfig().maxPositionEmbeddings())), "directory", COUNTED);
             ActorRef<DraftLifecycle.Command> drafts = ctx.spawn(ActorMetrics.measured(DraftLifecycle.Command.class,
                     "drafts", DraftLifecycle.create(p, router, directory, served)), "drafts", COUNTED);
+            if (router != null && p.factory() != null) {
+                // only a node that can make drafts lets its router decide to spawn them
+                router.tell(new RouterActor.DecisionsTo(drafts));
+            }
             ActorRef<Gateway.Command> gateway = router == null ? null
                     : ctx.spawn(ActorMetrics.measured(Gateway.Command.class, "gateway",
                             Gateway.create(p, router, directory)), "gateway", COUNTED);

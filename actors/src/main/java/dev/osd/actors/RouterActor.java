@@ -2,6 +2,10 @@ package dev.osd.actors;
 
 import dev.osd.routing.Router;
 import dev.osd.routing.RoutingRule;
+import dev.osd.routing.SpawnPolicy;
+import dev.osd.routing.TrafficClusters;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -35,10 +39,19 @@ public final class RouterActor {
     public record RemoveDraft(String draft) implements Command, CrossNode {
     }
 
+    /**
+     * Where the spawn policy's decisions go (the node's draft lifecycle, which can make drafts): until told, the
+     * router decides nothing.
+     */
+    public record DecisionsTo(ActorRef<DraftLifecycle.Command> lifecycle) implements Command, LocalOnly {
+    }
+
     private RouterActor() {
     }
 
     public static Behavior<Command> create(Router router) {
+        // written and read only by this actor
+        List<ActorRef<DraftLifecycle.Command>> decisionsTo = new ArrayList<>(1);
         return Behaviors.receive(Command.class)
                 .onMessage(Route.class, r -> {
                     try {
@@ -50,6 +63,20 @@ public final class RouterActor {
                 })
                 .onMessage(Observe.class, o -> {
                     router.observe(o.query(), o.draft(), o.acceptance());
+                    if (!decisionsTo.isEmpty()) {
+                        // the decision is made here, where the figures are; the lifecycle carries it out
+                        for (SpawnPolicy.Decision d : router.spawnDecisions()) {
+                            TrafficClusters clusters = router.clusters();
+                            String cluster = d.cluster();
+                            decisionsTo.get(0).tell(new DraftLifecycle.Decided(d,
+                                    text -> clusters.closest(text).map(cluster::equals).orElse(false)));
+                        }
+                    }
+                    return Behaviors.same();
+                })
+                .onMessage(DecisionsTo.class, t -> {
+                    decisionsTo.clear();
+                    decisionsTo.add(t.lifecycle());
                     return Behaviors.same();
                 })
                 .onMessage(AddDraft.class, a -> {

@@ -68,6 +68,16 @@ public final class ServingSystem implements AutoCloseable {
     /** Makes a new draft for a class added at run time (cloned from the base draft, with its trainer). */
     public interface DraftFactory {
         Draft create(String name);
+
+        /** A new draft that starts from {@code start}'s weights; a factory that only clones the base refuses. */
+        default Draft create(String name, LlamaModel start) {
+            throw new UnsupportedOperationException("this draft factory only clones the base draft");
+        }
+
+        /** The base draft new drafts are cloned from, or null when the factory does not say. */
+        default LlamaModel base() {
+            return null;
+        }
     }
 
     /**
@@ -268,6 +278,11 @@ public final class ServingSystem implements AutoCloseable {
     /** Every draft the system serves, wherever its replicas run. */
     public SortedSet<String> draftNames() {
         return node.served().get().names();
+    }
+
+    /** The drafts this node spawned for traffic clusters, and why. */
+    public Map<String, DraftLifecycle.Spawned> spawnedDrafts() {
+        return node.served().get().spawned();
     }
 
     /** The target model when this node has the target role, else null. */

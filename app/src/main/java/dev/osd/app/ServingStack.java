@@ -121,11 +121,13 @@ public final class ServingStack implements AutoCloseable {
                 drafts.add(draft(d));
             }
         }
-        Router router = new Router(Router.rules(config), options.speculate() ? Router.general(config) : null, null, 0);
+        // traffic clusters and the spawn policy: a cluster the general draft serves poorly gets a draft of its own
+        Router router = new Router(Router.rules(config), options.speculate() ? Router.general(config) : null, null, 0,
+                Router.clusters(config), Router.spawning(config));
         boolean everything = roles.containsAll(ServingSystem.ALL_ROLES);
         system = ServingSystem.startNode(name, roles, roles.contains("target") ? models.target() : null,
                 models.targetConfig(), models.tokenizer(), drafts, names, router,
-                options.settings(), models.manager(), options.speculate() && everything ? this::draft : null,
+                options.settings(), models.manager(), options.speculate() && everything ? new Factory() : null,
                 options.config(), options.onReceived());
     }
 
@@ -166,7 +168,30 @@ public final class ServingStack implements AutoCloseable {
     }
 
     /** A draft named {@code name}: its store's newest valid version, else a clone of the base draft (osd.training). */
+    /** Drafts added at run time: clones of the base draft, or of another draft's weights for a spawned one. */
+    private final class Factory implements ServingSystem.DraftFactory {
+        @Override
+        public ServingSystem.Draft create(String name) {
+            return draft(name);
+        }
+
+        @Override
+        public ServingSystem.Draft create(String name, LlamaModel start) {
+            return draft(name, start);
+        }
+
+        @Override
+        public LlamaModel base() {
+            return models.draft();
+        }
+    }
+
     private ServingSystem.Draft draft(String name) {
+        return draft(name, null);
+    }
+
+    /** As {@link #draft(String)}, starting from {@code startFrom}'s weights (null: the base draft's). */
+    private ServingSystem.Draft draft(String name, LlamaModel startFrom) {
         DraftCheckpointStore store = options.state() == null ? null
                 : new DraftCheckpointStore(options.state().resolve("drafts").resolve(name), name, 5);
         DraftVersion start = null;
@@ -182,7 +207,8 @@ public final class ServingStack implements AutoCloseable {
             }
         }
         if (start == null) {
-            start = new DraftVersion(name, 0, -1, LlamaModel.of(models.draft().weights().copy(models.manager())));
+            LlamaModel from = startFrom != null ? startFrom : models.draft();
+            start = new DraftVersion(name, 0, -1, LlamaModel.of(from.weights().copy(models.manager())));
         }
         LiveDraft live = new LiveDraft(start);
         DraftTrainer trainer = options.online() ? new DraftTrainer(live,

@@ -3,8 +3,10 @@ package dev.osd.distillation;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.Iterator;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.Predicate;
 
 /**
  * The records one draft learns from, in bounded memory. New records wait as <em>fresh</em> until an update
@@ -96,6 +98,32 @@ public final class ReplayBuffer {
                 reservoir.set((int) j, r);
             }
         }
+    }
+
+    /**
+     * Up to {@code max} held records that {@code keep} accepts, newest first (fresh, then the recent window,
+     * then the reservoir): the records of one kind of traffic, for a draft that is to learn that kind alone.
+     */
+    public synchronized List<DistillationRecord> matching(Predicate<DistillationRecord> keep, int max) {
+        List<DistillationRecord> out = new ArrayList<>();
+        for (Iterator<DistillationRecord> it = fresh.descendingIterator(); it.hasNext() && out.size() < max; ) {
+            DistillationRecord r = it.next();
+            if (keep.test(r)) {
+                out.add(r);
+            }
+        }
+        for (Iterator<DistillationRecord> it = recent.descendingIterator(); it.hasNext() && out.size() < max; ) {
+            DistillationRecord r = it.next();
+            if (keep.test(r)) {
+                out.add(r);
+            }
+        }
+        for (int i = reservoir.size() - 1; i >= 0 && out.size() < max; i--) {
+            if (keep.test(reservoir.get(i))) {
+                out.add(reservoir.get(i));
+            }
+        }
+        return out;
     }
 
     /** Records held now: fresh, recent and reservoir. */

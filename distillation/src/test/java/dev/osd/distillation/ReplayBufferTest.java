@@ -72,4 +72,21 @@ class ReplayBufferTest {
         assertEquals(List.of(3, 4, 2), java.util.Arrays.stream(merged.get(0).positions()).boxed().toList());
         assertEquals(1, merged.get(1).positions().length);
     }
+
+    @Test
+    void recordsOfOneKindAreFoundNewestFirstInEveryPartOfTheBuffer() {
+        ReplayBuffer b = new ReplayBuffer(4, 4, 8, 1);
+        for (int i = 0; i < 40; i++) {
+            b.add(record(i));
+            if (i % 3 == 0) {
+                b.takeFresh(2);
+            }
+        }
+        List<DistillationRecord> even = b.matching(r -> r.tokens()[0] % 2 == 0, 100);
+        assertTrue(even.stream().allMatch(r -> r.tokens()[0] % 2 == 0));
+        assertEquals(b.matching(r -> true, 100).stream().filter(r -> r.tokens()[0] % 2 == 0).count(), even.size());
+        assertEquals(38, even.get(0).tokens()[0], "the newest first");
+        assertEquals(2, b.matching(r -> r.tokens()[0] % 2 == 0, 2).size());
+        assertEquals(b.size(), b.matching(r -> true, 1000).size());
+    }
 }

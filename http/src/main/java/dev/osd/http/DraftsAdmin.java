@@ -4,6 +4,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import dev.osd.actors.DraftLifecycle;
 import dev.osd.actors.ServingMetrics;
 import dev.osd.actors.ServingSystem;
 import dev.osd.distillation.DraftTrainer;
@@ -85,7 +86,32 @@ final class DraftsAdmin {
             trainer.addProperty("seconds_per_update", s.secondsPerUpdate());
         }
         o.add("trainer", trainer);
+        DraftLifecycle.Spawned spawned = system.spawnedDrafts().get(name);
+        if (spawned != null) {
+            // a draft the system made for traffic nobody configured: why, and the figures it was decided on
+            JsonObject why = new JsonObject();
+            why.addProperty("cluster", spawned.cluster());
+            why.addProperty("reason", spawned.reason());
+            why.addProperty("cluster_acceptance", spawned.clusterAcceptance());
+            why.addProperty("specialised_acceptance", spawned.specialisedAcceptance());
+            why.addProperty("requests", spawned.requests());
+            why.addProperty("served_by", spawned.servedBy());
+            why.addProperty("started_from", spawned.startedFrom());
+            number(why, "base_expected_acceptance", spawned.baseAcceptance());
+            number(why, "served_by_expected_acceptance", spawned.servedByAcceptance());
+            why.addProperty("records", spawned.records());
+            why.addProperty("at", spawned.at().toString());
+            o.add("spawned", why);
+        }
         return o;
+    }
+
+    private static void number(JsonObject o, String name, double x) {
+        if (Double.isNaN(x)) {
+            o.add(name, JsonNull.INSTANCE);
+        } else {
+            o.addProperty(name, x);
+        }
     }
 
     /** POST /v1/drafts {"name", "keywords": [...], "patterns": [...]}: a new draft for a new class. */

@@ -195,7 +195,8 @@
   function renderDrafts(d) {
     knowDrafts(d.data.map(function (x) { return x.name; }));
     var rows = ['<tr><th>draft</th><th>version</th><th>requests</th><th>traffic share</th>' +
-      '<th>acceptance last 20</th><th>last 100</th><th>last 500</th><th>trainer</th><th>updates</th></tr>'];
+      '<th>acceptance last 20</th><th>last 100</th><th>last 500</th><th>trainer</th><th>updates</th>' +
+      '<th>origin</th></tr>'];
     d.data.forEach(function (x) {
       function f(v) { return v === null || v === undefined ? '–' : v.toFixed(3); }
       var color = draftColor(x.name);
@@ -203,7 +204,10 @@
         'style="background:' + color + '"></i>' + esc(x.name) + '</td><td>' + x.version + '</td><td>' +
         x.requests + '</td><td>' + f(x.traffic_share) + '</td><td>' + f(x.acceptance.last_20) + '</td><td>' +
         f(x.acceptance.last_100) + '</td><td>' + f(x.acceptance.last_500) + '</td><td>' + esc(x.trainer.state) +
-        '</td><td>' + (x.trainer.updates === undefined ? '–' : x.trainer.updates) + '</td></tr>');
+        '</td><td>' + (x.trainer.updates === undefined ? '–' : x.trainer.updates) + '</td><td>' +
+        // a draft the system spawned for a traffic cluster says why, with the figures it was decided on
+        (x.spawned ? '<span title="' + esc(x.spawned.reason) + '">spawned for ' + esc(x.spawned.cluster) +
+          ' (from ' + esc(x.spawned.started_from) + ')</span>' : 'configured') + '</td></tr>');
     });
     document.getElementById('drafts').innerHTML = rows.join('');
   }

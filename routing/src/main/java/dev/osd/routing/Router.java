@@ -90,6 +90,20 @@ public final class Router {
         return g.isEmpty() ? null : g;
     }
 
+    /** The traffic clusters {@code osd.routing.clusters} of {@code config} sets up. */
+    public static TrafficClusters clusters(Config config) {
+        Config c = config.getConfig("osd.routing.clusters");
+        return new TrafficClusters(new TrafficClusters.Settings(c.getInt("max-clusters"), c.getDouble("similarity"),
+                c.getInt("max-features"), c.getInt("recent-queries")));
+    }
+
+    /** The spawn policy {@code osd.routing.spawn} of {@code config} sets up. */
+    public static SpawnPolicy spawning(Config config) {
+        Config c = config.getConfig("osd.routing.spawn");
+        return new SpawnPolicy(new SpawnPolicy.Settings(c.getBoolean("enabled"), c.getInt("max-drafts"),
+                c.getInt("min-requests"), c.getDouble("margin"), c.getLong("retire-after-idle")));
+    }
+
     public synchronized Set<String> drafts() {
         return Set.copyOf(drafts);
     }

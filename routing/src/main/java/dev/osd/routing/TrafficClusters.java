@@ -97,6 +97,24 @@ public final class TrafficClusters {
         return Optional.ofNullable(c == null ? null : c.id);
     }
 
+    /**
+     * The cluster nearest to a text, however far (empty when it shares no feature with any): for texts that are
+     * not queries, such as a recorded prompt with its answer, which no cluster's threshold was set for.
+     */
+    public synchronized Optional<String> closest(String text) {
+        int[] x = features(text);
+        Cluster best = null;
+        double bestSimilarity = 0;
+        for (Cluster c : clusters.values()) {
+            double s = c.similarity(x);
+            if (s > bestSimilarity) {
+                bestSimilarity = s;
+                best = c;
+            }
+        }
+        return Optional.ofNullable(best == null ? null : best.id);
+    }
+
     /** The acceptance a request of {@code cluster} got from {@code draft} (ignored for an unknown cluster). */
     public synchronized void observe(String cluster, String draft, double acceptance) {
         Cluster c = clusters.get(cluster);
