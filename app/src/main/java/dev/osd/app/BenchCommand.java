@@ -38,7 +38,8 @@ import picocli.CommandLine.Option;
 /** {@code osd bench ...}: the benchmarks, each a subcommand. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks.",
         subcommands = {BenchCommand.Engine.class, BenchCommand.Models.class, BenchCommand.Online.class,
-                BenchCommand.Serve.class, BenchCommand.ClusterBench.class, BenchCommand.Peers.class})
+                BenchCommand.Serve.class, BenchCommand.ClusterBench.class, BenchCommand.Peers.class,
+                BenchCommand.Spawn.class})
 final class BenchCommand implements Runnable {
 
     @Spec
@@ -443,6 +444,50 @@ final class BenchCommand implements Runnable {
                     benchDir, cacheDir.toAbsolutePath(), tokens, prompts, repeats, warmup, threads);
             new PeersBenchmark(plan, System.out).run(out);
             System.out.println("wrote " + out.resolve("peers.csv") + ", " + out.resolve("summary.json"));
+            return 0;
+        }
+    }
+
+    @Command(name = "spawn", mixinStandardHelpOptions = true,
+            description = "Traffic of a kind no generator makes (JSON Lines), interleaved with the embedded classes' "
+                    + "traffic, served once with drafts that spawn themselves and once with the shared general draft: "
+                    + "token acceptance on the new kind per window of 50 requests, and when the spawn was decided.")
+    static final class Spawn implements Callable<Integer> {
+
+        @Option(names = "--traffic", defaultValue = "bench/traffic/travel-desk.jsonl",
+                description = "The new kind's requests (JSON Lines: prompt or messages).")
+        Path traffic;
+
+        @Option(names = "--requests", defaultValue = "300", description = "Requests of the new kind per mode.")
+        int requests;
+
+        @Option(names = "--class-every", defaultValue = "1",
+                description = "Requests of the embedded classes before each request of the new kind.")
+        int classEvery;
+
+        @Option(names = "--max-tokens", defaultValue = "48")
+        int maxTokens;
+
+        @Option(names = "--out", required = true, description = "Directory for summary.json and spawn.csv.")
+        Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            if (requests < 1 || classEvery < 0 || maxTokens < 1) {
+                throw new IllegalArgumentException("--requests and --max-tokens must be >= 1, --class-every >= 0");
+            }
+            if (!Files.exists(traffic) && !traffic.isAbsolute() && System.getenv("OSD_HOME") != null) {
+                traffic = Path.of(System.getenv("OSD_HOME")).resolve(traffic); // the default, from any directory
+            }
+            List<Example> newKind = SpawnBenchmark.read(traffic, requests);
+            try (ModelPair models = ModelPair.open(null, null)) {
+                Map<String, Object> s = new SpawnBenchmark(models, newKind, classEvery, maxTokens).run(out);
+                System.out.println("decision: " + s.get("decision"));
+                System.out.printf(Locale.ROOT, "new kind, last %d requests: alpha spawn %.3f, shared %.3f (gain %+.3f)%n",
+                        SpawnBenchmark.WINDOW, (double) s.get("alpha_last_window_spawn"),
+                        (double) s.get("alpha_last_window_shared"), (double) s.get("alpha_gain_last_window"));
+            }
+            System.out.println("wrote " + out.resolve("summary.json") + " and spawn.csv");
             return 0;
         }
     }
