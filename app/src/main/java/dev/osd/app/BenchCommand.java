@@ -461,8 +461,9 @@ final class BenchCommand implements Runnable {
         @Option(names = "--requests", defaultValue = "300", description = "Requests of the new kind per mode.")
         int requests;
 
-        @Option(names = "--class-every", defaultValue = "1",
-                description = "Requests of the embedded classes before each request of the new kind.")
+        @Option(names = "--class-every", defaultValue = "2",
+                description = "Requests of the embedded traffic (its classes and general text) before each request of "
+                        + "the new kind.")
         int classEvery;
 
         @Option(names = "--max-tokens", defaultValue = "48")

@@ -37,6 +37,13 @@ final class SpawnBenchmark {
 
     static final int WINDOW = 50;
 
+    /**
+     * The traffic around the new kind, in turn: each embedded class once and the embedded general text twice, so
+     * the general draft is shared with other traffic that fits no class, as in a real service.
+     */
+    static final List<QueryClass> BACKGROUND = List.of(Workload.CLASSES.get(0), Workload.GENERAL,
+            Workload.CLASSES.get(1), Workload.CLASSES.get(2), Workload.GENERAL, Workload.CLASSES.get(3));
+
     /** One served request. */
     record Outcome(int index, String kind, int newKindIndex, String draft, double alpha, int tokens) {
     }
@@ -120,11 +127,12 @@ final class SpawnBenchmark {
             throws Exception {
         List<Outcome> outcomes = new ArrayList<>();
         int index = 0;
+        int background = 0;
         Integer decidedAt = null;
         for (int n = 0; n < newKind.size(); n++) {
             for (int c = 0; c < classEvery; c++) {
-                QueryClass q = Workload.CLASSES.get(index % Workload.CLASSES.size());
-                Example e = Workload.example(q, Workload.Split.HELD_OUT, index, 11);
+                QueryClass q = BACKGROUND.get(background % BACKGROUND.size());
+                Example e = Workload.example(q, Workload.Split.HELD_OUT, background++, 11);
                 outcomes.add(serveOne(system, index++, q.name(), -1, e.prompt()));
                 bar.step();
             }
@@ -166,7 +174,7 @@ final class SpawnBenchmark {
 
     private static Map<String, Double> classAlpha(List<Outcome> outcomes) {
         Map<String, Double> out = new LinkedHashMap<>();
-        for (QueryClass q : Workload.CLASSES) {
+        for (QueryClass q : BACKGROUND.stream().distinct().toList()) {
             out.put(q.name(), outcomes.stream().filter(o -> o.kind().equals(q.name())).mapToDouble(Outcome::alpha)
                     .filter(Double::isFinite).average().orElse(Double.NaN));
         }
