@@ -3,12 +3,14 @@ package dev.osd.actors;
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.Serializer;
 import com.google.re2j.Pattern;
+import dev.osd.distillation.DistillationRecord;
 import dev.osd.distillation.DraftTrainer;
+import dev.osd.distillation.TargetDistribution;
 import dev.osd.engine.FinishReason;
 import dev.osd.engine.GenerationResult;
 import dev.osd.engine.LogitsShaping;
 import dev.osd.engine.SamplingParams;
-import dev.osd.engine.SpeculationRound;
+import dev.osd.engine.SparseDistribution;
 import dev.osd.engine.SpeculationStats;
 import dev.osd.engine.TokenLogprob;
 import dev.osd.engine.Verification;
@@ -45,7 +47,7 @@ final class CrossNodeClasses {
         kryo.register(LinkedHashMap.class, 113);
         // engine, routing, distillation values inside messages (150-199)
         kryo.register(SamplingParams.class, 150);
-        kryo.register(SpeculationRound.class, 151);
+        // 151: SpeculationRound, retired (the target builds the distillation record, 171, and sends it)
         kryo.register(Verification.class, 152);
         kryo.register(GenerationResult.class, 153);
         kryo.register(SpeculationStats.class, 154);
@@ -64,6 +66,11 @@ final class CrossNodeClasses {
         kryo.register(Problem.Internal.class, 167);
         kryo.register(SpeculationStats.ProposerFigures.class, 168);
         kryo.register(LogitsShaping.class, 169);
+        kryo.register(SparseDistribution.class, 170);
+        kryo.register(DistillationRecord.class, 171);
+        kryo.register(TargetDistribution.class, 172);
+        kryo.register(SparseDistribution[].class, 173);
+        kryo.register(TargetDistribution[].class, 174);
         // messages (200-)
         kryo.register(TargetActor.Open.class, 200);
         kryo.register(TargetActor.Opened.class, 201);
@@ -85,10 +92,11 @@ final class CrossNodeClasses {
         kryo.register(RouterActor.Observe.class, 232);
         kryo.register(RouterActor.AddDraft.class, 233);
         kryo.register(RouterActor.RemoveDraft.class, 234);
-        kryo.register(TrainerActor.Round.class, 240);
+        // 240: TrainerActor.Round, retired (a round's whole-vocabulary rows no longer leave the target)
         kryo.register(TrainerActor.GetStats.class, 241);
         kryo.register(TrainerActor.Pause.class, 242);
         kryo.register(TrainerActor.Resume.class, 243);
+        kryo.register(TrainerActor.Learn.class, 244);
         kryo.register(DraftWeights.VersionChunk.class, 250);
     }
 
@@ -107,6 +115,6 @@ final class CrossNodeClasses {
             DraftActor.GetStats.class, DraftActor.Stats.class,
             RequestActor.Tokens.class, RequestActor.Finished.class, RouterActor.Route.class, RouterActor.Routed.class,
             RouterActor.Observe.class, RouterActor.AddDraft.class, RouterActor.RemoveDraft.class,
-            TrainerActor.Round.class, TrainerActor.GetStats.class, TrainerActor.Pause.class,
+            TrainerActor.Learn.class, TrainerActor.GetStats.class, TrainerActor.Pause.class,
             TrainerActor.Resume.class, DraftWeights.VersionChunk.class);
 }

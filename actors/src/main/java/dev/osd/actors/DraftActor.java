@@ -7,9 +7,9 @@ import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.Proposal;
-import dev.osd.engine.Sampler;
 import dev.osd.engine.SamplingParams;
 import dev.osd.engine.ServingBackend;
+import dev.osd.engine.SparseDistribution;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -43,8 +43,13 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  *
  * <p>Each proposal step takes the version that serves at that moment; when it differs from the version that
  * filled a request's cache, the cache is read again from the start, so a new version takes over between two
- * proposals without pausing anyone. The request sends its whole sequence; the actor feeds only what its cache
- * lacks. On start, on its own dispatcher, the replica warms the draft up ({@code osd.serving.warm-up-tokens})
+ * proposals without pausing anyone. The request sends only the tokens appended since its last proposal (and
+ * the position they start at); the actor keeps each request's sequence and feeds only what its cache lacks. A
+ * start it cannot continue (a replica that restarted and lost the sequence) is answered with the position to
+ * send from. Each position's q is the draft's distribution shaped over the request's sequence
+ * (the logits shaping the target applies to p), cut to its top N ({@code osd.draft.proposal-top-n}) and
+ * renormalised, and the token is drawn from that (a seeded request's by the counter noise the target verifies
+ * with): the q that travels is the proposal distribution itself. On start, on its own dispatcher, the replica warms the draft up ({@code osd.serving.warm-up-tokens})
  * and only then registers with the Receptionist, which is what readiness counts.
  */
 public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
@@ -53,30 +58,50 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
     }
 
     /**
-     * Propose k tokens continuing {@code sequence}.
+     * Propose k tokens continuing the request's sequence: the one this replica was told before, up to
+     * {@code start}, followed by {@code tokens} (start 0: {@code tokens} is the whole sequence).
      *
      * @param seed draws of a sampled proposal (the request's random stream decides it)
      */
-    public record Propose(String requestId, int[] sequence, int k, SamplingParams sampling, long seed,
+    public record Propose(String requestId, int start, int[] tokens, int k, SamplingParams sampling, long seed,
             ActorRef<?> owner, ActorRef<Proposed> replyTo) implements Command, CrossNode {
+
+        /** Propose k tokens continuing the whole {@code sequence}. */
+        public Propose(String requestId, int[] sequence, int k, SamplingParams sampling, long seed, ActorRef<?> owner,
+                ActorRef<Proposed> replyTo) {
+            this(requestId, 0, sequence, k, sampling, seed, owner, replyTo);
+        }
     }
 
     /**
      * The proposal and the version that made it, or the problem.
      *
+     * @param q per proposed token, the sparse distribution it was drawn from (one-hot for a suffix match)
      * @param proposer who proposed: draft (the model), suffix (a match in served text, one-hot q), or
      *     suffix+draft (a match the model extended)
+     * @param resyncFrom with a problem: the replica lacks the sequence from this position (send it from there
+     *     and ask again); -1 otherwise
      */
-    public record Proposed(String requestId, int[] tokens, double[][] q, long version, String problem,
-            String proposer) implements CrossNode {
-        public Proposed(String requestId, int[] tokens, double[][] q, long version, String problem) {
-            this(requestId, tokens, q, version, problem, "draft");
+    public record Proposed(String requestId, int[] tokens, SparseDistribution[] q, long version, String problem,
+            String proposer, int resyncFrom) implements CrossNode {
+        public Proposed(String requestId, int[] tokens, SparseDistribution[] q, long version, String problem) {
+            this(requestId, tokens, q, version, problem, "draft", -1);
+        }
+
+        public Proposed(String requestId, int[] tokens, SparseDistribution[] q, long version, String problem,
+                String proposer) {
+            this(requestId, tokens, q, version, problem, proposer, -1);
+        }
+
+        public Proposed(String requestId, int[] tokens, SparseDistribution[] q, long version, String problem,
+                int resyncFrom) {
+            this(requestId, tokens, q, version, problem, "draft", resyncFrom);
         }
 
         /** The first {@code n} tokens (a request with less room than the proposal takes). */
         public Proposed truncated(int n) {
             return n >= tokens.length ? this : new Proposed(requestId, Arrays.copyOf(tokens, n),
-                    Arrays.copyOf(q, n), version, problem, proposer);
+                    Arrays.copyOf(q, n), version, problem, proposer, resyncFrom);
         }
 
         public Proposal proposal() {
@@ -133,6 +158,8 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
 
     /** Where the most requests one proposal forward takes is set. */
     static final String MAX_BATCH = "osd.draft.max-batch";
+    /** Where the number of tokens each proposed position's q keeps is set. */
+    static final String PROPOSAL_TOP_N = "osd.draft.proposal-top-n";
 
     private final String draft;
     private final DraftSource source;
@@ -140,7 +167,10 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
     private final int maxBatch;
     // a forward that pads every sequence to the longest (DJL) batches long catch-ups only with each other
     private final int shortWork;
+    private final int topN;
     private final Map<String, Entry> entries = new HashMap<>();
+    // each request's whole sequence as it last told it, which the next Propose continues
+    private final Map<String, int[]> told = new HashMap<>();
     private final Map<ActorRef<?>, List<String>> requestsByOwner = new HashMap<>();
     private final Deque<Propose> queue = new ArrayDeque<>();
     private boolean flushPending;
@@ -182,6 +212,10 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
         this.maxBatch = config.getInt(MAX_BATCH);
         if (maxBatch < 1) {
             throw new IllegalArgumentException(MAX_BATCH + " must be >= 1, was " + maxBatch);
+        }
+        this.topN = config.getInt(PROPOSAL_TOP_N);
+        if (topN < 0) {
+            throw new IllegalArgumentException(PROPOSAL_TOP_N + " must be >= 0 (0: every token), was " + topN);
         }
         this.shortWork = pool.backend() == ServingBackend.DJL ? TargetActor.SHORT_WORK : Integer.MAX_VALUE;
         this.proposers = DraftProposers.from(config, source, pool.config().vocabSize());
@@ -229,7 +263,23 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
     }
 
     private Behavior<Command> onPropose(Propose asked) {
-        Propose p = proposers.plan(asked, pool.positions());
+        int[] before = told.get(asked.requestId());
+        int known = before == null ? 0 : before.length;
+        if (asked.start() < 0 || asked.start() > known) {
+            // the sequence before start is gone (a restart) or was never told: the request sends it again
+            asked.replyTo().tell(new Proposed(asked.requestId(), null, null, -1, "draft " + draft + " holds "
+                    + known + " tokens of the sequence, the proposal continues from " + asked.start(), known));
+            return this;
+        }
+        int[] sequence = asked.tokens();
+        if (asked.start() > 0) {
+            sequence = Arrays.copyOf(before, asked.start() + asked.tokens().length);
+            System.arraycopy(asked.tokens(), 0, sequence, asked.start(), asked.tokens().length);
+        }
+        told.put(asked.requestId(), sequence);
+        // planned with the whole sequence: what follows reads it as one
+        Propose p = proposers.plan(new Propose(asked.requestId(), sequence, asked.k(), asked.sampling(), asked.seed(),
+                asked.owner(), asked.replyTo()), pool.positions());
         if (p == null) {
             return this; // the suffix proposer answered
         }
@@ -278,10 +328,10 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
      *
      * @return the proposals, in the rows' order
      */
-    static List<Proposal> draw(LlamaModel model, List<Row> rows, long[] forwardsRun) {
+    static List<Proposal> draw(LlamaModel model, List<Row> rows, int topN, long[] forwardsRun) {
         int n = rows.size();
         int[][] tokens = new int[n][];
-        double[][][] q = new double[n][][];
+        SparseDistribution[][] q = new SparseDistribution[n][];
         int steps = 0;
         int[][] history = new int[n][];
         for (int b = 0; b < n; b++) {
@@ -290,7 +340,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
                     : Proposal.sequenceOf(row.cache(), row.feed(), row.sampling());
             history[b] = Arrays.copyOf(sequence, sequence.length + row.k());
             tokens[b] = new int[rows.get(b).k()];
-            q[b] = new double[rows.get(b).k()][];
+            q[b] = new SparseDistribution[rows.get(b).k()];
             steps = Math.max(steps, rows.get(b).k());
         }
         List<KvCache> caches = new ArrayList<>(n);
@@ -317,8 +367,8 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
                 Row row = rows.get(b);
                 float[] last = logits.get(a)[0];
                 int position = history[b].length - row.k() + i;
-                q[b][i] = Sampler.distribution(last, row.sampling(), history[b], position);
-                tokens[b][i] = Sampler.choose(q[b][i], row.sampling(), row.random(), position);
+                q[b][i] = Proposal.row(last, row.sampling(), history[b], position, topN);
+                tokens[b][i] = Proposal.next(q[b][i], row.sampling(), row.random(), position);
                 history[b][position] = tokens[b][i];
             }
         }
@@ -351,7 +401,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
             if (!rows.isEmpty()) {
                 long[] run = {0};
                 long drawStart = System.nanoTime();
-                List<Proposal> drawn = draw(lease.model(), rows, run);
+                List<Proposal> drawn = draw(lease.model(), rows, topN, run);
                 long drawNanos = System.nanoTime() - drawStart;
                 forwards += run[0];
                 proposals += rows.size();
@@ -361,9 +411,9 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
                     Proposal proposal = drawn.get(b);
                     Entry e = entries.get(p.requestId());
                     // the cache now holds the sequence and the first k-1 proposed tokens
-                    int[] held = Arrays.copyOf(p.sequence(), e.cache.length());
-                    System.arraycopy(proposal.tokens(), 0, held, p.sequence().length,
-                            e.cache.length() - p.sequence().length);
+                    int[] held = Arrays.copyOf(p.tokens(), e.cache.length());
+                    System.arraycopy(proposal.tokens(), 0, held, p.tokens().length,
+                            e.cache.length() - p.tokens().length);
                     e.tokens = held;
                     p.replyTo().tell(proposers.drafted(p, proposal, version, drawNanos));
                 }
@@ -387,9 +437,9 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
     private int feedLength(Propose p, long version) {
         Entry e = entries.get(p.requestId());
         if (e == null || e.version != version) {
-            return p.sequence().length;
+            return p.tokens().length;
         }
-        return Math.max(1, p.sequence().length - commonPrefix(e.tokens, p.sequence(), e.cache.length()));
+        return Math.max(1, p.tokens().length - commonPrefix(e.tokens, p.tokens(), e.cache.length()));
     }
 
     /**
@@ -421,32 +471,32 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
             e.tokens = new int[0];
             e.version = version;
         }
-        int common = commonPrefix(e.tokens, p.sequence(), e.cache.length());
+        int common = commonPrefix(e.tokens, p.tokens(), e.cache.length());
         e.cache.truncate(common);
-        int k = Math.min(p.k(), pool.positions() - p.sequence().length);
+        int k = Math.min(p.k(), pool.positions() - p.tokens().length);
         if (k < 1) {
             p.replyTo().tell(new Proposed(p.requestId(), null, null, version, "no room to propose"));
             return null;
         }
-        int[] feed = Arrays.copyOfRange(p.sequence(), common, p.sequence().length);
+        int[] feed = Arrays.copyOfRange(p.tokens(), common, p.tokens().length);
         if (feed.length == 0) {
             // the cache holds the whole sequence: step back one token to get logits for the next
             e.cache.truncate(common - 1);
-            feed = new int[] {p.sequence()[common - 1]};
+            feed = new int[] {p.tokens()[common - 1]};
         }
-        return new Row(e.cache, feed, k, p.sampling(), new SplittableRandom(p.seed()), p.sequence());
+        return new Row(e.cache, feed, k, p.sampling(), new SplittableRandom(p.seed()), p.tokens());
     }
 
     /** What makes a proposal impossible before any forward (one bad request must not fail the whole batch). */
     private String problem(Propose p) {
-        if (p.sequence().length == 0) {
+        if (p.tokens().length == 0) {
             return "nothing to continue: the sequence is empty";
         }
         if (p.k() < 1) {
             return "k must be >= 1, was " + p.k();
         }
         int vocab = pool.config().vocabSize();
-        for (int t : p.sequence()) {
+        for (int t : p.tokens()) {
             if (t < 0 || t >= vocab) {
                 return "token id " + t + " outside the vocabulary of " + vocab;
             }
@@ -462,6 +512,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
         queue.clear();
         entries.values().forEach(e -> e.cache.close());
         entries.clear();
+        told.clear();
         requestsByOwner.clear();
         return this;
     }
@@ -481,6 +532,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
         if (e != null) {
             e.cache.close();
         }
+        told.remove(requestId);
         // a request that lets its cache go wants none of its queued proposals either
         queue.removeIf(p -> p.requestId().equals(requestId));
         return this;

@@ -3,6 +3,7 @@ package dev.osd.actors;
 import com.typesafe.config.Config;
 import dev.osd.engine.DraftSource;
 import dev.osd.engine.Proposal;
+import dev.osd.engine.SparseDistribution;
 import dev.osd.engine.SuffixProposer;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -51,12 +52,12 @@ final class DraftProposers {
      * @param positions the request's cache positions: a proposal fits in what is left of them
      */
     DraftActor.Propose plan(DraftActor.Propose p, int positions) {
-        if (proposer.mode() == SuffixProposer.Mode.DRAFT || p.sequence().length == 0 || p.k() < 1) {
+        if (proposer.mode() == SuffixProposer.Mode.DRAFT || p.tokens().length == 0 || p.k() < 1) {
             return p;
         }
         long now = System.nanoTime();
-        SuffixProposer.Choice c = proposer.next(p.requestId(), p.sequence(), p.k(),
-                positions - p.sequence().length - 1, now);
+        SuffixProposer.Choice c = proposer.next(p.requestId(), p.tokens(), p.k(),
+                positions - p.tokens().length - 1, now);
         switch (c.kind()) {
             case SUFFIX -> {
                 long version;
@@ -65,13 +66,13 @@ final class DraftProposers {
                 }
                 proposer.proposed(p.requestId(), new int[0], 0, 0, System.nanoTime());
                 p.replyTo().tell(new DraftActor.Proposed(p.requestId(), c.suffix(),
-                        SuffixProposer.oneHot(c.suffix(), vocab), version, null, c.kind().label()));
+                        SuffixProposer.oneHot(c.suffix()), version, null, c.kind().label()));
                 return null;
             }
             case SUFFIX_DRAFT -> {
                 given.put(p.requestId(), c.suffix());
-                int[] sequence = Arrays.copyOf(p.sequence(), p.sequence().length + c.suffix().length);
-                System.arraycopy(c.suffix(), 0, sequence, p.sequence().length, c.suffix().length);
+                int[] sequence = Arrays.copyOf(p.tokens(), p.tokens().length + c.suffix().length);
+                System.arraycopy(c.suffix(), 0, sequence, p.tokens().length, c.suffix().length);
                 return new DraftActor.Propose(p.requestId(), sequence, c.draftTokens(), p.sampling(), p.seed(),
                         p.owner(), p.replyTo());
             }
@@ -94,7 +95,7 @@ final class DraftProposers {
         int n = first.length + drawn.tokens().length;
         int[] tokens = Arrays.copyOf(first, n);
         System.arraycopy(drawn.tokens(), 0, tokens, first.length, drawn.tokens().length);
-        double[][] q = Arrays.copyOf(SuffixProposer.oneHot(first, vocab), n);
+        SparseDistribution[] q = Arrays.copyOf(SuffixProposer.oneHot(first), n);
         System.arraycopy(drawn.q(), 0, q, first.length, drawn.tokens().length);
         return new DraftActor.Proposed(p.requestId(), tokens, q, version, null,
                 SuffixProposer.Kind.SUFFIX_DRAFT.label());

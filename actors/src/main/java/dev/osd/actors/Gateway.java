@@ -1,7 +1,6 @@
 package dev.osd.actors;
 
 import dev.osd.engine.GenerationRequest;
-import dev.osd.engine.SpeculationRound;
 import dev.osd.routing.Router;
 import java.time.Duration;
 import java.util.HashMap;
@@ -244,7 +243,6 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
         }
         String draft = place.draft();
         ActorRef<TrainerActor.Command> trainer = place.trainer();
-        Consumer<SpeculationRound> feed = trainer == null ? null : round -> trainer.tell(new TrainerActor.Round(round));
         ActorRef<RequestActor.Event> client = getContext().spawnAnonymous(RequestClient.create(s,
                 p.route().queryClass(), draft != null, parts.metrics(), router, getContext().getSelf()));
         ActorRef<RequestActor.Command> request;
@@ -253,7 +251,7 @@ public final class Gateway extends AbstractBehavior<Gateway.Command> {
             request = getContext().spawn(ActorMetrics.measured(RequestActor.Command.class, "request",
                     RequestActor.create(new RequestActor.Setup(s.id(), s.request(), parts.tokenizer(),
                             parts.targetConfig().eosTokenId(), context, place.target(), place.replica(), draft,
-                            place.draftCapacity(), feed, draft == null || s.fixedK() ? null : place.adaptive(),
+                            place.draftCapacity(), trainer, draft == null || s.fixedK() ? null : place.adaptive(),
                             parts.settings().draftTimeout(), s.deadline(), client, directory))),
                     "request-" + s.id(), COUNTED);
         } catch (RuntimeException e) {

@@ -4,8 +4,6 @@ import dev.osd.engine.Generation;
 import dev.osd.engine.GenerationListener;
 import dev.osd.engine.GenerationRequest;
 import dev.osd.engine.GenerationResult;
-import dev.osd.engine.SpeculationRound;
-import dev.osd.engine.SpeculativeVerifier;
 import dev.osd.engine.SuffixProposer;
 import dev.osd.engine.TextTokenizer;
 import dev.osd.engine.TokenLogprob;
@@ -13,7 +11,6 @@ import dev.osd.engine.Verification;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -24,10 +21,11 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * One request, from its prompt to its last token: opens a cache on the target, then drives rounds (ask the
- * draft for k tokens, ask the target to score them, verify, stream what was accepted) until a stop condition.
- * A draft that does not answer in time, or answers with a problem, turns the rest of the request into
- * target-only decoding; the output never depends on the draft. Each verified round is offered to the draft's
- * trainer. Stops itself when done, which frees its caches on both actors.
+ * draft for k tokens, ask the target to verify them, stream what it emitted) until a stop condition. The
+ * target verifies next to its logits and answers with tokens; this actor never sees a logits row. A draft
+ * that does not answer in time, or answers with a problem, turns the rest of the request into target-only
+ * decoding; the output never depends on the draft. The draft's trainer travels in {@code Open}: the target
+ * sends it each verified round's record. Stops itself when done, which frees its caches on both actors.
  */
 public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
 
@@ -101,9 +99,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private final String draftName;
     private final int draftCapacity;
     private final ActorRef<Event> client;
-    private final Consumer<SpeculationRound> trainer;
+    private final ActorRef<TrainerActor.Command> trainer;
     private final Duration draftTimeout;
-    private final SpeculativeVerifier verifier = SpeculativeVerifier.lossless();
     private final ActorRef<TargetActor.Scored> scoredAdapter;
     private final ActorRef<DraftActor.Proposed> proposedAdapter;
     private boolean speculate;
@@ -115,6 +112,10 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private long proposeSent;
     private long proposeNanos;
     private long verifySent;
+    // how much of the sequence the draft was told (its next Propose sends only what follows), and the round's ask
+    private int draftKnown;
+    private int proposeK;
+    private long proposeSeed;
 
     /**
      * Everything one request starts with.
@@ -124,7 +125,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
      * @param draft the chosen draft's replica, or null for target-only decoding
      * @param draftName the draft's name (for its figures and logs), or null
      * @param draftCapacity positions the replica holds for the request
-     * @param trainer receives every verified round (the draft's trainer), or null
+     * @param trainer the draft's trainer, which the target sends every verified round's record to, or null
      * @param adaptive the draft's adaptive proposal length (k = the smaller of its choice and the request's
      *     num_draft_tokens), or null when the request fixes k
      * @param draftTimeout how long a round waits for a proposal before the request goes on target-only
@@ -133,7 +134,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
      */
     public record Setup(String id, GenerationRequest request, TextTokenizer tokenizer, int eosTokenId,
             int targetCapacity, ActorRef<TargetActor.Command> target, ActorRef<DraftActor.Command> draft,
-            String draftName, int draftCapacity, Consumer<SpeculationRound> trainer, AdaptiveProposalLength adaptive,
+            String draftName, int draftCapacity, ActorRef<TrainerActor.Command> trainer,
+            AdaptiveProposalLength adaptive,
             Duration draftTimeout, Duration deadline, ActorRef<Event> client,
             ActorRef<ServiceDirectory.Command> directory) {
 
@@ -144,9 +146,9 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
                     draftTimeout, null, client, null);
         }
 
-        /** The same request served by {@code draft} (its replica), whose trainer {@code trainer} hears rounds. */
+        /** The same request served by {@code draft} (its replica), whose trainer {@code trainer} gets the records. */
         public Setup withDraft(ActorRef<DraftActor.Command> replica, String name, int capacity,
-                Consumer<SpeculationRound> rounds, AdaptiveProposalLength adaptiveK) {
+                ActorRef<TrainerActor.Command> rounds, AdaptiveProposalLength adaptiveK) {
             return new Setup(id, request, tokenizer, eosTokenId, targetCapacity, target, replica, name, capacity,
                     rounds, adaptiveK, draftTimeout, deadline, client, directory);
         }
@@ -169,7 +171,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         ActorRef<DraftActor.Command> draft = setup.draft();
         String draftName = setup.draftName();
         ActorRef<Event> client = setup.client();
-        Consumer<SpeculationRound> trainer = setup.trainer();
+        ActorRef<TrainerActor.Command> trainer = setup.trainer();
         Duration deadline = setup.deadline();
         this.directory = setup.directory();
         this.draftCapacity = setup.draftCapacity();
@@ -193,24 +195,13 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             public void onTokens(int[] tokens, List<TokenLogprob> logprobs) {
                 client.tell(new Tokens(id, tokens, logprobs));
             }
-
-            @Override
-            public void onRound(SpeculationRound r) {
-                if (trainer != null) {
-                    try {
-                        trainer.accept(r);
-                    } catch (RuntimeException e) {
-                        // a trainer's trouble never reaches a response
-                        ctx.getLog().warn("trainer of {} refused a round: {}", draftName, e.toString());
-                    }
-                }
-            }
         }, setup.eosTokenId(), setup.targetCapacity(), setup.tokenizer());
         this.scoredAdapter = ctx.messageAdapter(TargetActor.Scored.class, Scored::new);
         this.targetFoundAdapter = ctx.messageAdapter(ServiceDirectory.TargetFound.class, TargetReplaced::new);
         ctx.watchWith(target, new TargetLost(target));
         this.proposedAdapter = ctx.messageAdapter(DraftActor.Proposed.class, Proposed::new);
-        target.tell(new TargetActor.Open(id, ctx.getSelf(), ctx.messageAdapter(TargetActor.Opened.class, Opened::new)));
+        target.tell(new TargetActor.Open(id, ctx.getSelf(), ctx.messageAdapter(TargetActor.Opened.class, Opened::new),
+                speculate ? trainer : null));
     }
 
     @Override
@@ -239,7 +230,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         if (sequence.length > 1) {
             // prefill: the cache holds every token but the last, whose logits the first round computes
             prefilled = sequence.length - 1;
-            target.tell(new TargetActor.Score(id, 0, Arrays.copyOf(sequence, prefilled), 1, scoredAdapter));
+            target.tell(TargetActor.Score.prefill(id, 0, Arrays.copyOf(sequence, prefilled), scoredAdapter));
             targetCached = -1; // marks the prefill in flight
             return this;
         }
@@ -260,20 +251,42 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         if (k > 0) {
             awaitingDraft = true;
             proposeSent = System.nanoTime();
-            draft.tell(new DraftActor.Propose(id, generation.prefix(generation.length()), k,
-                    generation.request().sampling(), generation.random().nextLong(), getContext().getSelf(),
-                    proposedAdapter));
+            proposeK = k;
+            proposeSeed = generation.nextSeed();
+            propose(draftKnown);
             timers.startSingleTimer("draft", new DraftTimedOut(round), draftTimeout);
             return this;
         }
         pendingProposal = null;
-        target.tell(new TargetActor.Score(id, targetCached, generation.tail(targetCached), 1, scoredAdapter));
+        targetStep();
         return this;
+    }
+
+    /** Asks the draft for this round's proposal, sending the sequence from {@code from} (what it lacks). */
+    private void propose(int from) {
+        draft.tell(new DraftActor.Propose(id, from, generation.tail(from), proposeK, generation.request().sampling(),
+                proposeSeed, getContext().getSelf(), proposedAdapter));
+        draftKnown = generation.length();
+    }
+
+    /** A plain step: the target samples the next token itself. */
+    private void targetStep() {
+        target.tell(TargetActor.Score.step(id, targetCached, generation.tail(targetCached),
+                generation.request().sampling(), generation.nextSeed(), generation.request().logprobs(),
+                scoredAdapter));
     }
 
     private Behavior<Command> onProposed(Proposed p) {
         if (!awaitingDraft || !p.proposed().requestId().equals(id)) {
             return this; // a late answer after a timeout
+        }
+        if (p.proposed().problem() != null && p.proposed().resyncFrom() >= 0
+                && p.proposed().resyncFrom() < draftKnown) {
+            // the replica lost what it was told (a restart): the same ask with the sequence from where it holds it
+            getContext().getLog().info("request {}: {}; sending the sequence from {}", id, p.proposed().problem(),
+                    p.proposed().resyncFrom());
+            propose(p.proposed().resyncFrom());
+            return this;
         }
         awaitingDraft = false;
         timers.cancel("draft");
@@ -290,7 +303,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         int[] input = Arrays.copyOf(pending, pending.length + proposal.length);
         System.arraycopy(proposal, 0, input, pending.length, proposal.length);
         verifySent = System.nanoTime();
-        target.tell(new TargetActor.Score(id, targetCached, input, proposal.length + 1, scoredAdapter));
+        target.tell(new TargetActor.Score(id, targetCached, input, pendingProposal.q(), generation.request().sampling(),
+                generation.nextSeed(), generation.request().logprobs(), scoredAdapter));
         return this;
     }
 
@@ -308,7 +322,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         speculate = false;
         draft.tell(new DraftActor.Release(id));
         pendingProposal = null;
-        target.tell(new TargetActor.Score(id, targetCached, generation.tail(targetCached), 1, scoredAdapter));
+        targetStep();
         return this;
     }
 
@@ -332,10 +346,11 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             return nextRound();
         }
         if (pendingProposal == null) {
-            generation.targetStep(scored.logits()[0]);
+            generation.targetStep(scored.tokens()[0], scored.logprobs());
             targetCached = lengthBeforeRound;
         } else {
-            Verification v = generation.verify(pendingProposal.proposal(), scored.logits(), verifier);
+            Verification v = scored.verification();
+            generation.verified(v, scored.logprobs());
             generation.stats().recordProposer(pendingProposal.proposer(), v.proposed(), v.accepted());
             // the adaptive k is the draft model's: rounds of the suffix proposer would mislead it
             if (adaptive != null && "draft".equals(pendingProposal.proposer())) {
@@ -351,7 +366,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
 
     /**
      * The target's node went: the work in flight there is gone, so the round starts over on another target that
-     * the gateway lists, after a prefill of the whole sequence so far (the draft re-reads it by itself). With no
+     * the service directory names, after a prefill of the whole sequence so far (the draft re-reads it by itself). With no
      * other target the request ends with what it has and says why.
      */
     private Behavior<Command> onTargetLost(TargetLost l) {
@@ -379,7 +394,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         target = next;
         getContext().watchWith(target, new TargetLost(target));
         target.tell(new TargetActor.Open(id, getContext().getSelf(), getContext().messageAdapter(
-                TargetActor.Opened.class, Opened::new)));
+                TargetActor.Opened.class, Opened::new), speculate ? trainer : null));
         return this;
     }
 

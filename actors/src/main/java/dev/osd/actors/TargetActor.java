@@ -1,17 +1,28 @@
 package dev.osd.actors;
 
 import com.typesafe.config.Config;
+import dev.osd.distillation.DistillationRecord;
+import dev.osd.distillation.RecordPolicy;
+import dev.osd.distillation.TrainerSettings;
 import dev.osd.engine.KvCache;
 import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
+import dev.osd.engine.SamplingParams;
+import dev.osd.engine.SparseDistribution;
+import dev.osd.engine.SpeculativeVerifier;
+import dev.osd.engine.TargetDecision;
+import dev.osd.engine.TokenLogprob;
+import dev.osd.engine.Verification;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -25,7 +36,12 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 /**
  * The verifier: owns the target model and one KV cache per open request, and scores the work of many
- * requests in one batched forward (continuous batching). Work that arrives while a forward runs waits in the
+ * requests in one batched forward (continuous batching). Right after the forward, per sequence, it decides
+ * next to the logits, with p shaped over the tokens it holds for the request (logits shaping): a plain step's
+ * token, or a proposal's verification (lossless rejection sampling against the sparse q the proposal was drawn
+ * from, {@link SpeculativeVerifier}; a seeded request's by counter noise, {@code SeededVerifier}); it answers with the emitted tokens,
+ * and with their log-probabilities only when the request asked for them, and sends the round's distillation
+ * record (the target's top N) to the draft's trainer itself. No logits row leaves the actor. Work that arrives while a forward runs waits in the
  * mailbox; after each forward the actor takes everything queued, up to a bounded batch, into the next one, so
  * the batch grows with load and a lone request never waits for company. A request's cache is released when
  * it closes or when its actor stops. On start, on its own dispatcher, the actor warms the model up
@@ -37,8 +53,17 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
     public sealed interface Command {
     }
 
-    /** Opens a cache for a request; {@code owner} is watched, and its end releases the cache. */
-    public record Open(String requestId, ActorRef<?> owner, ActorRef<Opened> replyTo) implements Command, CrossNode {
+    /**
+     * Opens a cache for a request; {@code owner} is watched, and its end releases the cache.
+     *
+     * @param trainer the trainer of the request's draft, which gets each verified round's distillation record
+     *     from here; null: none
+     */
+    public record Open(String requestId, ActorRef<?> owner, ActorRef<Opened> replyTo,
+            ActorRef<TrainerActor.Command> trainer) implements Command, CrossNode {
+        public Open(String requestId, ActorRef<?> owner, ActorRef<Opened> replyTo) {
+            this(requestId, owner, replyTo, null);
+        }
     }
 
     /** The answer to {@link Open}: refused when every cache slot is in use (overload). */
@@ -46,25 +71,58 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
     }
 
     /**
-     * Rolls the request's cache back to {@code keep} positions, feeds {@code tokens} and answers with the
-     * logits of the last {@code keepLast} of them: a prefill, a verification of k proposals (pending token
-     * plus proposals, keepLast = k + 1), or a plain decoding step.
+     * Rolls the request's cache back to {@code keep} positions, feeds {@code tokens} and decides what they make:
+     * a prefill (no sampling: nothing to decide, the answer has no token), a plain step (no q: one token sampled
+     * from the last position), or the verification of the last {@code q.length} tokens, the proposal, drawn from
+     * {@code q} (the pending token and the proposal, k + 1 positions scored).
+     *
+     * @param q the draft's sparse distribution at each proposed position, exactly what it drew from; empty or
+     *     null for a plain step
+     * @param sampling the request's sampling parameters, or null for a prefill
+     * @param seed the round's draws (the request's random stream decides it)
+     * @param logprobs -1: none; n >= 0: each emitted token's log-probability with its n most likely alternatives
      */
-    public record Score(String requestId, int keep, int[] tokens, int keepLast, ActorRef<Scored> replyTo)
-            implements Command, CrossNode {
+    public record Score(String requestId, int keep, int[] tokens, SparseDistribution[] q, SamplingParams sampling,
+            long seed, int logprobs, ActorRef<Scored> replyTo) implements Command, CrossNode {
+
+        /** Feeds a prompt (all but its last token); answered with no token. */
+        public static Score prefill(String requestId, int keep, int[] tokens, ActorRef<Scored> replyTo) {
+            return new Score(requestId, keep, tokens, null, null, 0, -1, replyTo);
+        }
+
+        /** A plain decoding step: one token sampled after {@code tokens}. */
+        public static Score step(String requestId, int keep, int[] tokens, SamplingParams sampling, long seed,
+                int logprobs, ActorRef<Scored> replyTo) {
+            return new Score(requestId, keep, tokens, null, sampling, seed, logprobs, replyTo);
+        }
+
+        /** Proposed tokens (the last q.length of {@code tokens}) to verify. */
+        public int k() {
+            return q == null ? 0 : q.length;
+        }
+
+        /** Positions whose logits the decision needs. */
+        int keepLast() {
+            return sampling == null ? 1 : k() + 1;
+        }
     }
 
     /**
-     * Logits of the scored positions, or the problem that prevented scoring.
+     * What the target decided for a {@link Score}, or the problem that prevented it.
      *
+     * @param tokens the tokens the round emits (a step: one; a verification: the accepted proposals and the
+     *     correction or bonus token; a prefill: none); null with a problem
+     * @param verification a proposal's verification (per-position acceptance, expected acceptance), else null
+     * @param logprobs per emitted token when the request asked for them, else null
      * @param cacheFull set when the problem is that the key/value memory has too few free blocks for the
      *     work (then the request is refused as overloaded when this was its prompt, or ends as it is, with
      *     finish_reason "length", when it was growing); null otherwise
      */
-    public record Scored(String requestId, float[][] logits, String problem, CacheFull cacheFull)
-            implements CrossNode {
-        public Scored(String requestId, float[][] logits, String problem) {
-            this(requestId, logits, problem, null);
+    public record Scored(String requestId, int[] tokens, Verification verification, List<TokenLogprob> logprobs,
+            String problem, CacheFull cacheFull) implements CrossNode {
+
+        static Scored failed(String requestId, String problem) {
+            return new Scored(requestId, null, null, null, problem, null);
         }
     }
 
@@ -116,10 +174,40 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
     private record OwnerGone(ActorRef<?> owner) implements Command, LocalOnly {
     }
 
+    /**
+     * One open request: its cache, the tokens it holds (the sequence the verification and a distillation record
+     * see: the cached positions and the work being scored), and its draft's trainer.
+     */
+    private static final class Held {
+        final KvCache cache;
+        final ActorRef<TrainerActor.Command> trainer;
+        int[] tokens = new int[64];
+        int length;
+
+        Held(KvCache cache, ActorRef<TrainerActor.Command> trainer) {
+            this.cache = cache;
+            this.trainer = trainer;
+        }
+
+        void feed(int keep, int[] fed) {
+            length = keep;
+            if (length + fed.length > tokens.length) {
+                tokens = Arrays.copyOf(tokens, Math.max(2 * tokens.length, length + fed.length));
+            }
+            System.arraycopy(fed, 0, tokens, length, fed.length);
+            length += fed.length;
+        }
+    }
+
+    /** Configuration key: how many of the target's probabilities a distillation record keeps per position. */
+    public static final String RECORD_TOP_N = "osd.target.record-top-n";
+
     private final LlamaModel target;
     private final KvCachePool pool;
     private final int maxBatch;
-    private final Map<String, KvCache> caches = new HashMap<>();
+    private final Map<String, Held> caches = new HashMap<>();
+    private final SpeculativeVerifier verifier = SpeculativeVerifier.lossless();
+    private final int recordTopN;
     private final Map<ActorRef<?>, List<String>> requestsByOwner = new HashMap<>();
     private final Deque<Score> queue = new ArrayDeque<>();
     private boolean flushPending;
@@ -167,6 +255,7 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
                 + "request", pool.totalBlocks(), KvCachePool.BLOCK,
                 pool.totalBlocks() * KvCachePool.blockBytes(target.config()) >> 20, pool.positions());
         this.maxBatch = maxBatch;
+        this.recordTopN = recordTopN(config, target.config().vocabSize());
         int tokens = WarmUp.tokens(ctx.getSystem().settings().config());
         long start = System.nanoTime();
         int warmed = 0;
@@ -195,6 +284,26 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         int context = maxContext(config, model);
         long blocks = config.getBytes(KV_CACHE_MEMORY) / KvCachePool.blockBytes(model);
         return (int) Math.max(1, Math.min(context, blocks * KvCachePool.BLOCK));
+    }
+
+    /**
+     * {@code osd.target.record-top-n}: "auto" keeps what the trainers' defaults keep (the whole distribution for
+     * a vocabulary of at most 4,096 tokens, else the top 64 and the rest mass), a number keeps that many (0: all).
+     */
+    static int recordTopN(Config config, int vocab) {
+        String v = config.getString(RECORD_TOP_N).trim();
+        if (v.equals("auto")) {
+            return TrainerSettings.defaults(vocab).topN();
+        }
+        try {
+            int n = Integer.parseInt(v);
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // refused below with the key's name
+        }
+        throw new IllegalArgumentException(RECORD_TOP_N + " must be auto or a number >= 0 (0: all), was '" + v + "'");
     }
 
     private static int maxContext(Config config, LlamaConfig model) {
@@ -236,7 +345,7 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
                     + " target caches are in use"));
             return this;
         }
-        caches.put(open.requestId(), pool.acquire());
+        caches.put(open.requestId(), new Held(pool.acquire(), open.trainer()));
         List<String> owned = requestsByOwner.computeIfAbsent(open.owner(), o -> {
             getContext().watchWith(o, new OwnerGone(o));
             return new ArrayList<>();
@@ -320,14 +429,16 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         }
         flushPending = false;
         List<Score> batch = new ArrayList<>();
+        List<Held> held = new ArrayList<>();
         List<KvCache> batchCaches = new ArrayList<>();
         List<int[]> tokens = new ArrayList<>();
         int taking = 0; // blocks the sequences already in this batch will take
         for (Score s : nextBatch(queue, maxBatch)) {
-            KvCache cache = caches.get(s.requestId());
+            Held h = caches.get(s.requestId());
+            KvCache cache = h == null ? null : h.cache;
             String problem = problem(s, cache);
             if (problem != null) {
-                s.replyTo().tell(new Scored(s.requestId(), null, problem));
+                s.replyTo().tell(Scored.failed(s.requestId(), problem));
                 continue;
             }
             cache.truncate(s.keep());
@@ -341,11 +452,13 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
                         + " blocks free, " + (prompt ? "the prompt of " + s.tokens().length + " tokens needs "
                         : "growing to " + (s.keep() + s.tokens().length) + " positions needs ") + needed;
                 getContext().getLog().info("request {}: {}", s.requestId(), why);
-                s.replyTo().tell(new Scored(s.requestId(), null, why, full));
+                s.replyTo().tell(new Scored(s.requestId(), null, null, null, why, full));
                 continue;
             }
             taking += needed;
+            h.feed(s.keep(), s.tokens());
             batch.add(s);
+            held.add(h);
             batchCaches.add(cache);
             tokens.add(s.tokens());
         }
@@ -357,17 +470,18 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
             } catch (RuntimeException e) {
                 getContext().getLog().error("target forward of {} sequences failed", batch.size(), e);
                 for (Score s : batch) {
-                    s.replyTo().tell(new Scored(s.requestId(), null, "target forward failed: " + e.getMessage()));
+                    s.replyTo().tell(Scored.failed(s.requestId(), "target forward failed: " + e.getMessage()));
                 }
                 return this;
             }
             forwards++;
             scored += batch.size();
             largestBatch = Math.max(largestBatch, batch.size());
-            long now = System.nanoTime();
+            // each sequence decided on its own rows, as it would be alone: batching changes no outcome
             for (int i = 0; i < batch.size(); i++) {
-                batch.get(i).replyTo().tell(new Scored(batch.get(i).requestId(), logits.get(i), null));
-                answeredAt.put(batch.get(i).requestId(), now);
+                Score s = batch.get(i);
+                s.replyTo().tell(decide(s, held.get(i), logits.get(i)));
+                answeredAt.put(s.requestId(), System.nanoTime());
             }
         }
         if (!queue.isEmpty() && !flushPending) {
@@ -378,6 +492,47 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         return this;
     }
 
+    /** The decision for one scored sequence, next to its logits; a verified round's record goes to the trainer. */
+    private Scored decide(Score s, Held h, float[][] rows) {
+        if (s.sampling() == null) {
+            return new Scored(s.requestId(), new int[0], null, null, null, null);
+        }
+        SplittableRandom random = new SplittableRandom(s.seed());
+        int k = s.k();
+        TargetDecision d;
+        try {
+            if (k == 0) {
+                // the next token's position is the sequence's length: shaped over all of it
+                d = TargetDecision.step(rows[0], s.sampling(), random, h.tokens, h.length, s.logprobs());
+            } else {
+                int[] proposal = Arrays.copyOfRange(s.tokens(), s.tokens().length - k, s.tokens().length);
+                // row i shaped over the sequence before the proposal and its first i tokens
+                d = TargetDecision.verify(rows, proposal, s.q(), s.sampling(), random, h.tokens, h.length - k,
+                        s.logprobs(), verifier);
+                teach(h, proposal, d.verification().accepted(), rows);
+            }
+        } catch (RuntimeException e) {
+            getContext().getLog().warn("request {}: verification failed: {}", s.requestId(), e.toString());
+            return Scored.failed(s.requestId(), "verification failed: " + e.getMessage());
+        }
+        return new Scored(s.requestId(), d.tokens(), d.verification(), d.logprobs(), null, null);
+    }
+
+    /** Sends the round's record (every verified position, the target's top N) to the draft's trainer, if any. */
+    private void teach(Held h, int[] proposal, int accepted, float[][] rows) {
+        if (h.trainer == null) {
+            return;
+        }
+        try {
+            int[] context = Arrays.copyOf(h.tokens, h.length - proposal.length);
+            h.trainer.tell(new TrainerActor.Learn(DistillationRecord.of(context, proposal, accepted, rows,
+                    RecordPolicy.ALL_VERIFIED, recordTopN)));
+        } catch (RuntimeException e) {
+            // a record's trouble never reaches a response
+            getContext().getLog().warn("distillation record not built: {}", e.toString());
+        }
+    }
+
     private String problem(Score s, KvCache cache) {
         if (cache == null) {
             return "request " + s.requestId() + " has no open target cache";
@@ -385,8 +540,16 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         if (s.keep() < 0 || s.keep() > cache.length()) {
             return "cannot keep " + s.keep() + " of " + cache.length() + " cached positions";
         }
-        if (s.tokens().length == 0 || s.keepLast() < 1 || s.keepLast() > s.tokens().length) {
-            return "nothing to score";
+        if (s.tokens().length == 0 || s.keepLast() > s.tokens().length) {
+            return s.tokens().length == 0 ? "nothing to score" : "a proposal of " + s.k()
+                    + " tokens needs the pending token before it, got " + s.tokens().length + " tokens";
+        }
+        if (s.q() != null && s.sampling() != null) {
+            for (int i = 0; i < s.q().length; i++) {
+                if (s.q()[i] == null) {
+                    return "proposal position " + i + " has no draft distribution";
+                }
+            }
         }
         for (int t : s.tokens()) {
             if (t < 0 || t >= target.config().vocabSize()) {
@@ -411,9 +574,9 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
     private Behavior<Command> release(String requestId) {
         answeredAt.remove(requestId);
         returnMicros.remove(requestId);
-        KvCache cache = caches.remove(requestId);
-        if (cache != null) {
-            cache.close();
+        Held h = caches.remove(requestId);
+        if (h != null) {
+            h.cache.close();
         }
         queue.removeIf(s -> s.requestId().equals(requestId));
         return this;

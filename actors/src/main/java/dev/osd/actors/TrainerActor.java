@@ -1,23 +1,25 @@
 package dev.osd.actors;
 
+import dev.osd.distillation.DistillationRecord;
 import dev.osd.distillation.DraftTrainer;
-import dev.osd.engine.SpeculationRound;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.slf4j.LoggerFactory;
 
 /**
- * The trainer of one draft as an actor: request actors send it every verified round; it hands them to the
- * draft's {@link DraftTrainer}, whose updates run on the JVM's one training thread, never on this actor's or a
- * request's. A failure here is logged and the round dropped; serving never waits for it.
+ * The trainer of one draft as an actor: the target actor sends it the distillation record of every verified
+ * round (built next to the target's logits: context, positions, the target's top N and the rest mass); it
+ * hands them to the draft's {@link DraftTrainer}, whose updates run on the JVM's one training thread, never on
+ * this actor's or a request's. A failure here is logged and the record dropped; serving never waits for it.
  */
 public final class TrainerActor {
 
     public sealed interface Command {
     }
 
-    public record Round(SpeculationRound round) implements Command, CrossNode {
+    /** One verified round's record, of every verified position ({@code DraftTrainer.offerVerified}). */
+    public record Learn(DistillationRecord record) implements Command, CrossNode {
     }
 
     public enum Pause implements Command, CrossNode {
@@ -36,12 +38,12 @@ public final class TrainerActor {
 
     public static Behavior<Command> create(DraftTrainer trainer) {
         return Behaviors.receive(Command.class)
-                .onMessage(Round.class, r -> {
+                .onMessage(Learn.class, r -> {
                     try {
-                        trainer.offer(r.round());
+                        trainer.offerVerified(r.record());
                     } catch (RuntimeException e) {
                         // never let one bad round stop the trainer
-                        LoggerFactory.getLogger(TrainerActor.class).warn("draft {}: round dropped: {}",
+                        LoggerFactory.getLogger(TrainerActor.class).warn("draft {}: record dropped: {}",
                                 trainer.draft(), e.toString());
                     }
                     return Behaviors.same();

@@ -94,18 +94,19 @@ class DraftActorTest {
                         sampling(b), new SplittableRandom(100 + b)));
             }
             long[] forwards = {0};
-            List<Proposal> batched = DraftActor.draw(draft, rows, forwards);
+            List<Proposal> batched = DraftActor.draw(draft, rows, Proposal.DEFAULT_TOP_N, forwards);
             assertEquals(5, forwards[0], "one forward per proposal step, for every row at once");
             for (int b = 0; b < ks.length; b++) {
                 int[] seq = sequence(b, cached[b] + fresh[b]);
                 Proposal alone;
                 try (KvCache cache = alonePool.acquire()) {
-                    alone = Proposal.draw(draft, cache, seq, ks[b], sampling(b), new SplittableRandom(100 + b));
+                    alone = Proposal.draw(draft, cache, seq, ks[b], sampling(b), Proposal.DEFAULT_TOP_N,
+                            new SplittableRandom(100 + b));
                 }
                 assertArrayEquals(alone.tokens(), batched.get(b).tokens(), "tokens of request " + b);
                 assertEquals(ks[b], batched.get(b).q().length);
                 for (int i = 0; i < ks[b]; i++) {
-                    assertArrayEquals(alone.q()[i], batched.get(b).q()[i], "q of request " + b + " step " + i);
+                    assertEquals(alone.q()[i], batched.get(b).q()[i], "q of request " + b + " step " + i);
                 }
                 assertEquals(seq.length + ks[b] - 1, rows.get(b).cache().length(),
                         "the cache holds the sequence and the first k - 1 drawn tokens");
@@ -136,12 +137,17 @@ class DraftActorTest {
         return gated(model, new CountDownLatch(1), gate);
     }
 
-    /** Sends one proposal per request and collects the answers by request. */
+    /**
+     * Sends one proposal per request, each with its sequence from {@code starts[i]} on (what the replica was not
+     * told yet; null: whole sequences), and collects the answers by request.
+     */
     static Map<String, DraftActor.Proposed> propose(ActorRef<DraftActor.Command> actor, TestProbe<Object> owner,
-            TestProbe<DraftActor.Proposed> replies, List<int[]> sequences, int[] ks) {
+            TestProbe<DraftActor.Proposed> replies, List<int[]> sequences, int[] ks, int[] starts) {
         for (int i = 0; i < sequences.size(); i++) {
-            actor.tell(new DraftActor.Propose("r" + i, sequences.get(i), ks[i], sampling(i), 1000 + i, owner.getRef(),
-                    replies.getRef()));
+            int start = starts == null ? 0 : starts[i];
+            int[] seq = sequences.get(i);
+            actor.tell(new DraftActor.Propose("r" + i, start, Arrays.copyOfRange(seq, start, seq.length), ks[i],
+                    sampling(i), 1000 + i, owner.getRef(), replies.getRef()));
         }
         Map<String, DraftActor.Proposed> got = new HashMap<>();
         for (int i = 0; i < sequences.size(); i++) {
@@ -195,8 +201,9 @@ class DraftActorTest {
             assertEquals(k.getKey().equals("batched") ? 5 : Arrays.stream(ks).sum(), stats(kit, actor).forwards(),
                     "batched: one forward per step of the longest proposal; alone: one per proposed token");
             // the next round: each request accepted some of its proposal and the target added a token, so the
-            // replica feeds only what its cache lacks
+            // replica feeds only what its cache lacks; each request sends only the tokens after its first sequence
             List<int[]> second = new ArrayList<>();
+            int[] starts = first.stream().mapToInt(f -> f.length).toArray();
             for (int i = 0; i < requests; i++) {
                 int[] proposed = got.get("r" + i).tokens();
                 int accepted = i % (proposed.length + 1);
@@ -205,7 +212,7 @@ class DraftActorTest {
                 next[next.length - 1] = (7 * i + 2) % 64;
                 second.add(next);
             }
-            secondRound.put(k.getKey(), propose(actor, owner, replies, second, ks));
+            secondRound.put(k.getKey(), propose(actor, owner, replies, second, ks, starts));
             DraftActor.Stats s = stats(kit, actor);
             assertEquals(2L * requests, s.proposals());
             assertEquals(requests, s.openCaches());
@@ -227,7 +234,8 @@ class DraftActorTest {
                 assertArrayEquals(alone.tokens(), batched.tokens(), round + " round, request " + i);
                 assertEquals(ks[i], batched.tokens().length);
                 for (int j = 0; j < ks[i]; j++) {
-                    assertArrayEquals(alone.q()[j], batched.q()[j], round + " round, request " + i + " step " + j);
+                    assertEquals(alone.q()[j], batched.q()[j], round + " round, request " + i + " step " + j);
+                    assertTrue(batched.q()[j].ids().length <= Proposal.DEFAULT_TOP_N, "q travels as its top N");
                 }
             }
         }
@@ -236,7 +244,7 @@ class DraftActorTest {
             for (int i = 0; i < requests; i++) {
                 try (KvCache cache = alone.acquire()) {
                     Proposal p = Proposal.draw(models.draft, cache, first.get(i), ks[i], sampling(i),
-                            new SplittableRandom(1000 + i));
+                            Proposal.DEFAULT_TOP_N, new SplittableRandom(1000 + i));
                     assertArrayEquals(p.tokens(), firstRound.get("batched").get("r" + i).tokens());
                 }
             }
@@ -300,6 +308,21 @@ class DraftActorTest {
         // one position left: a proposal of one token, not four
         assertNull(got.get("full").problem(), got.get("full").problem());
         assertEquals(1, got.get("full").tokens().length);
+        // a proposal continuing a sequence the replica was never told is answered with where to send it from
+        actor.tell(new DraftActor.Propose("stranger", 4, new int[] {5}, 2, SamplingParams.GREEDY, 0, owner.getRef(),
+                replies.getRef()));
+        DraftActor.Proposed lost = replies.receiveMessage(Duration.ofSeconds(30));
+        assertEquals(0, lost.resyncFrom());
+        assertTrue(lost.problem().contains("holds 0 tokens"), lost.problem());
+        // the good request continues from what it told: three tokens, then two more
+        actor.tell(new DraftActor.Propose("good", 3, new int[] {4, 5}, 2, SamplingParams.GREEDY, 0, owner.getRef(),
+                replies.getRef()));
+        DraftActor.Proposed more = replies.receiveMessage(Duration.ofSeconds(30));
+        assertNull(more.problem(), more.problem());
+        try (KvCachePool alone = models.draft.newCachePool(1, 96); KvCache cache = alone.acquire()) {
+            assertArrayEquals(Proposal.draw(models.draft, cache, new int[] {1, 2, 3, 4, 5}, 2, SamplingParams.GREEDY,
+                    Proposal.DEFAULT_TOP_N, new SplittableRandom(0)).tokens(), more.tokens());
+        }
         owner.stop();
         TestProbe<DraftActor.Stats> probe = KIT.createTestProbe();
         probe.awaitAssert(() -> {
@@ -345,7 +368,7 @@ class DraftActorTest {
         assertNull(p.problem(), p.problem());
         try (KvCachePool alone = models.draft.newCachePool(1, 96); KvCache cache = alone.acquire()) {
             assertArrayEquals(Proposal.draw(models.draft, cache, sequence(3, 10), 4, SamplingParams.GREEDY,
-                    new SplittableRandom(0)).tokens(), p.tokens(), "the warm-up left nothing behind");
+                    Proposal.DEFAULT_TOP_N, new SplittableRandom(0)).tokens(), p.tokens(), "the warm-up left nothing behind");
         }
         assertNotNull(p.q());
     }

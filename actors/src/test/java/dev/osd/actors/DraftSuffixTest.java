@@ -81,8 +81,8 @@ class DraftSuffixTest {
                 assertTrue(p.tokens().length <= 12, "at most osd.draft.suffix.max-tokens");
                 for (int i = 0; i < p.tokens().length; i++) {
                     assertEquals(4 + ((at + i) % 20) * 3, p.tokens()[i], "the pattern's next token " + i);
-                    assertEquals(1.0, p.q()[i][p.tokens()[i]], "one-hot q");
-                    assertEquals(1.0, Arrays.stream(p.q()[i]).sum(), 1e-12);
+                    assertEquals(1.0, p.q()[i].probability(p.tokens()[i]), "one-hot q");
+                    assertEquals(1, p.q()[i].ids().length, "one-hot q");
                 }
             }
             int accepted = 0;

@@ -7,14 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
+import dev.osd.distillation.DistillationRecord;
 import dev.osd.distillation.DraftTrainer;
+import dev.osd.distillation.RecordPolicy;
 import dev.osd.distillation.TrainerSettings;
 import dev.osd.drafts.LiveDraft;
 import dev.osd.engine.FinishReason;
 import dev.osd.engine.GenerationResult;
 import dev.osd.engine.LogitsShaping;
 import dev.osd.engine.SamplingParams;
-import dev.osd.engine.SpeculationRound;
+import dev.osd.engine.SparseDistribution;
 import dev.osd.engine.SpeculationStats;
 import dev.osd.engine.TokenLogprob;
 import dev.osd.engine.Verification;
@@ -71,6 +73,13 @@ class KryoSerializerTest {
                     throw new AssertionError(e);
                 }
             }
+        } else if (expected.getClass().isArray() && expected.getClass().getComponentType().isRecord()) {
+            Object[] e = (Object[]) expected;
+            Object[] a = (Object[]) actual;
+            assertEquals(e.length, a.length);
+            for (int i = 0; i < e.length; i++) {
+                assertSame(e[i], a[i]);
+            }
         } else if (expected.getClass().isArray()) {
             assertTrue(java.util.Objects.deepEquals(expected, actual), expected.getClass().getSimpleName());
         } else if (expected instanceof List<?> l) {
@@ -99,21 +108,30 @@ class KryoSerializerTest {
         ActorRef<Object> ref = KIT.createTestProbe().getRef();
         SamplingParams sampling = new SamplingParams(0.7, 20, 0.9, 42, LogitsShaping.of(new int[] {3}, new float[] {-1f},
                 0.5, 0.2, 1.1, 2, 0.05, new int[] {7}).bind(3, new int[] {7, 0}), true);
-        double[][] q = {{0.25, 0.75}, {1, 0}};
+        SparseDistribution[] q = {new SparseDistribution(new int[] {1, 0}, new double[] {0.75, 0.25}),
+            new SparseDistribution(new int[] {0}, new double[] {1})};
         float[][] logits = {{1f, -2f}, {0.5f, 3f}};
         SpeculationStats stats = new SpeculationStats();
         GenerationResult result = new GenerationResult(new int[] {5, 6}, "hi", FinishReason.STOP, stats, 3, 10, 20,
                 List.of(new TokenLogprob(5, -0.1f, new int[] {5}, new float[] {-0.1f})));
-        SpeculationRound round = new SpeculationRound(new int[] {1, 2}, new int[] {3}, new double[][] {{0.5, 0.5}},
-                new double[][] {{0.1, 0.9}, {0.2, 0.8}}, logits, new Verification(1, 0, new int[] {4},
-                        new double[] {0.6}));
+        Verification verification = new Verification(1, 0, new int[] {4}, new double[] {0.6});
+        DistillationRecord whole = DistillationRecord.of(new int[] {1, 2}, new int[] {3}, 0, logits,
+                RecordPolicy.ALL_VERIFIED, 0);
+        DistillationRecord top = DistillationRecord.of(new int[] {1, 2}, new int[] {3}, 1, logits,
+                RecordPolicy.ALL_VERIFIED, 1);
         List<Object> samples = List.of(
-                new TargetActor.Open("r1", ref, ref.unsafeUpcast()), new TargetActor.Opened("r1", false, "full"),
-                new TargetActor.Score("r1", 3, new int[] {7, 8}, 2, ref.unsafeUpcast()),
-                new TargetActor.Scored("r1", logits, null), new TargetActor.Close("r1"),
+                new TargetActor.Open("r1", ref, ref.unsafeUpcast()),
+                new TargetActor.Open("r1", ref, ref.unsafeUpcast(), ref.unsafeUpcast()),
+                new TargetActor.Opened("r1", false, "full"),
+                new TargetActor.Score("r1", 3, new int[] {7, 8, 9}, q, sampling, 5L, 2, ref.unsafeUpcast()),
+                TargetActor.Score.prefill("r1", 0, new int[] {7, 8}, ref.unsafeUpcast()),
+                new TargetActor.Scored("r1", new int[] {4}, verification, result.logprobs(), null, null),
+                new TargetActor.Scored("r1", null, null, null, "full", new TargetActor.CacheFull(true, 3, 1, 9)),
+                new TargetActor.Close("r1"),
                 new TargetActor.GetStats(ref.unsafeUpcast()), new TargetActor.Stats(1, 2, 3, 4, 5, 6),
-                new DraftActor.Propose("r1", new int[] {1, 2, 3}, 4, sampling, 99L, ref, ref.unsafeUpcast()),
-                new DraftActor.Proposed("r1", new int[] {9}, q, 12, null), new DraftActor.Release("r1"),
+                new DraftActor.Propose("r1", 3, new int[] {1, 2, 3}, 4, sampling, 99L, ref, ref.unsafeUpcast()),
+                new DraftActor.Proposed("r1", new int[] {9, 1}, q, 12, null),
+                new DraftActor.Proposed("r1", null, null, -1, "lost", 0), new DraftActor.Release("r1"),
                 new DraftActor.GetStats(ref.unsafeUpcast()), new DraftActor.Stats(1, 2, 3, 4, 5),
                 new RequestActor.Tokens("r1", new int[] {5}, null),
                 new RequestActor.Tokens("r1", new int[] {5}, result.logprobs()),
@@ -122,7 +140,7 @@ class KryoSerializerTest {
                 new RouterActor.Routed(new Router.Route("sql", "sql", Router.Reason.RULE), null),
                 new RouterActor.Observe("q", "sql", 0.5),
                 new RouterActor.AddDraft("legal", RoutingRule.of("legal", List.of("contract"), List.of("(?i)clause"))),
-                new RouterActor.RemoveDraft("legal"), new TrainerActor.Round(round),
+                new RouterActor.RemoveDraft("legal"), new TrainerActor.Learn(whole), new TrainerActor.Learn(top),
                 new TrainerActor.GetStats(ref.unsafeUpcast()), TrainerActor.Pause.INSTANCE,
                 TrainerActor.Resume.INSTANCE,
                 new DraftWeights.VersionChunk("sql", 3, 2, "ab12", 0, 2, 1000L, new byte[] {1, 2, 3}));

@@ -73,7 +73,7 @@ class KvBudgetTest {
 
     private static TargetActor.Scored score(ActorRef<TargetActor.Command> actor, String id, int keep, int[] tokens) {
         TestProbe<TargetActor.Scored> scored = KIT.createTestProbe();
-        actor.tell(new TargetActor.Score(id, keep, tokens, 1, scored.getRef()));
+        actor.tell(TargetActor.Score.step(id, keep, tokens, SamplingParams.GREEDY, 0, -1, scored.getRef()));
         return scored.receiveMessage();
     }
 
@@ -101,7 +101,7 @@ class KvBudgetTest {
                 DispatcherSelector.fromConfig("osd.target-dispatcher"));
         TestProbe<Object> owner = KIT.createTestProbe();
         open(actor, "hog", owner);
-        assertNotNull(score(actor, "hog", 0, tokens(20, 1)).logits(), "2 of the 3 blocks");
+        assertNotNull(score(actor, "hog", 0, tokens(20, 1)).tokens(), "2 of the 3 blocks");
         // 5 prompt tokens in the last block of 16 positions: the 12th token comes from the logits of the 16th
         // position; feeding it back would need a block nobody has
         RequestActor.Finished grown = generate(actor, "grows", tokens(5, 2), 40);
@@ -110,9 +110,9 @@ class KvBudgetTest {
         assertEquals(12, grown.result().tokens().length);
         assertEquals(2, stats(actor).usedBlocks(), "its block is back");
 
-        assertNotNull(score(actor, "hog", 20, tokens(12, 3)).logits(), "the hog fills its second block");
+        assertNotNull(score(actor, "hog", 20, tokens(12, 3)).tokens(), "the hog fills its second block");
         open(actor, "hog2", owner);
-        assertNotNull(score(actor, "hog2", 0, tokens(3, 4)).logits(), "and another takes the last block");
+        assertNotNull(score(actor, "hog2", 0, tokens(3, 4)).tokens(), "and another takes the last block");
         RequestActor.Finished refused = generate(actor, "refused", tokens(5, 5), 40);
         assertNotNull(refused.problem());
         assertTrue(refused.problem() instanceof Problem.Overloaded, refused.problem().toString());
@@ -138,12 +138,12 @@ class KvBudgetTest {
         open(actor, "a", owner);
         open(actor, "b", owner);
         open(actor, "c", owner);
-        assertNotNull(score(actor, "a", 0, tokens(20, 1)).logits(), "a: 2 blocks");
-        assertNotNull(score(actor, "b", 0, tokens(10, 2)).logits(), "b: the last block");
+        assertNotNull(score(actor, "a", 0, tokens(20, 1)).tokens(), "a: 2 blocks");
+        assertNotNull(score(actor, "b", 0, tokens(10, 2)).tokens(), "b: the last block");
         assertEquals(3, stats(actor).usedBlocks());
 
         TargetActor.Scored refused = score(actor, "c", 0, tokens(5, 3));
-        assertNull(refused.logits());
+        assertNull(refused.tokens());
         assertNotNull(refused.cacheFull(), refused.problem());
         assertTrue(refused.cacheFull().prompt());
         assertEquals(1, refused.cacheFull().needed());
@@ -151,19 +151,19 @@ class KvBudgetTest {
         assertTrue(refused.problem().contains("0 of 3 blocks free"), refused.problem());
 
         // a grows inside its second block, then needs a third that nobody has
-        assertNotNull(score(actor, "a", 20, tokens(12, 4)).logits());
+        assertNotNull(score(actor, "a", 20, tokens(12, 4)).tokens());
         TargetActor.Scored full = score(actor, "a", 32, tokens(1, 5));
-        assertNull(full.logits());
+        assertNull(full.tokens());
         assertNotNull(full.cacheFull());
         assertFalse(full.cacheFull().prompt(), "a running request's growth");
         assertTrue(full.problem().contains("growing to 33 positions"), full.problem());
 
         // b's end gives its block back: a grows, and c's prompt fits after a rolls back past a boundary
         actor.tell(new TargetActor.Close("b"));
-        assertNotNull(score(actor, "a", 32, tokens(1, 5)).logits());
+        assertNotNull(score(actor, "a", 32, tokens(1, 5)).tokens());
         assertEquals(3, stats(actor).usedBlocks());
-        assertNotNull(score(actor, "a", 16, tokens(1, 6)).logits(), "rollback to 17 positions: 2 blocks");
-        assertNotNull(score(actor, "c", 0, tokens(5, 3)).logits());
+        assertNotNull(score(actor, "a", 16, tokens(1, 6)).tokens(), "rollback to 17 positions: 2 blocks");
+        assertNotNull(score(actor, "c", 0, tokens(5, 3)).tokens());
         assertEquals(3, stats(actor).usedBlocks());
         actor.tell(new TargetActor.Close("a"));
         actor.tell(new TargetActor.Close("c"));

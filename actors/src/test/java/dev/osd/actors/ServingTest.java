@@ -10,7 +10,6 @@ import dev.osd.engine.GenerationRequest;
 import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.SamplingParams;
-import dev.osd.engine.SpeculationRound;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -19,6 +18,7 @@ import java.util.function.Consumer;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -72,7 +72,7 @@ class ServingTest {
                 draftPool);
     }
 
-    static ActorRef<RequestActor.Command> request(Serving s, int i, GenerationRequest r, Consumer<SpeculationRound> trainer,
+    static ActorRef<RequestActor.Command> request(Serving s, int i, GenerationRequest r, ActorRef<TrainerActor.Command> trainer,
             ActorRef<RequestActor.Event> client) {
         return KIT.spawn(RequestActor.create(RequestActor.Setup.targetOnly("req-" + NAMES.incrementAndGet(), r,
                 target.config().eosTokenId(), 128, s.target(), Duration.ofSeconds(2), client)
@@ -155,14 +155,18 @@ class ServingTest {
         Serving s = start(2);
         TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
         AtomicInteger offered = new AtomicInteger();
-        request(s, 9, greedy(9, 3), round -> {
-            offered.incrementAndGet();
-            throw new IllegalStateException("trainer is broken");
-        }, probe.getRef());
+        // a trainer that fails on the first record the target sends it, and is gone from then on
+        ActorRef<TrainerActor.Command> broken = KIT.spawn(Behaviors.receive(TrainerActor.Command.class)
+                .onMessage(TrainerActor.Learn.class, l -> {
+                    offered.incrementAndGet();
+                    throw new IllegalStateException("trainer is broken");
+                })
+                .build());
+        request(s, 9, greedy(9, 3), broken, probe.getRef());
         RequestActor.Finished f = finished(probe, 1).values().iterator().next();
         assertNull(f.problem());
         assertArrayEquals(plain(greedy(9, 0)), f.result().tokens());
-        assertTrue(offered.get() > 0, "rounds were offered to the trainer");
+        assertTrue(offered.get() > 0, "the target sent the trainer records");
     }
 
     @Test

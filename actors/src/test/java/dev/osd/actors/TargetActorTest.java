@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import com.typesafe.config.ConfigFactory;
+import dev.osd.distillation.DistillationRecord;
 import dev.osd.engine.GenerationRequest;
 import dev.osd.engine.KvCache;
 import dev.osd.engine.KvCachePool;
@@ -16,7 +17,9 @@ import dev.osd.engine.LlamaModel;
 import dev.osd.engine.LlamaWeights;
 import dev.osd.engine.Sampler;
 import dev.osd.engine.SamplingParams;
+import dev.osd.engine.SparseDistribution;
 import dev.osd.engine.SpeculativeDecoder;
+import dev.osd.engine.TokenLogprob;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,19 +73,20 @@ class TargetActorTest {
             int[] done = {0};
             return Behaviors.receive(Object.class)
                     .onMessage(TargetActor.Opened.class, o -> {
-                        targetActor.tell(new TargetActor.Score(id, 0, prompt, 1, scored));
+                        targetActor.tell(TargetActor.Score.step(id, 0, prompt, SamplingParams.GREEDY, 0, -1, scored));
                         return Behaviors.same();
                     })
                     .onMessage(TargetActor.Scored.class, s -> {
-                        assertNotNull(s.logits(), s.problem());
-                        int next = Sampler.argmax(s.logits()[0]);
+                        assertNotNull(s.tokens(), s.problem());
+                        int next = s.tokens()[0];
                         out[done[0]++] = next;
                         if (done[0] == steps) {
                             targetActor.tell(new TargetActor.Close(id));
                             report.tell(new Done(client, out));
                             return Behaviors.stopped();
                         }
-                        targetActor.tell(new TargetActor.Score(id, length[0], new int[] {next}, 1, scored));
+                        targetActor.tell(TargetActor.Score.step(id, length[0], new int[] {next}, SamplingParams.GREEDY,
+                                0, -1, scored));
                         length[0]++;
                         return Behaviors.same();
                     })
@@ -126,6 +130,61 @@ class TargetActorTest {
         assertEquals(0, s.openCaches(), "every request closed its cache");
     }
 
+    /**
+     * The target verifies a proposal next to its logits: a greedy proposal whose first two tokens are the
+     * target's own is accepted up to the third, the answer carries the target's tokens and their
+     * log-probabilities, and the draft's trainer gets the round's record from the target, aligned to the
+     * sequence the target holds. A proposal outside its own q is refused with the problem.
+     */
+    @Test
+    void verifiesNextToTheLogitsAndSendsTheRecordToTheTrainer() {
+        ActorRef<TargetActor.Command> actor = KIT.spawn(TargetActor.create(target, 2, 4), "target-verifies",
+                DispatcherSelector.fromConfig("osd.target-dispatcher"));
+        int[] prompt = {1, 9, 22, 40, 3};
+        int[] greedy;
+        try (KvCachePool pool = target.newCachePool(1)) {
+            greedy = SpeculativeDecoder.targetOnly(target, pool, null).generate(new GenerationRequest(prompt, 3,
+                    SamplingParams.GREEDY, null, true, 0)).tokens();
+        }
+        TestProbe<TargetActor.Opened> opened = KIT.createTestProbe();
+        TestProbe<TrainerActor.Command> trainer = KIT.createTestProbe();
+        TestProbe<TargetActor.Scored> scored = KIT.createTestProbe();
+        actor.tell(new TargetActor.Open("v", opened.getRef(), opened.getRef(), trainer.getRef()));
+        assertTrue(opened.receiveMessage().accepted());
+        actor.tell(TargetActor.Score.prefill("v", 0, java.util.Arrays.copyOf(prompt, 4), scored.getRef()));
+        TargetActor.Scored prefill = scored.receiveMessage(Duration.ofSeconds(30));
+        assertEquals(0, prefill.tokens().length, "a prefill decides nothing");
+        int wrong = (greedy[2] + 1) % 64;
+        int[] proposal = {greedy[0], greedy[1], wrong};
+        SparseDistribution[] q = new SparseDistribution[3];
+        for (int i = 0; i < 3; i++) {
+            q[i] = new SparseDistribution(new int[] {proposal[i]}, new double[] {1});
+        }
+        actor.tell(new TargetActor.Score("v", 4, new int[] {3, proposal[0], proposal[1], wrong}, q,
+                SamplingParams.GREEDY, 7, 2, scored.getRef()));
+        TargetActor.Scored verified = scored.receiveMessage(Duration.ofSeconds(30));
+        assertEquals(2, verified.verification().accepted(), String.valueOf(verified.problem()));
+        assertArrayEquals(greedy, verified.tokens(), "the accepted proposals, then the target's correction");
+        assertEquals(3, verified.logprobs().size());
+        assertEquals(greedy[2], verified.logprobs().get(2).token());
+        DistillationRecord record = ((TrainerActor.Learn) trainer.receiveMessage()).record();
+        assertArrayEquals(new int[] {1, 9, 22, 40, 3, greedy[0], greedy[1]}, record.tokens());
+        assertArrayEquals(new int[] {4, 5, 6}, record.positions(), "every verified position, the correction last");
+        assertEquals(greedy[2], record.targets()[2].argmax());
+        // q that never proposed its token: the round is refused, nothing is taught
+        actor.tell(new TargetActor.Score("v", 6, new int[] {greedy[1], 5}, new SparseDistribution[] {
+            new SparseDistribution(new int[] {6}, new double[] {1})}, SamplingParams.GREEDY, 7, -1, scored.getRef()));
+        assertTrue(scored.receiveMessage().problem().contains("zero draft probability"));
+        // the trainer's next record is the next good round's (context of 8 tokens): none came for the refused one
+        actor.tell(new TargetActor.Score("v", 7, new int[] {greedy[2], 5}, new SparseDistribution[] {
+            new SparseDistribution(new int[] {5}, new double[] {1})}, SamplingParams.GREEDY, 7, -1, scored.getRef()));
+        assertNotNull(scored.receiveMessage(Duration.ofSeconds(30)).verification());
+        DistillationRecord next = ((TrainerActor.Learn) trainer.receiveMessage()).record();
+        assertEquals(7, next.positions()[0]);
+        assertEquals(greedy[2], next.tokens()[7]);
+        actor.tell(new TargetActor.Close("v"));
+    }
+
     @Test
     void overloadIsRefusedAndAStoppedRequestFreesItsCache() {
         ActorRef<TargetActor.Command> actor = KIT.spawn(TargetActor.create(target, 2, 4), "target-small",
@@ -152,12 +211,12 @@ class TargetActorTest {
         assertTrue(opened.receiveMessage().accepted());
         // bad work is answered with its problem, and the actor goes on
         TestProbe<TargetActor.Scored> scored = KIT.createTestProbe();
-        actor.tell(new TargetActor.Score("c", 0, new int[] {1, 999}, 1, scored.getRef()));
+        actor.tell(TargetActor.Score.step("c", 0, new int[] {1, 999}, SamplingParams.GREEDY, 0, -1, scored.getRef()));
         assertTrue(scored.receiveMessage().problem().contains("outside the vocabulary"));
-        actor.tell(new TargetActor.Score("zzz", 0, new int[] {1}, 1, scored.getRef()));
+        actor.tell(TargetActor.Score.step("zzz", 0, new int[] {1}, SamplingParams.GREEDY, 0, -1, scored.getRef()));
         assertTrue(scored.receiveMessage().problem().contains("no open target cache"));
-        actor.tell(new TargetActor.Score("c", 0, new int[] {1, 2}, 1, scored.getRef()));
-        assertEquals(1, scored.receiveMessage().logits().length);
+        actor.tell(TargetActor.Score.step("c", 0, new int[] {1, 2}, SamplingParams.GREEDY, 0, -1, scored.getRef()));
+        assertEquals(1, scored.receiveMessage().tokens().length);
     }
 
     @Test
@@ -165,7 +224,7 @@ class TargetActorTest {
         int[] prefill = new int[TargetActor.SHORT_WORK + 14];
         TestProbe<TargetActor.Scored> replies = KIT.createTestProbe();
         java.util.function.BiFunction<String, int[], TargetActor.Score> score = (id, tokens) ->
-                new TargetActor.Score(id, 0, tokens, 1, replies.getRef());
+                TargetActor.Score.prefill(id, 0, tokens, replies.getRef());
         java.util.ArrayDeque<TargetActor.Score> queue = new java.util.ArrayDeque<>(List.of(score.apply("a",
                 new int[] {1, 2}), score.apply("b", prefill), score.apply("c", new int[] {1, 3}), score.apply("d",
                 new int[] {1}), score.apply("e", prefill)));
@@ -216,15 +275,16 @@ class TargetActorTest {
                     assertTrue(opened.receiveMessage().accepted(), "the warm-up gave every cache back");
                 }
                 int[] prompt = {1, 7, 9, 30, 2};
-                actor.tell(new TargetActor.Score("x", 0, prompt, 2, scored.getRef()));
-                float[][] served = scored.receiveMessage(Duration.ofSeconds(30)).logits();
+                actor.tell(TargetActor.Score.step("x", 0, prompt, SamplingParams.GREEDY, 0, 5, scored.getRef()));
+                TargetActor.Scored served = scored.receiveMessage(Duration.ofSeconds(30));
                 try (KvCachePool pool = target.newCachePool(1); KvCache cache = pool.acquire()) {
-                    float[][] expected = target.forward(cache, prompt, 2);
-                    for (int i = 0; i < 2; i++) {
-                        for (int v = 0; v < expected[i].length; v++) {
-                            assertEquals(expected[i][v], served[i][v], 1e-5, "position " + i + " token " + v);
-                        }
-                    }
+                    float[] expected = target.forward(cache, prompt, 1)[0];
+                    int next = Sampler.argmax(expected);
+                    assertArrayEquals(new int[] {next}, served.tokens());
+                    TokenLogprob want = TokenLogprob.of(expected, next, 5);
+                    TokenLogprob got = served.logprobs().get(0);
+                    assertEquals(want.logprob(), got.logprob(), 1e-5);
+                    assertArrayEquals(want.topTokens(), got.topTokens());
                 }
             }
         } finally {

@@ -106,6 +106,14 @@ public final class DraftTrainer implements AutoCloseable {
         }
     }
 
+    /**
+     * Records a round's record as the target built it (every verified position, {@link RecordPolicy#ALL_VERIFIED},
+     * its top N): kept as this trainer's policy and top N say.
+     */
+    public void offerVerified(DistillationRecord record) {
+        offer(record.restrictedTo(settings.policy(), settings.topN()));
+    }
+
     public void offer(DistillationRecord record) {
         if (closed) {
             return;

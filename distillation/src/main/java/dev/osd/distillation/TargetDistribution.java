@@ -1,6 +1,6 @@
 package dev.osd.distillation;
 
-import java.util.Arrays;
+import dev.osd.engine.TopN;
 
 /**
  * The target's next-token distribution at one position, as distillation needs it: every probability for a
@@ -32,20 +32,43 @@ public record TargetDistribution(int[] ids, float[] probs, float rest) {
         if (topN <= 0 || topN >= logits.length) {
             return new TargetDistribution(null, p, 0f);
         }
-        Integer[] order = new Integer[p.length];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
+        // selection, not a sort: the target builds records on its own thread, at vocabularies of 128k
+        double[] wide = new double[p.length];
+        for (int i = 0; i < p.length; i++) {
+            wide[i] = p[i];
         }
-        Arrays.sort(order, (a, b) -> p[a] != p[b] ? Float.compare(p[b], p[a]) : Integer.compare(a, b));
-        int[] ids = new int[topN];
+        int[] ids = TopN.indices(wide, topN);
         float[] kept = new float[topN];
         double keptMass = 0;
         for (int i = 0; i < topN; i++) {
-            ids[i] = order[i];
-            kept[i] = p[order[i]];
+            kept[i] = p[ids[i]];
             keptMass += kept[i];
         }
         return new TargetDistribution(ids, kept, (float) Math.max(0, 1 - keptMass));
+    }
+
+    /** The n most probable kept tokens, the others joining the rest mass; this one when it keeps no more. */
+    public TargetDistribution top(int n) {
+        if (probs.length <= n) {
+            return this;
+        }
+        double[] wide = new double[probs.length];
+        for (int i = 0; i < probs.length; i++) {
+            wide[i] = probs[i];
+        }
+        int[] order = TopN.indices(wide, n);
+        int[] keptIds = new int[n];
+        float[] kept = new float[n];
+        double dropped = 0;
+        for (float f : probs) {
+            dropped += f;
+        }
+        for (int i = 0; i < n; i++) {
+            keptIds[i] = full() ? order[i] : ids[order[i]];
+            kept[i] = probs[order[i]];
+            dropped -= kept[i];
+        }
+        return new TargetDistribution(keptIds, kept, (float) Math.max(0, rest + dropped));
     }
 
     public boolean full() {

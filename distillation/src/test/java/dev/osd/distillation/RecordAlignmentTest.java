@@ -1,5 +1,6 @@
 package dev.osd.distillation;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -29,7 +30,8 @@ class RecordAlignmentTest {
         LlamaModel draft = TinyPair.draft();
         List<SpeculationRound> rounds = new ArrayList<>();
         try (KvCachePool tp = target.newCachePool(1); KvCachePool dp = draft.newCachePool(1)) {
-            SpeculativeDecoder decoder = new SpeculativeDecoder(target, tp, draft, dp, null);
+            // whole q rows, so that each can be compared with the draft's recomputed distribution
+            SpeculativeDecoder decoder = new SpeculativeDecoder(target, tp, draft, dp, null).withProposalTopN(0);
             for (int i = 0; i < prompts; i++) {
                 int[] prompt = {1, 5 + i, 9 + 2 * i, 30 + i};
                 decoder.generate(new GenerationRequest(prompt, 24, sampling, null, true, k), new GenerationListener() {
@@ -74,11 +76,11 @@ class RecordAlignmentTest {
                 assertTrue(maxDiff(toDouble(all.targets()[i].probs()), round.p()[j]) < 1e-5);
                 if (j < round.q().length) {
                     double[] recomputed = draftDistribution(all.tokens(), all.positions()[i]);
-                    assertTrue(maxDiff(recomputed, round.q()[j]) < 1e-4, "position " + j + " of a round: "
-                            + maxDiff(recomputed, round.q()[j]));
+                    assertTrue(maxDiff(recomputed, round.q()[j].dense(round.p()[j].length)) < 1e-4, "position " + j + " of a round: "
+                            + maxDiff(recomputed, round.q()[j].dense(round.p()[j].length)));
                     if (all.positions()[i] + 1 < all.tokens().length) {
                         double[] shifted = draftDistribution(all.tokens(), all.positions()[i] + 1);
-                        assertTrue(maxDiff(shifted, round.q()[j]) > 1e-3, "one position later is another distribution");
+                        assertTrue(maxDiff(shifted, round.q()[j].dense(round.p()[j].length)) > 1e-3, "one position later is another distribution");
                         checkedShift++;
                     }
                 }
@@ -90,8 +92,8 @@ class RecordAlignmentTest {
                 mistakes++;
                 // the draft proposed the rejected token from exactly this distribution
                 double[] q = draftDistribution(mistake.tokens(), mistake.positions()[0]);
-                assertTrue(maxDiff(q, round.q()[m]) < 1e-4);
-                assertTrue(round.q()[m][round.proposal()[m]] > 0);
+                assertTrue(maxDiff(q, round.q()[m].dense(q.length)) < 1e-4);
+                assertTrue(round.q()[m].probability(round.proposal()[m]) > 0);
             }
         }
         assertTrue(mistakes > 10 && checkedShift > 10, mistakes + " mistakes, " + checkedShift + " shifts checked");
@@ -120,6 +122,31 @@ class RecordAlignmentTest {
         }
         assertEquals(1 - kept, top.rest(), 1e-6);
         assertEquals(full.argmax(), top.argmax());
+    }
+
+    /**
+     * The target actor builds every verified position at its own top N; a trainer keeps what its settings say:
+     * the same record as building it under that policy and N directly.
+     */
+    @Test
+    void aTargetBuiltRecordRestrictedToATrainersSettingsIsTheRecordItWouldBuild() {
+        for (SpeculationRound round : rounds(SamplingParams.sample(1.0, 11), 3, 3)) {
+            DistillationRecord built = DistillationRecord.of(round.context(), round.proposal(),
+                    round.verification().accepted(), round.targetLogits(), RecordPolicy.ALL_VERIFIED, 16);
+            for (RecordPolicy policy : RecordPolicy.values()) {
+                for (int n : new int[] {0, 16, 4}) {
+                    DistillationRecord want = DistillationRecord.of(round, policy, n == 0 ? 16 : n);
+                    DistillationRecord got = built.restrictedTo(policy, n);
+                    assertArrayEquals(want.tokens(), got.tokens());
+                    assertArrayEquals(want.positions(), got.positions(), policy + " top " + n);
+                    for (int i = 0; i < want.targets().length; i++) {
+                        assertArrayEquals(want.targets()[i].ids(), got.targets()[i].ids());
+                        assertArrayEquals(want.targets()[i].probs(), got.targets()[i].probs(), 1e-7f);
+                        assertEquals(want.targets()[i].rest(), got.targets()[i].rest(), 1e-5);
+                    }
+                }
+            }
+        }
     }
 
     private static double[] toDouble(float[] f) {

@@ -68,4 +68,30 @@ public final class CounterNoise {
         }
         return best;
     }
+
+    /**
+     * {@link #choose(double[], long, int)} over a sparse row: the same token as over its whole-vocabulary form,
+     * since each token's noise depends on its id alone.
+     */
+    public static int choose(SparseDistribution q, long seed, int position) {
+        long key = positionKey(seed, position);
+        int[] ids = q.ids();
+        double[] probs = q.probs();
+        int best = -1;
+        double bestRatio = Double.POSITIVE_INFINITY;
+        for (int i = 0; i < ids.length; i++) {
+            if (probs[i] > 0) {
+                double ratio = -Math.log(uniform(key, ids[i])) / probs[i];
+                // ties (never in practice) by the lower id, as the dense scan does
+                if (ratio < bestRatio || (ratio == bestRatio && ids[i] < best)) {
+                    bestRatio = ratio;
+                    best = ids[i];
+                }
+            }
+        }
+        if (best < 0) {
+            throw new IllegalArgumentException("distribution has no mass");
+        }
+        return best;
+    }
 }

@@ -9,7 +9,8 @@ import java.util.SplittableRandom;
  * The growing token sequence of one request: its stop conditions, its random stream, its speculation
  * figures, and the two ways a round ends (a verified proposal, or a plain target step). Both
  * {@link SpeculativeDecoder} and the serving core's request actors drive it one round at a time; it knows no
- * caches, and callers keep the target's and the draft's caches in step with {@link #length()}.
+ * caches and sees no logits (the target decides next to them, {@link TargetDecision}), and callers keep the
+ * target's and the draft's caches in step with {@link #length()}.
  */
 public final class Generation {
 
@@ -61,9 +62,12 @@ public final class Generation {
         return stats;
     }
 
-    /** The request's random stream (seeded by its sampling parameters). */
-    public SplittableRandom random() {
-        return random;
+    /**
+     * The next seed of the request's random stream (seeded by its sampling parameters): one per proposal and
+     * one per target decision, so the draws of a round are the same wherever the round runs.
+     */
+    public long nextSeed() {
+        return random.nextLong();
     }
 
     public int length() {
@@ -97,34 +101,20 @@ public final class Generation {
                 room - 1)));
     }
 
-    /** Ends a plain round: one token sampled from the target's logits at the last position. */
-    public void targetStep(float[] logits) {
-        emit(new int[] {Sampler.next(logits, request.sampling(), random, tokens, length)}, new float[][] {logits});
+    /** Ends a plain round with the token the target sampled ({@code logprobs}: its entry when asked for, else null). */
+    public void targetStep(int token, List<TokenLogprob> logprobs) {
+        emit(new int[] {token}, logprobs);
     }
 
     /**
-     * Ends a speculative round: the target's logits at the k+1 positions of {@code proposal} decide what is
-     * emitted. The caller then rolls its caches back to {@code lengthBefore + accepted}.
+     * Ends a speculative round with the target's verification: counts it and appends what it emitted (as far
+     * as the stop conditions let). The caller then rolls its caches back to {@code lengthBefore + accepted}.
      *
-     * @param logits (k+1) rows: the pending token's position, then each proposal's
+     * @param logprobs one entry per emitted token when the request asked for them, else null
      */
-    public Verification verify(Proposal proposal, float[][] logits, SpeculativeVerifier verifier) {
-        int k = proposal.tokens().length;
-        int before = length;
-        // row i is shaped over the sequence and the first i proposed tokens
-        int[] history = Arrays.copyOf(tokens, before + k);
-        System.arraycopy(proposal.tokens(), 0, history, before, k);
-        double[][] p = new double[k + 1][];
-        for (int i = 0; i <= k; i++) {
-            p[i] = Sampler.distribution(logits[i], request.sampling(), history, before + i);
-        }
-        Verification v = request.sampling().seeded() && !request.sampling().greedy()
-                ? SeededVerifier.verify(proposal.tokens(), proposal.q(), p, request.sampling().seed(), before)
-                : verifier.verify(proposal.tokens(), proposal.q(), p, random);
+    public void verified(Verification v, List<TokenLogprob> logprobs) {
         stats.record(v);
-        listener.onRound(new SpeculationRound(prefix(before), proposal.tokens(), proposal.q(), p, logits, v));
-        emit(v.emitted(), logits);
-        return v;
+        emit(v.emitted(), logprobs);
     }
 
     /** Notes the draft version of a proposal; true when it differs from the previous one (the cache is stale). */
@@ -152,8 +142,8 @@ public final class Generation {
         stats.recordDraftFailure();
     }
 
-    /** Appends tokens one by one until a stop condition, then streams the kept ones ({@code logits[i]}: token i's). */
-    private void emit(int[] emitted, float[][] logits) {
+    /** Appends tokens one by one until a stop condition, then streams the kept ones ({@code entries[i]}: token i's). */
+    private void emit(int[] emitted, List<TokenLogprob> entries) {
         int kept = 0;
         int firstLogprob = logprobs == null ? 0 : logprobs.size();
         for (int i = 0; i < emitted.length; i++) {
@@ -165,7 +155,11 @@ public final class Generation {
             tokens[length++] = t;
             kept++;
             if (logprobs != null) {
-                logprobs.add(TokenLogprob.of(logits[i], t, request.logprobs()));
+                if (entries == null || entries.size() <= i) {
+                    throw new IllegalArgumentException("the request asked for log-probabilities; token " + i
+                            + " of the round came without one");
+                }
+                logprobs.add(entries.get(i));
             }
             if (firstTokenNanos < 0) {
                 firstTokenNanos = System.nanoTime() - start;

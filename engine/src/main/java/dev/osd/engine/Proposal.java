@@ -4,18 +4,22 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * k draft tokens and the draft distributions q they were drawn from (shaped by the request's sampling
- * parameters, as verification uses them).
+ * k draft tokens and the distributions q they were drawn from: per position the draft's shaped distribution
+ * (the request's sampling parameters, as verification uses them) cut to its top N and renormalised. The
+ * tokens are drawn from exactly these sparse rows, so they are what verification must use.
  */
-public record Proposal(int[] tokens, double[][] q) {
+public record Proposal(int[] tokens, SparseDistribution[] q) {
+
+    /** How many tokens of each proposal row travel when nothing configures it ({@code osd.draft.proposal-top-n}). */
+    public static final int DEFAULT_TOP_N = 64;
 
     /**
-     * {@link #draw(LlamaModel, KvCache, int[], int[], int, SamplingParams, SplittableRandom)} where the cache is
-     * empty (the feed is the whole sequence), or where no history is needed (no logits shaping, not seeded).
+     * {@link #draw(LlamaModel, KvCache, int[], int[], int, SamplingParams, int, SplittableRandom)} where the cache
+     * is empty (the feed is the whole sequence), or where no history is needed (no logits shaping, not seeded).
      */
     public static Proposal draw(LlamaModel draft, KvCache cache, int[] feed, int k, SamplingParams sampling,
-            SplittableRandom random) {
-        return draw(draft, cache, feed, sequenceOf(cache, feed, sampling), k, sampling, random);
+            int topN, SplittableRandom random) {
+        return draw(draft, cache, feed, sequenceOf(cache, feed, sampling), k, sampling, topN, random);
     }
 
     /**
@@ -34,23 +38,50 @@ public record Proposal(int[] tokens, double[][] q) {
 
     /**
      * Runs the draft k times on top of its cache: first over {@code feed} (the tokens the cache lacks), then
-     * over each drawn token; greedy requests take the argmax, seeded ones the counter-noise choice.
+     * over each drawn token; each token comes from its sparse row ({@link #next}).
      *
      * @param sequence the whole sequence so far (the shaping's history; the cache plus the feed)
      */
     public static Proposal draw(LlamaModel draft, KvCache cache, int[] feed, int[] sequence, int k,
-            SamplingParams sampling, SplittableRandom random) {
+            SamplingParams sampling, int topN, SplittableRandom random) {
         int[] tokens = new int[k];
-        double[][] q = new double[k][];
+        SparseDistribution[] q = new SparseDistribution[k];
         int[] history = Arrays.copyOf(sequence, sequence.length + k);
         for (int i = 0; i < k; i++) {
             float[] logits = draft.forward(cache, feed, 1)[0];
             int position = sequence.length + i;
-            q[i] = Sampler.distribution(logits, sampling, history, position);
-            tokens[i] = Sampler.choose(q[i], sampling, random, position);
+            q[i] = row(logits, sampling, history, position, topN);
+            tokens[i] = next(q[i], sampling, random, position);
             history[position] = tokens[i];
             feed = new int[] {tokens[i]};
         }
         return new Proposal(tokens, q);
+    }
+
+    /** The proposal distribution of one position without logits shaping: its top N, renormalised. */
+    public static SparseDistribution row(float[] logits, SamplingParams sampling, int topN) {
+        return SparseDistribution.topN(Sampler.distribution(logits, sampling), topN);
+    }
+
+    /**
+     * The proposal distribution of the token at position {@code length} after {@code history[0, length)}: the
+     * distribution shaped over that history ({@link Sampler#distribution(float[], SamplingParams, int[], int)},
+     * as the target shapes p), cut to its top N and renormalised.
+     */
+    public static SparseDistribution row(float[] logits, SamplingParams sampling, int[] history, int length,
+            int topN) {
+        return SparseDistribution.topN(Sampler.distribution(logits, sampling, history, length), topN);
+    }
+
+    /**
+     * The token proposed at {@code position} from its sparse row itself: the one-hot row's token when greedy,
+     * the {@link CounterNoise} choice over the row when seeded (the target's seeded verifier chooses with the
+     * same noise), else a draw from the row.
+     */
+    public static int next(SparseDistribution q, SamplingParams sampling, SplittableRandom random, int position) {
+        if (sampling.greedy()) {
+            return q.ids()[0];
+        }
+        return sampling.seeded() ? CounterNoise.choose(q, sampling.seed(), position) : q.draw(random);
     }
 }

@@ -14,28 +14,35 @@ public final class SeededVerifier {
     private SeededVerifier() {
     }
 
+    /** As {@link #verify(int[], SparseDistribution[], double[][], long, int)} with whole-vocabulary q rows. */
+    public static Verification verify(int[] proposal, double[][] q, double[][] p, long seed, int firstPosition) {
+        SparseDistribution[] sparse = null;
+        if (q != null) {
+            sparse = new SparseDistribution[q.length];
+            for (int i = 0; i < q.length; i++) {
+                sparse[i] = SparseDistribution.of(q[i]);
+            }
+        }
+        return verify(proposal, sparse, p, seed, firstPosition);
+    }
+
     /**
      * @param proposal the k draft tokens, at positions {@code firstPosition}, {@code firstPosition + 1}, ...
-     * @param q the draft's distributions (k rows), for the expected-acceptance figure only; null leaves it NaN
+     * @param q the draft's distributions (k rows, zero outside their support), for the expected-acceptance
+     *     figure only; null leaves it NaN
      * @param p the target's shaped distributions at the same k positions plus one (k+1 rows)
      * @param seed the request's seed
      * @param firstPosition the sequence position of the first proposed token
      */
-    public static Verification verify(int[] proposal, double[][] q, double[][] p, long seed, int firstPosition) {
+    public static Verification verify(int[] proposal, SparseDistribution[] q, double[][] p, long seed,
+            int firstPosition) {
         int k = proposal.length;
         if (p.length != k + 1 || (q != null && q.length != k)) {
             throw new IllegalArgumentException("need k draft rows and k+1 target rows for k = " + k);
         }
         double[] expected = new double[k];
         for (int i = 0; i < k; i++) {
-            double overlap = Double.NaN;
-            if (q != null) {
-                overlap = 0;
-                for (int x = 0; x < p[i].length; x++) {
-                    overlap += Math.min(p[i][x], q[i][x]);
-                }
-            }
-            expected[i] = overlap;
+            expected[i] = q == null ? Double.NaN : q[i].overlap(p[i]);
         }
         int[] emitted = new int[k + 1];
         for (int i = 0; i <= k; i++) {

@@ -1,6 +1,7 @@
 package dev.osd.engine;
 
 import java.util.Arrays;
+import java.util.SplittableRandom;
 
 /**
  * Generates one sequence with a target model and, optionally, a draft model: each round the draft proposes
@@ -23,6 +24,7 @@ public final class SpeculativeDecoder {
     private final SpeculativeVerifier verifier;
     private SuffixProposer suffix;
     private long generations;
+    private int proposalTopN = Proposal.DEFAULT_TOP_N;
 
     /**
      * @param draft the draft model, or null for target-only decoding
@@ -83,6 +85,18 @@ public final class SpeculativeDecoder {
         return this;
     }
 
+    /**
+     * How many tokens of each draft row a proposal keeps (its top N, renormalised, drawn from): what the serving
+     * path sends; 0 keeps every token. Returns this decoder.
+     */
+    public SpeculativeDecoder withProposalTopN(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("proposal top-n must be >= 0 (0: all), was " + n);
+        }
+        this.proposalTopN = n;
+        return this;
+    }
+
     public GenerationResult generate(GenerationRequest request) {
         return generate(request, GenerationListener.NONE);
     }
@@ -112,11 +126,11 @@ public final class SpeculativeDecoder {
                     if (k > 0) {
                         try {
                             if (suffix != null) {
-                                suffixRound(targetCache, draftCache, seq, k, id);
+                                suffixRound(targetCache, draftCache, seq, k, id, listener);
                                 continue;
                             }
                             Proposal proposal = propose(draftCache, seq, k);
-                            verifyRound(targetCache, draftCache, seq, proposal);
+                            verifyRound(targetCache, draftCache, seq, proposal, listener);
                             continue;
                         } catch (DraftFailure e) {
                             seq.draftFailed();
@@ -125,7 +139,10 @@ public final class SpeculativeDecoder {
                         }
                     }
                     float[] logits = target.forward(targetCache, seq.tail(targetCache.length()), 1)[0];
-                    seq.targetStep(logits);
+                    TargetDecision d = TargetDecision.step(logits, seq.request().sampling(),
+                            new SplittableRandom(seq.nextSeed()), seq.prefix(seq.length()), seq.length(),
+                            request.logprobs());
+                    seq.targetStep(d.tokens()[0], d.logprobs());
                 }
             } finally {
                 if (draftCache != null) {
@@ -157,18 +174,19 @@ public final class SpeculativeDecoder {
                 draftCache.truncate(0);
             }
             return Proposal.draw(model, draftCache, seq.tail(draftCache.length()), seq.prefix(seq.length()), k,
-                    seq.request().sampling(), seq.random());
+                    seq.request().sampling(), proposalTopN, new SplittableRandom(seq.nextSeed()));
         } catch (RuntimeException e) {
             throw new DraftFailure(e);
         }
     }
 
     /** One round as the suffix proposer plans it: its one-hot tokens, the draft's after them, or the draft's alone. */
-    private void suffixRound(KvCache targetCache, KvCache draftCache, Generation seq, int k, String id) {
+    private void suffixRound(KvCache targetCache, KvCache draftCache, Generation seq, int k, String id,
+            GenerationListener listener) {
         int room = SuffixProposer.room(seq, Math.min(targetPool.positions(), draftPool.positions()));
         SuffixProposer.Choice c = suffix.next(id, seq.prefix(seq.length()), k, room, System.nanoTime());
         int[] tokens = c.suffix();
-        double[][] q = SuffixProposer.oneHot(tokens, target.config().vocabSize());
+        SparseDistribution[] q = SuffixProposer.oneHot(tokens);
         int[] drafted = new int[0];
         long start = System.nanoTime();
         if (c.draftTokens() > 0) {
@@ -182,7 +200,7 @@ public final class SpeculativeDecoder {
         suffix.proposed(id, drafted, System.nanoTime() - start, c.draftTokens(), System.nanoTime());
         Proposal proposal = new Proposal(tokens, q);
         int before = seq.stats().acceptedTokens();
-        verifyRound(targetCache, draftCache, seq, proposal);
+        verifyRound(targetCache, draftCache, seq, proposal, listener);
         seq.stats().recordProposer(c.kind().label(), tokens.length, seq.stats().acceptedTokens() - before);
     }
 
@@ -204,20 +222,27 @@ public final class SpeculativeDecoder {
             // the shaping's history and the seeded draws' positions run on past the given tokens
             int[] sequence = Arrays.copyOf(seq.prefix(seq.length()), seq.length() + given.length);
             System.arraycopy(given, 0, sequence, seq.length(), given.length);
-            return Proposal.draw(model, draftCache, feed, sequence, k, seq.request().sampling(), seq.random());
+            return Proposal.draw(model, draftCache, feed, sequence, k, seq.request().sampling(), proposalTopN,
+                    new SplittableRandom(seq.nextSeed()));
         } catch (RuntimeException e) {
             throw new DraftFailure(e);
         }
     }
 
-    private void verifyRound(KvCache targetCache, KvCache draftCache, Generation seq, Proposal proposal) {
+    private void verifyRound(KvCache targetCache, KvCache draftCache, Generation seq, Proposal proposal,
+            GenerationListener listener) {
         int k = proposal.tokens().length;
         int before = seq.length();
         int[] pending = seq.tail(targetCache.length());
         int[] input = Arrays.copyOf(pending, pending.length + k);
         System.arraycopy(proposal.tokens(), 0, input, pending.length, k);
         float[][] logits = target.forward(targetCache, input, k + 1);
-        Verification v = seq.verify(proposal, logits, verifier);
+        GenerationRequest request = seq.request();
+        TargetDecision d = TargetDecision.verify(logits, proposal.tokens(), proposal.q(), request.sampling(),
+                new SplittableRandom(seq.nextSeed()), seq.prefix(before), before, request.logprobs(), verifier);
+        Verification v = d.verification();
+        listener.onRound(new SpeculationRound(seq.prefix(before), proposal.tokens(), proposal.q(), d.p(), logits, v));
+        seq.verified(v, d.logprobs());
         targetCache.truncate(before + v.accepted());
         draftCache.truncate(Math.min(draftCache.length(), before + v.accepted()));
     }

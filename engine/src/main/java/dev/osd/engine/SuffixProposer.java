@@ -225,11 +225,10 @@ public final class SuffixProposer {
     }
 
     /** A one-hot row per token: the distribution a deterministic proposal was drawn from. */
-    public static double[][] oneHot(int[] tokens, int vocab) {
-        double[][] q = new double[tokens.length][];
+    public static SparseDistribution[] oneHot(int[] tokens) {
+        SparseDistribution[] q = new SparseDistribution[tokens.length];
         for (int i = 0; i < tokens.length; i++) {
-            q[i] = new double[vocab];
-            q[i][tokens[i]] = 1;
+            q[i] = new SparseDistribution(new int[] {tokens[i]}, new double[] {1});
         }
         return q;
     }

@@ -1,5 +1,6 @@
 package dev.osd.engine;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,6 +8,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -24,26 +26,35 @@ class RejectionSamplingDistributionTest {
     private static final float[] DRAFT = {0.0f, 2.2f, 1.0f, 0.5f, -0.5f, 0.8f, 1.5f, -1.0f};
     private static final float[] DRAFT_NEXT = {1.0f, 0.1f, -0.4f, 1.3f, 0.2f, 0.0f, 0.6f, 0.5f};
 
+    /**
+     * Every setting with the draft's whole distribution (top-n 0) and with its top 3 of 8 renormalised, the sparse
+     * q the serving path sends: the draft then never proposes 5 of the 8 tokens, and the residual alone must
+     * give them their target probability.
+     */
     static Stream<Arguments> settings() {
-        return Stream.of(
-                Arguments.of("temperature 1.0", new SamplingParams(1.0, 0, 1, 1)),
-                Arguments.of("temperature 0.7", new SamplingParams(0.7, 0, 1, 2)),
-                Arguments.of("top-k 4", new SamplingParams(1.0, 4, 1, 3)),
-                Arguments.of("top-p 0.8", new SamplingParams(0.9, 0, 0.8, 4)));
+        return Stream.of(0, 3).flatMap(n -> Stream.of(
+                Arguments.of("temperature 1.0, q top-" + n, new SamplingParams(1.0, 0, 1, 1), n),
+                Arguments.of("temperature 0.7, q top-" + n, new SamplingParams(0.7, 0, 1, 2), n),
+                Arguments.of("top-k 4, q top-" + n, new SamplingParams(1.0, 4, 1, 3), n),
+                Arguments.of("top-p 0.8, q top-" + n, new SamplingParams(0.9, 0, 0.8, 4), n)));
     }
 
-    /** Empirical distribution of the first emitted token over many two-token proposals. */
-    static double[] firstTokenFrequencies(SpeculativeVerifier verifier, SamplingParams params, long seed) {
+    /**
+     * Empirical distribution of the first emitted token over many two-token proposals, each drawn from the draft's
+     * rows cut to their top {@code topN} (0: whole) exactly as the draft actor draws them.
+     */
+    static double[] firstTokenFrequencies(SpeculativeVerifier verifier, SamplingParams params, long seed, int topN) {
         double[] p1 = Sampler.distribution(TARGET, params);
         double[] p2 = Sampler.distribution(TARGET_NEXT, params);
         double[] p3 = Sampler.distribution(DRAFT_NEXT, params); // target's bonus row, any distribution
-        double[] q1 = Sampler.distribution(DRAFT, params);
-        double[] q2 = Sampler.distribution(DRAFT_NEXT, params);
+        SparseDistribution q1 = Proposal.row(DRAFT, params, topN);
+        SparseDistribution q2 = Proposal.row(DRAFT_NEXT, params, topN);
         SplittableRandom random = new SplittableRandom(seed);
         double[] counts = new double[TARGET.length];
         for (int n = 0; n < SAMPLES; n++) {
-            int[] proposal = {Sampler.draw(q1, random), Sampler.draw(q2, random)};
-            Verification v = verifier.verify(proposal, new double[][] {q1, q2}, new double[][] {p1, p2, p3}, random);
+            int[] proposal = {q1.draw(random), q2.draw(random)};
+            Verification v = verifier.verify(proposal, new SparseDistribution[] {q1, q2},
+                    new double[][] {p1, p2, p3}, random);
             counts[v.emitted()[0]]++;
         }
         for (int i = 0; i < counts.length; i++) {
@@ -74,10 +85,10 @@ class RejectionSamplingDistributionTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("settings")
-    void emittedTokensFollowTheTarget(String name, SamplingParams params) {
+    void emittedTokensFollowTheTarget(String name, SamplingParams params, int topN) {
         double[] p = Sampler.distribution(TARGET, params);
-        double[] q = Sampler.distribution(DRAFT, params);
-        double[] empirical = firstTokenFrequencies(SpeculativeVerifier.lossless(), params, params.seed());
+        double[] q = Proposal.row(DRAFT, params, topN).dense(TARGET.length);
+        double[] empirical = firstTokenFrequencies(SpeculativeVerifier.lossless(), params, params.seed(), topN);
         double toTarget = tvd(empirical, p);
         double toDraft = tvd(empirical, q);
         assertTrue(toTarget < bound(p), name + ": TVD to p " + toTarget + " exceeds " + bound(p));
@@ -89,14 +100,39 @@ class RejectionSamplingDistributionTest {
         }
     }
 
-    @Test
-    void aBrokenResidualStepIsCaught() {
+    @ParameterizedTest(name = "q top-{0}")
+    @ValueSource(ints = {0, 3})
+    void aBrokenResidualStepIsCaught(int topN) {
         SamplingParams params = new SamplingParams(1.0, 0, 1, 1);
         double[] p = Sampler.distribution(TARGET, params);
-        double[] empirical = firstTokenFrequencies(SpeculativeVerifier.withBrokenResidual(), params, 1);
+        double[] empirical = firstTokenFrequencies(SpeculativeVerifier.withBrokenResidual(), params, 1, topN);
         double toTarget = tvd(empirical, p);
         assertTrue(toTarget > 3 * bound(p), "the broken verifier went unnoticed: TVD " + toTarget
                 + " bound " + bound(p));
+    }
+
+    @Test
+    void aSparseProposalRowIsItsTopNRenormalised() {
+        SamplingParams params = SamplingParams.sample(1.0, 0);
+        double[] dense = Sampler.distribution(DRAFT, params);
+        SparseDistribution q = Proposal.row(DRAFT, params, 3);
+        assertArrayEquals(new int[] {1, 6, 2}, q.ids());
+        double kept = dense[1] + dense[6] + dense[2];
+        assertEquals(dense[1] / kept, q.probs()[0], 1e-15);
+        assertEquals(1.0, q.probs()[0] + q.probs()[1] + q.probs()[2], 1e-12);
+        assertEquals(0, q.probability(0));
+        // a greedy row stays one-hot whatever N
+        assertArrayEquals(new int[] {1}, Proposal.row(DRAFT, SamplingParams.GREEDY, 64).ids());
+    }
+
+    @Test
+    void theSparseResidualGivesPItsMassOutsideTheSupport() {
+        double[] p = {0.5, 0.3, 0.2};
+        SparseDistribution q = new SparseDistribution(new int[] {0}, new double[] {1.0});
+        double[] r = SpeculativeVerifier.residual(p, q);
+        assertEquals(0, r[0], 0);
+        assertEquals(0.3 / 0.5, r[1], 1e-12);
+        assertEquals(0.2 / 0.5, r[2], 1e-12);
     }
 
     @Test

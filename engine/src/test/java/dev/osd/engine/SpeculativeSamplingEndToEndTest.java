@@ -10,6 +10,8 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Real tiny models at temperature 1: speculation samples what the target alone would sample. */
 class SpeculativeSamplingEndToEndTest {
@@ -65,10 +67,12 @@ class SpeculativeSamplingEndToEndTest {
         return df * Math.pow(1 - a + z * Math.sqrt(a), 3);
     }
 
-    @Test
-    void firstTokensMatchTargetOnlySampling() {
+    /** The draft proposes from its top N renormalised (64, the serving default, and 4 of the 257 tokens). */
+    @ParameterizedTest(name = "q top-{0}")
+    @ValueSource(ints = {64, 4})
+    void firstTokensMatchTargetOnlySampling(int topN) {
         SpeculativeDecoder spec = new SpeculativeDecoder(TinyModels.target(), targetPool, TinyModels.draft(),
-                draftPool, null);
+                draftPool, null).withProposalTopN(topN);
         int runs = 4000;
         long[] counts = new long[257];
         long proposed = 0;
