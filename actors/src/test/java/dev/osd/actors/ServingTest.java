@@ -12,9 +12,9 @@ import dev.osd.engine.LlamaModel;
 import dev.osd.engine.SamplingParams;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Consumer;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -167,6 +167,49 @@ class ServingTest {
         assertNull(f.problem());
         assertArrayEquals(plain(greedy(9, 0)), f.result().tokens());
         assertTrue(offered.get() > 0, "the target sent the trainer records");
+    }
+
+    /**
+     * Each proposal request carries only the tokens the draft was not told; a replica that lost the sequence
+     * (here: its cache released under the request's feet, as a restart would) answers with where to send from,
+     * and the request resends from there and goes on speculating, with the target-only tokens.
+     */
+    @Test
+    void proposalsCarryOnlyWhatTheDraftLacksAndAReplicaThatLostTheSequenceIsResynced() {
+        Serving s = start(2);
+        List<Integer> starts = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Integer> sent = new java.util.concurrent.CopyOnWriteArrayList<>();
+        int[] asked = {0};
+        ActorRef<DraftActor.Command> forgetful = KIT.spawn(Behaviors.receive(DraftActor.Command.class)
+                .onMessage(DraftActor.Propose.class, p -> {
+                    starts.add(p.start());
+                    sent.add(p.tokens().length);
+                    if (++asked[0] == 4) {
+                        s.draft().tell(new DraftActor.Release(p.requestId()));
+                    }
+                    s.draft().tell(p);
+                    return Behaviors.same();
+                })
+                .onMessage(DraftActor.Command.class, c -> {
+                    s.draft().tell(c);
+                    return Behaviors.same();
+                })
+                .build());
+        TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
+        GenerationRequest r = new GenerationRequest(prompt(13), 40, SamplingParams.GREEDY, null, true, 3);
+        KIT.spawn(RequestActor.create("resync", r, null, target.config().eosTokenId(), 128, s.target(), forgetful, "d",
+                128, null, Duration.ofSeconds(5), probe.getRef()));
+        RequestActor.Finished f = finished(probe, 1).values().iterator().next();
+        assertNull(f.problem());
+        assertArrayEquals(plain(new GenerationRequest(prompt(13), 40, SamplingParams.GREEDY, null, true, 0)),
+                f.result().tokens());
+        assertEquals(0, f.result().stats().draftFailures(), "the draft was never dropped");
+        assertEquals(0, starts.get(0), "the first proposal sends the prompt");
+        assertEquals(r.prompt().length, sent.get(0));
+        assertTrue(starts.get(1) > 0 && sent.get(1) <= 4, "then only the round's tokens: " + sent);
+        // the fourth ask found the sequence gone and the fifth sent it again from the start
+        assertEquals(0, starts.get(4), String.valueOf(starts));
+        assertTrue(starts.size() > 5 && starts.get(5) > 0, "speculation went on: " + starts);
     }
 
     @Test
