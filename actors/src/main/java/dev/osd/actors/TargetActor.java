@@ -23,6 +23,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -33,6 +35,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The verifier: owns the target model and one KV cache per open request, and scores the work of many
@@ -49,6 +53,8 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  * counts: a node reports ready with a target whose first request runs as fast as the thousandth.
  */
 public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TargetActor.class);
 
     public sealed interface Command {
     }
@@ -208,6 +214,8 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
     private final Map<String, Held> caches = new HashMap<>();
     private final SpeculativeVerifier verifier = SpeculativeVerifier.lossless();
     private final int recordTopN;
+    // where records are built: the default dispatcher, never the target's own thread
+    private final Executor records;
     private final Map<ActorRef<?>, List<String>> requestsByOwner = new HashMap<>();
     private final Deque<Score> queue = new ArrayDeque<>();
     private boolean flushPending;
@@ -256,6 +264,7 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
                 pool.totalBlocks() * KvCachePool.blockBytes(target.config()) >> 20, pool.positions());
         this.maxBatch = maxBatch;
         this.recordTopN = recordTopN(config, target.config().vocabSize());
+        this.records = ctx.getSystem().executionContext();
         int tokens = WarmUp.tokens(ctx.getSystem().settings().config());
         long start = System.nanoTime();
         int warmed = 0;
@@ -518,19 +527,28 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
         return new Scored(s.requestId(), d.tokens(), d.verification(), d.logprobs(), null, null);
     }
 
-    /** Sends the round's record (every verified position, the target's top N) to the draft's trainer, if any. */
+    /**
+     * Sends the round's record (every verified position, the target's top N) to the draft's trainer, if any.
+     * The softmax and top N over the vocabulary run beside the actor, not on the target's one thread (a forward
+     * waits for nothing but the verification); the rows never leave this JVM.
+     */
     private void teach(Held h, int[] proposal, int accepted, float[][] rows) {
         if (h.trainer == null) {
             return;
         }
-        try {
-            int[] context = Arrays.copyOf(h.tokens, h.length - proposal.length);
-            h.trainer.tell(new TrainerActor.Learn(DistillationRecord.of(context, proposal, accepted, rows,
-                    RecordPolicy.ALL_VERIFIED, recordTopN)));
-        } catch (RuntimeException e) {
-            // a record's trouble never reaches a response
-            getContext().getLog().warn("distillation record not built: {}", e.toString());
+        int[] context = Arrays.copyOf(h.tokens, h.length - proposal.length);
+        float[][] kept = new float[accepted + 1][];
+        for (int i = 0; i <= accepted; i++) {
+            kept[i] = rows[i].clone();
         }
+        ActorRef<TrainerActor.Command> trainer = h.trainer;
+        CompletableFuture.runAsync(() -> trainer.tell(new TrainerActor.Learn(DistillationRecord.of(context, proposal,
+                accepted, kept, RecordPolicy.ALL_VERIFIED, recordTopN))), records)
+                .exceptionally(e -> {
+                    // a record's trouble never reaches a response
+                    LOG.warn("distillation record not built: {}", e.toString());
+                    return null;
+                });
     }
 
     private String problem(Score s, KvCache cache) {
