@@ -183,7 +183,7 @@ class MessageBoundsTest {
         float[] values = new float[n];
         int[] stops = new int[n];
         for (int i = 0; i < n; i++) {
-            bias[i] = vocab - 1 - 97 * i;
+            bias[i] = 1_000 + 97 * i;
             values[i] = -3.5f;
             stops[i] = 50_000 + 13 * i;
         }

@@ -197,8 +197,8 @@ class ServingTest {
                 .build());
         TestProbe<RequestActor.Event> probe = KIT.createTestProbe();
         GenerationRequest r = new GenerationRequest(prompt(13), 40, SamplingParams.GREEDY, null, true, 3);
-        KIT.spawn(RequestActor.create("resync", r, null, target.config().eosTokenId(), 128, s.target(), forgetful, "d",
-                128, null, Duration.ofSeconds(5), probe.getRef()));
+        KIT.spawn(RequestActor.create(RequestActor.Setup.targetOnly("resync", r, target.config().eosTokenId(), 128,
+                s.target(), Duration.ofSeconds(5), probe.getRef()).withDraft(forgetful, "d", 128, null, null)));
         RequestActor.Finished f = finished(probe, 1).values().iterator().next();
         assertNull(f.problem());
         assertArrayEquals(plain(new GenerationRequest(prompt(13), 40, SamplingParams.GREEDY, null, true, 0)),
