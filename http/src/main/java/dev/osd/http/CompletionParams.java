@@ -59,6 +59,15 @@ record CompletionParams(boolean chat, String model, List<Prompt> prompts, List<C
         if (!chat) {
             neutral(body, "suffix", v -> v.isJsonPrimitive() && v.getAsJsonPrimitive().isString()
                     && v.getAsString().isEmpty());
+            return;
+        }
+        // fields of /v1/completions that chat completions do not have: refused there, never silently dropped
+        for (String field : List.of("echo", "best_of", "suffix")) {
+            JsonElement v = body.get(field);
+            if (v != null && !v.isJsonNull()) {
+                throw ApiError.unsupported(field, field + " is a field of /v1/completions, not of "
+                        + "/v1/chat/completions");
+            }
         }
     }
 

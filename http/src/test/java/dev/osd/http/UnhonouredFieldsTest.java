@@ -41,6 +41,16 @@ class UnhonouredFieldsTest {
     }
 
     @Test
+    void completionsOnlyFieldsAreRefusedInChat() {
+        for (String f : new String[] {"\"echo\": true", "\"best_of\": 2", "\"suffix\": \"x\""}) {
+            JsonObject error = refused("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], " + f + "}",
+                    true).toJson().getAsJsonObject("error");
+            assertEquals("unsupported_parameter", error.get("code").getAsString(), f);
+            assertTrue(error.get("message").getAsString().contains("/v1/completions"), f);
+        }
+    }
+
+    @Test
     void theShapingFieldsAreReadIntoTheRequest() {
         CompletionParams p = CompletionParams.parse(body("{\"prompt\": \"hi\", \"logit_bias\": {\"9\": -100, "
                 + "\"5\": 2.5}, \"presence_penalty\": 0.5, \"frequency_penalty\": -1, \"repetition_penalty\": 1.2, "
