@@ -83,11 +83,16 @@ class SpawnedDraftTest {
         try (ServingSystem system = ServingSystem.start("spawned-draft", models.target, null,
                 List.of(new ServingSystem.Draft("sql", sql, null), new ServingSystem.Draft("general", general, null)),
                 router, ServingSystem.Settings.defaults(), models.manager, factory)) {
+            TestProbe<Void> probe = TestProbe.create(system.actorSystem());
+            // the replicas register once warmed up; a request before that would go target-only
+            probe.awaitAssert(Duration.ofSeconds(30), () -> {
+                assertEquals(Map.of("sql", 1, "general", 1), system.readiness().draftReplicas());
+                return null;
+            });
             RequestActor.Finished first = system.submit(ServingSystem.Submission.of(ServingModels.greedy(1, 3),
                     flight(50)), null).toCompletableFuture().get(60, TimeUnit.SECONDS);
             assertEquals("general", first.draft());
 
-            TestProbe<Void> probe = TestProbe.create(system.actorSystem());
             String name = probe.awaitAssert(Duration.ofSeconds(30), () -> {
                 Map<String, DraftLifecycle.Spawned> spawned = system.spawnedDrafts();
                 assertEquals(1, spawned.size(), "spawned: " + spawned);
