@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -385,7 +386,7 @@ final class BenchCommand implements Runnable {
 
     @Command(name = "peers", mixinStandardHelpOptions = true,
             description = "OSD target-only against llama.cpp (npm node-llama-cpp, prebuilt CPU binary) on the same "
-                    + "checkpoint converted to GGUF F16 and F32: greedy tokens compared, time per output token and "
+                    + "checkpoint converted to GGUF (F16 and F32; BF16 for a bfloat16 checkpoint): greedy tokens compared, time per output token and "
                     + "time to first token measured interleaved, 1 thread each. Writes DIR/peers.csv and summary.json.")
     static final class Peers implements Callable<Integer> {
 
@@ -414,8 +415,13 @@ final class BenchCommand implements Runnable {
         @Option(names = "--model", description = "Target directory (default models/target).")
         Path model;
 
-        @Option(names = "--draft", description = "Draft directory, converted and compared too (default models/draft).")
+        @Option(names = "--draft", description = "Draft directory, converted and compared too (default models/draft "
+                + "when no --model is given).")
         Path draft;
+
+        @Option(names = "--gguf", split = ",", description = "GGUF tensor types for llama.cpp: F16, BF16, F32 (default "
+                + "BF16 for a bfloat16 checkpoint, else F16,F32).")
+        List<GgufWriter.TensorType> gguf;
 
         @Override
         public Integer call() throws Exception {
@@ -440,8 +446,12 @@ final class BenchCommand implements Runnable {
             String xdg = System.getenv("XDG_CACHE_HOME");
             Path cacheDir = cache != null ? cache : (xdg != null && !xdg.isEmpty() ? Path.of(xdg)
                     : Path.of(System.getProperty("user.home"), ".cache")).resolve("osd/peers");
-            PeersBenchmark.Plan plan = new PeersBenchmark.Plan(target, draft != null ? draft : Osd.embedded("draft"),
-                    benchDir, cacheDir.toAbsolutePath(), tokens, prompts, repeats, warmup, threads);
+            List<GgufWriter.TensorType> types = gguf != null ? List.copyOf(new LinkedHashSet<>(gguf))
+                    : LlamaGguf.defaultTypes(target);
+            // the embedded draft shares only the embedded target's vocabulary
+            Path draftDir = draft != null ? draft : model == null ? Osd.embedded("draft") : null;
+            PeersBenchmark.Plan plan = new PeersBenchmark.Plan(target, draftDir,
+                    benchDir, cacheDir.toAbsolutePath(), tokens, prompts, repeats, warmup, threads, types);
             new PeersBenchmark(plan, System.out).run(out);
             System.out.println("wrote " + out.resolve("peers.csv") + ", " + out.resolve("summary.json"));
             return 0;

@@ -19,7 +19,9 @@ import java.util.Map;
  * Writes GGUF version 3, llama.cpp's model file: the magic "GGUF", the version, the tensor and key-value
  * counts, typed key-value metadata, one info per tensor (name, dimensions innermost first, type, offset),
  * then the tensor data, every tensor starting at a multiple of the alignment. Only what a dense
- * F32 / F16 checkpoint needs is here; everything little-endian.
+ * F32 / F16 / BF16 checkpoint needs is here; everything little-endian. A tensor is held as the checkpoint
+ * stores it (16-bit patterns stay 16-bit) and converted only as it is written, so a 1.1B BF16 checkpoint
+ * takes its stored 2.2 GB while it is written, not 4.4 GB of floats.
  */
 final class GgufWriter {
 
@@ -41,7 +43,7 @@ final class GgufWriter {
 
     /** ggml's tensor types this writer stores, by their ggml_type numbers. */
     enum TensorType {
-        F32(0, 4), F16(1, 2);
+        F32(0, 4), F16(1, 2), BF16(30, 2);
 
         final int id;
         final int bytes;
@@ -55,9 +57,11 @@ final class GgufWriter {
     private record Value(ValueType type, ValueType elementType, Object value) {
     }
 
-    private record TensorInfo(String name, long[] shape, TensorType type, float[] values) {
+    /** A tensor's data: float32 values, or its stored F16/BF16 patterns ({@code bits}, {@code bitsType}). */
+    private record TensorInfo(String name, long[] shape, TensorType type, float[] values, short[] bits,
+            SafeTensors.DType bitsType) {
         long bytes() {
-            return (long) values.length * type.bytes;
+            return (long) (values != null ? values.length : bits.length) * type.bytes;
         }
     }
 
@@ -91,6 +95,10 @@ final class GgufWriter {
         return put(key, new Value(ValueType.ARRAY, ValueType.STRING, List.copyOf(values)));
     }
 
+    GgufWriter putFloat32s(String key, float[] values) {
+        return put(key, new Value(ValueType.ARRAY, ValueType.FLOAT32, values.clone()));
+    }
+
     GgufWriter putInt32s(String key, int[] values) {
         return put(key, new Value(ValueType.ARRAY, ValueType.INT32, values.clone()));
     }
@@ -115,10 +123,23 @@ final class GgufWriter {
         if (n != values.length) {
             throw new IllegalArgumentException(name + ": shape holds " + n + " values, data has " + values.length);
         }
-        if (tensors.stream().anyMatch(t -> t.name.equals(name))) {
-            throw new IllegalArgumentException("tensor " + name + " added twice");
+        return add(new TensorInfo(name, shape.clone(), type, values, null, null));
+    }
+
+    /**
+     * A tensor as the checkpoint stores it: F32 values, or F16/BF16 bit patterns written as they are when
+     * {@code type} is their own dtype (exact, no rounding), else widened and converted as they are written.
+     */
+    GgufWriter addTensor(String name, SafeTensors.StoredTensor t, TensorType type) {
+        return t.dtype() == SafeTensors.DType.F32 ? addTensor(name, t.shape(), type, t.floats())
+                : add(new TensorInfo(name, t.shape().clone(), type, null, t.bits(), t.dtype()));
+    }
+
+    private GgufWriter add(TensorInfo info) {
+        if (tensors.stream().anyMatch(t -> t.name.equals(info.name))) {
+            throw new IllegalArgumentException("tensor " + info.name + " added twice");
         }
-        tensors.add(new TensorInfo(name, shape.clone(), type, values));
+        tensors.add(info);
         return this;
     }
 
@@ -149,11 +170,24 @@ final class GgufWriter {
             }
             sink.pad();
             for (TensorInfo t : tensors) {
-                sink.tensor(t.values, t.type);
+                if (t.values != null) {
+                    sink.tensor(t.values, t.type);
+                } else {
+                    sink.tensor(t.bits, t.bitsType, t.type);
+                }
                 sink.pad();
             }
         }
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Float32 to bfloat16, rounding to nearest even (as PyTorch does); NaN stays a quiet NaN. */
+    static short floatToBfloat16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        if (Float.isNaN(v)) {
+            return (short) ((bits >>> 16) | 0x40);
+        }
+        return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
     }
 
     static long align(long offset) {
@@ -176,6 +210,12 @@ final class GgufWriter {
                     for (String s : list) {
                         sink.string(s);
                     }
+                } else if (v.elementType == ValueType.FLOAT32) {
+                    float[] floats = (float[]) v.value;
+                    sink.u64(floats.length);
+                    for (float f : floats) {
+                        sink.f32(f);
+                    }
                 } else {
                     int[] ints = (int[]) v.value;
                     sink.u64(ints.length);
@@ -195,12 +235,33 @@ final class GgufWriter {
      * is llama.cpp's convert_hf_to_gguf.py permute: reshape (heads, 2, d/2, cols), swap axes 1 and 2.
      */
     static float[] permuteForRope(float[] weight, int rows, int columns, int heads) {
-        if (rows % heads != 0 || (rows / heads) % 2 != 0 || (long) rows * columns != weight.length) {
+        float[] out = new float[weight.length];
+        permuteRows(weight, out, weight.length, rows, columns, heads);
+        return out;
+    }
+
+    /** {@link #permuteForRope(float[], int, int, int)} on a tensor's stored 16-bit patterns. */
+    static short[] permuteForRope(short[] weight, int rows, int columns, int heads) {
+        short[] out = new short[weight.length];
+        permuteRows(weight, out, weight.length, rows, columns, heads);
+        return out;
+    }
+
+    /** Permutes the rows of a q_proj/k_proj tensor for a RoPE in the stored form. */
+    static SafeTensors.StoredTensor permuteForRope(SafeTensors.StoredTensor t, int heads) {
+        int rows = (int) t.shape()[0];
+        int columns = (int) t.shape()[1];
+        return t.dtype() == SafeTensors.DType.F32
+                ? new SafeTensors.StoredTensor(t.shape(), t.dtype(), null, permuteForRope(t.floats(), rows, columns, heads))
+                : new SafeTensors.StoredTensor(t.shape(), t.dtype(), permuteForRope(t.bits(), rows, columns, heads), null);
+    }
+
+    private static void permuteRows(Object weight, Object out, int length, int rows, int columns, int heads) {
+        if (rows % heads != 0 || (rows / heads) % 2 != 0 || (long) rows * columns != length) {
             throw new IllegalArgumentException("cannot split " + rows + " rows into " + heads + " heads of even size");
         }
         int headDim = rows / heads;
         int half = headDim / 2;
-        float[] out = new float[weight.length];
         for (int h = 0; h < heads; h++) {
             for (int s = 0; s < 2; s++) {
                 for (int j = 0; j < half; j++) {
@@ -210,7 +271,6 @@ final class GgufWriter {
                 }
             }
         }
-        return out;
     }
 
     /** Little-endian primitives onto a stream, counting bytes for the alignment padding. */
@@ -259,10 +319,35 @@ final class GgufWriter {
                 if (buf.remaining() < 4) {
                     flush(buf);
                 }
-                if (type == TensorType.F32) {
-                    buf.putFloat(v);
-                } else {
-                    buf.putShort(SafeTensors.floatToHalf(v));
+                switch (type) {
+                    case F32 -> buf.putFloat(v);
+                    case F16 -> buf.putShort(SafeTensors.floatToHalf(v));
+                    case BF16 -> buf.putShort(floatToBfloat16(v));
+                    default -> throw new IllegalStateException("no writer for " + type);
+                }
+            }
+            flush(buf);
+        }
+
+        /** Stored 16-bit patterns: copied when {@code type} is their dtype, else widened and converted. */
+        void tensor(short[] bits, SafeTensors.DType stored, TensorType type) throws IOException {
+            boolean same = (stored == SafeTensors.DType.BF16 && type == TensorType.BF16)
+                    || (stored == SafeTensors.DType.F16 && type == TensorType.F16);
+            ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+            for (short b : bits) {
+                if (buf.remaining() < 4) {
+                    flush(buf);
+                }
+                if (same) {
+                    buf.putShort(b);
+                    continue;
+                }
+                float v = stored == SafeTensors.DType.BF16 ? Float.intBitsToFloat((b & 0xffff) << 16) : SafeTensors.halfToFloat(b);
+                switch (type) {
+                    case F32 -> buf.putFloat(v);
+                    case F16 -> buf.putShort(SafeTensors.floatToHalf(v));
+                    case BF16 -> buf.putShort(floatToBfloat16(v));
+                    default -> throw new IllegalStateException("no writer for " + type);
                 }
             }
             flush(buf);

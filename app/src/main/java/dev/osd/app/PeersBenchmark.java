@@ -13,6 +13,7 @@ import dev.osd.engine.SpeculativeDecoder;
 import dev.osd.engine.TextTokenizer;
 import dev.osd.workload.QueryClass;
 import dev.osd.workload.Workload;
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -29,7 +30,7 @@ import java.util.Set;
 
 /**
  * OSD against llama.cpp on the same checkpoint, prompts and token ids, one thread each: the checkpoints
- * converted to GGUF (F16 and F32), greedy output compared token for token, and time per output token and
+ * converted to GGUF (F16 and F32, or BF16 for a BF16 checkpoint), greedy output compared token for token, and time per output token and
  * time to first token measured interleaved (for each prompt OSD, llama.cpp F16, llama.cpp F32 in turn) so
  * that a change in the machine's load falls on every engine alike. OSD decodes in this JVM after a warm-up,
  * target only; llama.cpp decodes in node processes started once. Writes DIR/peers.csv and DIR/summary.json.
@@ -38,7 +39,7 @@ final class PeersBenchmark {
 
     /** What a run measures. */
     record Plan(Path target, Path draft, Path benchDir, Path cache, int tokens, int prompts, int repeats,
-            int warmup, int threads) {
+            int warmup, int threads, List<TensorType> types) {
     }
 
     /** One timed decode. */
@@ -47,9 +48,12 @@ final class PeersBenchmark {
     }
 
     static final String OSD = "osd target-only";
-    static final String LLAMA_F16 = "llama.cpp F16";
-    static final String LLAMA_F32 = "llama.cpp F32";
-    static final List<String> ENGINES = List.of(OSD, LLAMA_F16, LLAMA_F32);
+    static final String LLAMA_F16 = engine(TensorType.F16);
+    static final String LLAMA_F32 = engine(TensorType.F32);
+
+    static String engine(TensorType type) {
+        return "llama.cpp " + type;
+    }
 
     private final Plan plan;
     private final PrintStream log;
@@ -68,7 +72,7 @@ final class PeersBenchmark {
             if (dir == null) {
                 continue;
             }
-            for (TensorType type : TensorType.values()) {
+            for (TensorType type : plan.types) {
                 Path file = out.resolve("gguf").resolve(role + "-" + type.name().toLowerCase(Locale.ROOT) + ".gguf");
                 LlamaGguf.convert(dir, file, type);
                 gguf.put(role + "-" + type, file);
@@ -81,34 +85,40 @@ final class PeersBenchmark {
         try (NDManager manager = NDManager.newBaseManager();
                 TextTokenizer tokenizer = TextTokenizer.load(plan.target)) {
             LlamaModel target = LlamaModel.load(plan.target, manager);
-            int context = target.config().maxPositionEmbeddings();
+            int positions = target.config().maxPositionEmbeddings();
             List<int[]> prompts = new ArrayList<>();
             List<String> classes = new ArrayList<>();
             for (int i = 0; i < plan.prompts; i++) {
                 QueryClass c = Workload.CLASSES.get(i % Workload.CLASSES.size());
                 int[] ids = Prompts.encode(tokenizer, target.config(),
                         Workload.example(c, Workload.Split.HELD_OUT, i / Workload.CLASSES.size(), 23).prompt());
-                if (ids.length + plan.tokens > context) {
+                if (ids.length + plan.tokens > positions) {
                     throw new IllegalArgumentException("--tokens " + plan.tokens + " after a prompt of " + ids.length
-                            + " tokens does not fit the context of " + context);
+                            + " tokens does not fit the context of " + positions);
                 }
                 prompts.add(ids);
                 classes.add(c.name());
             }
+            // both sides get a context just large enough (llama.cpp allocates all of its context up front)
+            int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0) + plan.tokens;
+            int context = Math.min(positions, (longest + 63) / 64 * 64);
             Map<String, int[]> osdTokens = new LinkedHashMap<>();
+            Map<String, LlamaCppPeer> peers = new LinkedHashMap<>();
             try (KvCachePool pool = target.newCachePool(1, context);
-                    LlamaCppPeer f16 = LlamaCppPeer.start(script, modules, gguf.get("target-F16"), plan.threads,
-                            context, out.resolve("llama-target-f16.log"));
-                    LlamaCppPeer f32 = LlamaCppPeer.start(script, modules, gguf.get("target-F32"), plan.threads,
-                            context, out.resolve("llama-target-f32.log"))) {
+                    Closeable closePeers = () -> closeAll(peers.values())) {
+                for (TensorType type : plan.types) {
+                    peers.put(engine(type), LlamaCppPeer.start(script, modules, gguf.get("target-" + type), plan.threads,
+                            context, out.resolve("llama-target-" + type.name().toLowerCase(Locale.ROOT) + ".log")));
+                }
                 // no tokenizer: neither side turns tokens into text while it is timed
                 SpeculativeDecoder osd = SpeculativeDecoder.targetOnly(target, pool, null);
                 // a fresh JVM runs its first tokens well below speed (JIT, first-touch allocations)
                 for (int w = 0; w < plan.warmup; w++) {
                     int[] p = prompts.get(w % prompts.size());
                     osd.generate(request(p));
-                    f16.decode("warmup-" + w, p, plan.tokens);
-                    f32.decode("warmup-" + w, p, plan.tokens);
+                    for (LlamaCppPeer peer : peers.values()) {
+                        peer.decode("warmup-" + w, p, plan.tokens);
+                    }
                 }
                 log.printf(Locale.ROOT, "warmed up (%d decodes each); timing %d prompts x %d tokens, %d repeats%n",
                         plan.warmup, plan.prompts, plan.tokens, plan.repeats);
@@ -119,16 +129,16 @@ final class PeersBenchmark {
                         rows.add(new Row(OSD, r, i, classes.get(i), p.length, o.tokens().length,
                                 o.firstTokenNanos() / 1e6, o.timePerOutputToken() * 1e3, -1, -1));
                         osdTokens.put(r + "/" + i, o.tokens());
-                        for (LlamaCppPeer peer : List.of(f16, f32)) {
-                            LlamaCppPeer.Decode d = peer.decode("r" + r + "p" + i, p, plan.tokens);
+                        for (Map.Entry<String, LlamaCppPeer> peer : peers.entrySet()) {
+                            LlamaCppPeer.Decode d = peer.getValue().decode("r" + r + "p" + i, p, plan.tokens);
                             int at = firstDifference(o.tokens(), d.tokens());
-                            rows.add(new Row(peer == f16 ? LLAMA_F16 : LLAMA_F32, r, i, classes.get(i), p.length,
+                            rows.add(new Row(peer.getKey(), r, i, classes.get(i), p.length,
                                     d.tokens().length, d.ttftMillis(), d.tpotMillis(), at,
                                     at >= 0 && at < d.tokens().length ? d.tokens()[at] : -1));
                         }
                     }
                 }
-                summary.put("llama_cpp", f16.describe());
+                summary.put("llama_cpp", peers.values().iterator().next().describe());
                 summary.put("differences", differences(rows, osdTokens, prompts, target, pool));
             }
             if (plan.draft != null) {
@@ -199,7 +209,7 @@ final class PeersBenchmark {
             for (int[] p : prompts) {
                 expected.add(osd.generate(request(p)).tokens());
             }
-            for (TensorType type : TensorType.values()) {
+            for (TensorType type : plan.types) {
                 try (LlamaCppPeer peer = LlamaCppPeer.start(script, modules, gguf.get("draft-" + type), plan.threads,
                         positions, out.resolve("llama-draft-" + type.name().toLowerCase(Locale.ROOT) + ".log"))) {
                     int same = 0;
@@ -214,6 +224,12 @@ final class PeersBenchmark {
         return equal;
     }
 
+    private static void closeAll(Iterable<LlamaCppPeer> peers) throws IOException {
+        for (LlamaCppPeer p : peers) {
+            p.close();
+        }
+    }
+
     /** -1 when equal, else the first index where the sequences differ (a length difference counts). */
     static int firstDifference(int[] a, int[] b) {
         return Arrays.mismatch(a, b);
@@ -226,7 +242,7 @@ final class PeersBenchmark {
     static Map<String, Object> summarize(List<Row> rows) {
         Map<String, Object> engines = new LinkedHashMap<>();
         int repeats = rows.stream().mapToInt(Row::repeat).max().orElse(-1) + 1;
-        for (String engine : ENGINES) {
+        for (String engine : rows.stream().map(Row::engine).distinct().toList()) {
             List<Row> mine = rows.stream().filter(r -> r.engine.equals(engine)).toList();
             if (mine.isEmpty()) {
                 continue;
@@ -275,15 +291,16 @@ final class PeersBenchmark {
 
     private Map<String, Object> setup(Path out) {
         Map<String, Object> s = new LinkedHashMap<>();
-        s.put("command", String.format(Locale.ROOT, "./osd bench peers --out %s --tokens %d --prompts %d --repeats %d "
-                + "--warmup %d --threads %d", out, plan.tokens, plan.prompts, plan.repeats, plan.warmup, plan.threads));
+        s.put("command", String.format(Locale.ROOT, "./osd bench peers --model %s --out %s --tokens %d --prompts %d "
+                + "--repeats %d --warmup %d --threads %d --gguf %s", plan.target, out, plan.tokens, plan.prompts,
+                plan.repeats, plan.warmup, plan.threads, String.join(",", plan.types.stream().map(Enum::name).toList())));
         s.put("target", plan.target.toString());
         s.put("tokens", plan.tokens);
         s.put("prompts", plan.prompts);
         s.put("repeats", plan.repeats);
         s.put("osd_warmup_decodes", plan.warmup);
         s.put("llama_threads", plan.threads);
-        s.put("osd_threads", System.getProperty("ai.djl.pytorch.num_threads", "default"));
+        s.put("osd_threads", System.getProperty("osd.engine.threads", "1"));
         s.put("cpus", Runtime.getRuntime().availableProcessors());
         s.put("java", System.getProperty("java.version"));
         s.put("node_llama_cpp", "3.21.1");

@@ -90,7 +90,7 @@ final class GgufReader {
         }
     }
 
-    /** A tensor's data (F32 or F16) in file order, that is row-major with dims[0] the fastest. */
+    /** A tensor's data (F32, F16 or BF16) in file order, that is row-major with dims[0] the fastest. */
     float[] values(String name) {
         TensorInfo t = tensors.get(name);
         long n = 1;
@@ -100,7 +100,12 @@ final class GgufReader {
         float[] out = new float[(int) n];
         int at = (int) (dataStart + t.offset);
         for (int i = 0; i < out.length; i++) {
-            out[i] = t.type == 0 ? buf.getFloat(at + 4 * i) : halfToFloat(buf.getShort(at + 2 * i));
+            out[i] = switch (t.type) {
+                case 0 -> buf.getFloat(at + 4 * i);
+                case 1 -> halfToFloat(buf.getShort(at + 2 * i));
+                case 30 -> Float.intBitsToFloat((buf.getShort(at + 2 * i) & 0xffff) << 16); // BF16
+                default -> throw new IllegalStateException("tensor type " + t.type + " not read by this test parser");
+            };
         }
         return out;
     }

@@ -149,11 +149,72 @@ class GgufWriterTest {
     }
 
     @Test
+    void bf16TensorsAreWrittenAsStoredAndPermutedInTheirBits() throws IOException {
+        int heads = 2;
+        int rows = 8;
+        int columns = 3;
+        Random random = new Random(5);
+        short[] bits = new short[rows * columns];
+        float[] widened = new float[bits.length];
+        for (int i = 0; i < bits.length; i++) {
+            bits[i] = GgufWriter.floatToBfloat16((float) random.nextGaussian());
+            widened[i] = Float.intBitsToFloat((bits[i] & 0xffff) << 16);
+        }
+        SafeTensors.StoredTensor q = new SafeTensors.StoredTensor(new long[] {rows, columns}, SafeTensors.DType.BF16,
+                bits, null);
+        SafeTensors.StoredTensor permuted = GgufWriter.permuteForRope(q, heads);
+        assertArrayEquals(GgufWriter.permuteForRope(widened, rows, columns, heads),
+                permuted.values(), "the same rows move whether values or their 16-bit patterns are permuted");
+        Path file = dir.resolve("bf16.gguf");
+        new GgufWriter()
+                .addTensor("q.weight", permuted, TensorType.BF16)
+                .addTensor("q16.weight", permuted, TensorType.F16)
+                .addTensor("q32.weight", permuted, TensorType.F32)
+                .write(file);
+        GgufReader r = new GgufReader(file);
+        assertEquals(30, r.tensors.get("q.weight").type());
+        assertEquals(1, r.tensors.get("q16.weight").type());
+        assertArrayEquals(permuted.values(), r.values("q.weight"), "BF16 written bit for bit");
+        assertArrayEquals(permuted.values(), r.values("q32.weight"));
+        assertEquals((short) 0x3f80, GgufWriter.floatToBfloat16(1f));
+        assertEquals((short) 0x3f80, GgufWriter.floatToBfloat16(Float.intBitsToFloat(0x3f808000)), "a tie rounds to even");
+        assertEquals((short) 0x3f82, GgufWriter.floatToBfloat16(Float.intBitsToFloat(0x3f818000)), "a tie rounds to even");
+        assertEquals((short) 0x3f81, GgufWriter.floatToBfloat16(Float.intBitsToFloat(0x3f808001)));
+    }
+
+    @Test
+    void byteFallbackBpeBecomesLlamaCppsSentencePieceVocabulary() throws IOException {
+        Path tok = dir.resolve("tokenizer.json");
+        Files.writeString(tok, "{\"added_tokens\": [{\"id\": 0, \"content\": \"<unk>\", \"special\": true},"
+                + "{\"id\": 1, \"content\": \"<s>\", \"special\": true}, {\"id\": 2, \"content\": \"</s>\", \"special\": true}],"
+                + "\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"unk_token\": \"<unk>\", \"vocab\": {\"<unk>\": 0,"
+                + "\"<s>\": 1, \"</s>\": 2, \"<0x0A>\": 3, \"\u2581\": 4, \"a\": 5, \"b\": 6, \"\u2581a\": 7, \"ab\": 8},"
+                + "\"merges\": [\"a b\", \"\u2581 a\"]}}", StandardCharsets.UTF_8);
+        LlamaConfig config = LlamaConfig.builder().setHiddenSize(8).setIntermediateSize(16).setNumHiddenLayers(1)
+                .setNumAttentionHeads(2).setVocabSize(10).optBosTokenId(1).optEosTokenId(2).build();
+        GgufWriter w = new GgufWriter();
+        LlamaGguf.addTokenizer(w, tok, config);
+        Path file = dir.resolve("spm.gguf");
+        w.write(file);
+        GgufReader r = new GgufReader(file);
+        assertEquals("llama", r.metadata.get("tokenizer.ggml.model"));
+        assertEquals(List.of("<unk>", "<s>", "</s>", "<0x0A>", "\u2581", "a", "b", "\u2581a", "ab", "[PAD9]"),
+                r.metadata.get("tokenizer.ggml.tokens"));
+        assertEquals(List.of(2, 3, 3, 6, 1, 1, 1, 1, 1, 5), r.metadata.get("tokenizer.ggml.token_type"));
+        // the first merge scores highest: llama.cpp merges the best-scoring pair first, as BPE's rank order says
+        assertEquals(List.of(0f, 0f, 0f, 0f, 0f, 0f, 0f, -2f, -1f, 0f), r.metadata.get("tokenizer.ggml.scores"));
+        assertEquals(0L, r.metadata.get("tokenizer.ggml.unknown_token_id"));
+        assertEquals(1L, r.metadata.get("tokenizer.ggml.bos_token_id"));
+        assertEquals(2L, r.metadata.get("tokenizer.ggml.eos_token_id"));
+        assertFalse(r.metadata.containsKey("tokenizer.ggml.merges"));
+    }
+
+    @Test
     void embeddedDraftConvertsWithLlamaNamesTokenizerAndPermutedKeys() throws IOException {
         Path draft = repositoryRoot().resolve("models/draft");
         LlamaConfig config = LlamaConfig.read(draft);
         Map<String, SafeTensors.Tensor> hf = SafeTensors.read(draft.resolve("model.safetensors"));
-        for (TensorType type : TensorType.values()) {
+        for (TensorType type : List.of(TensorType.F16, TensorType.F32)) { // the draft's F16 values are exact in both
             Path file = dir.resolve("draft-" + type + ".gguf");
             LlamaGguf.convert(draft, file, type);
             GgufReader r = new GgufReader(file);
