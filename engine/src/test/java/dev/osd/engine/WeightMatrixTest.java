@@ -56,21 +56,24 @@ class WeightMatrixTest {
         for (int i = 0; i < values.length; i++) {
             values[i] = SafeTensors.halfToFloat(SafeTensors.floatToHalf((float) random.nextGaussian()));
         }
-        for (WeightMatrix.Storage storage : List.of(WeightMatrix.Storage.F16, WeightMatrix.Storage.F32)) {
-            WeightMatrix m = WeightMatrix.of(values, rows, cols, storage);
-            int n = 13;
-            float[] x = new float[n * cols];
-            for (int i = 0; i < x.length; i++) {
-                x[i] = (float) random.nextGaussian();
-            }
-            float[] batched = new float[n * rows];
-            m.multiply(x, 0, n, batched, 0, rows);
-            for (int r = 0; r < n; r++) {
-                float[] alone = new float[rows];
-                m.multiply(x, r * cols, 1, alone, 0, rows);
-                for (int o = 0; o < rows; o++) {
-                    assertEquals(Float.floatToRawIntBits(alone[o]), Float.floatToRawIntBits(batched[r * rows + o]),
-                            storage + " row " + r + " output " + o);
+        for (WeightMatrix.Storage storage : WeightMatrix.Storage.values()) {
+            float[] stored = representable(values, storage);
+            WeightMatrix m = WeightMatrix.of(stored, rows, cols, storage);
+            // 13 = 8 + 5; 4, 6, 7: the register-blocked bfloat16 kernels, 50 outputs not a multiple of 4 or 3
+            for (int n : new int[] {13, 4, 6, 7}) {
+                float[] x = new float[n * cols];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) random.nextGaussian();
+                }
+                float[] batched = new float[n * rows];
+                m.multiply(x, 0, n, batched, 0, rows);
+                for (int r = 0; r < n; r++) {
+                    float[] alone = new float[rows];
+                    m.multiply(x, r * cols, 1, alone, 0, rows);
+                    for (int o = 0; o < rows; o++) {
+                        assertEquals(Float.floatToRawIntBits(alone[o]), Float.floatToRawIntBits(batched[r * rows + o]),
+                                storage + " rows " + n + ": row " + r + " output " + o);
+                    }
                 }
             }
         }
