@@ -335,6 +335,16 @@ final class BenchCommand implements Runnable {
         @Option(names = "--max-draft-tokens", defaultValue = "5", description = "Longest proposal (adaptive k bound).")
         int maxDraftTokens;
 
+        @Option(names = "--model", description = "Target directory (default: the embedded target).")
+        Path model;
+
+        @Option(names = "--draft", description = "Base draft directory (default: the embedded draft).")
+        Path draft;
+
+        @Option(names = "--modes", defaultValue = "target_only,static,online", split = ",", description = "Modes to "
+                + "run, target_only among them (default ${DEFAULT-VALUE}; online trains drafts first, --warmup requests).")
+        List<String> modes;
+
         @Override
         public Integer call() throws Exception {
             if (requests < 1 || warmup < 0 || maxTokens < 1 || concurrency.stream().anyMatch(c -> c < 1)) {
@@ -344,8 +354,8 @@ final class BenchCommand implements Runnable {
             int slots = 2 * Math.max(4, concurrency.stream().mapToInt(Integer::intValue).max().orElse(1));
             ServingSystem.Settings settings = new ServingSystem.Settings(slots, 16,
                     Duration.ofSeconds(5), costRatio, 1, maxDraftTokens);
-            try (ModelPair models = ModelPair.open(null, null, TargetDevice.resolve(device))) {
-                new ServeBenchmark(models, concurrency, requests, warmup, maxTokens, settings).run(out);
+            try (ModelPair models = ModelPair.open(model, draft, TargetDevice.resolve(device))) {
+                new ServeBenchmark(models, concurrency, requests, warmup, maxTokens, settings, modes).run(out);
             }
             System.out.println("wrote " + out.resolve("summary.json") + ", serve.csv, tpot.png, throughput.png, ttft.png");
             return 0;

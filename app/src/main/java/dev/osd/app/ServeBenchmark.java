@@ -62,10 +62,22 @@ final class ServeBenchmark {
     private final int warmup;
     private final int maxTokens;
     private final ServingSystem.Settings settings;
+    private final List<String> modes;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     ServeBenchmark(ModelPair models, List<Integer> concurrency, int requests, int warmup, int maxTokens,
             ServingSystem.Settings settings) {
+        this(models, concurrency, requests, warmup, maxTokens, settings, MODES);
+    }
+
+    /** @param modes some of {@link #MODES}, target_only among them (the speedups are against it) */
+    ServeBenchmark(ModelPair models, List<Integer> concurrency, int requests, int warmup, int maxTokens,
+            ServingSystem.Settings settings, List<String> modes) {
+        if (!modes.contains("target_only") || !MODES.containsAll(modes)) {
+            throw new IllegalArgumentException("--modes " + String.join(",", modes) + ": some of "
+                    + String.join(",", MODES) + ", target_only among them");
+        }
+        this.modes = MODES.stream().filter(modes::contains).toList();
         this.models = models;
         this.concurrency = concurrency;
         this.requests = requests;
@@ -129,10 +141,11 @@ final class ServeBenchmark {
         ForwardCosts costs = measureForwardCosts(models.target(), models.draft(), settings.maxK());
         Map<String, Map<String, Object>> byConcurrency = new LinkedHashMap<>();
         Map<String, Object> training = new LinkedHashMap<>();
-        int total = MODES.size() * concurrency.size() * requests + warmup + 2 * requests;
+        boolean online = modes.contains("online");
+        int total = modes.size() * concurrency.size() * requests + (online ? warmup + 2 * requests : 0);
         try (ProgressBar bar = Progress.bar("bench serve", total, System.err).continuousUpdate()
                 .build()) {
-            for (String mode : MODES) {
+            for (String mode : modes) {
                 ServingStack.Options options = new ServingStack.Options(mode.equals("online"),
                         !mode.equals("target_only"), null, settings, null);
                 try (ServingStack stack = new ServingStack("bench-" + mode, models, options);
@@ -179,6 +192,8 @@ final class ServeBenchmark {
         setup.put("requests_per_figure", requests);
         setup.put("warmup_requests", warmup);
         setup.put("max_tokens", maxTokens);
+        setup.put("modes", modes);
+        setup.put("target", models.targetConfig().parameterCount());
         setup.put("temperature", 0);
         setup.put("classes", CLASSES);
         setup.put("max_draft_tokens", settings.maxK());
@@ -190,7 +205,7 @@ final class ServeBenchmark {
         Files.writeString(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting()
                 .serializeSpecialFloatingPointValues().create().toJson(summary));
         writeCsv(out.resolve("serve.csv"), byConcurrency);
-        plot(out, byConcurrency);
+        plot(out, byConcurrency, modes);
         print(byConcurrency, training);
         return summary;
     }
@@ -336,14 +351,15 @@ final class ServeBenchmark {
         Files.writeString(file, b.toString());
     }
 
-    private static void plot(Path out, Map<String, Map<String, Object>> byConcurrency) throws IOException {
+    private static void plot(Path out, Map<String, Map<String, Object>> byConcurrency, List<String> modes)
+            throws IOException {
         for (String[] figure : new String[][] {{"tpot_ms_p50", "time per output token, p50 (ms)", "tpot.png"},
             {"output_tokens_per_s", "output tokens per second", "throughput.png"},
             {"ttft_ms_p50", "time to first token, p50 (ms)", "ttft.png"}}) {
             CategoryChart chart = new CategoryChartBuilder().width(760).height(420).title(figure[1] + " over HTTP")
                     .xAxisTitle("concurrency").yAxisTitle(figure[1]).build();
             List<String> xs = new ArrayList<>(byConcurrency.keySet());
-            for (String mode : MODES) {
+            for (String mode : modes) {
                 List<Double> ys = new ArrayList<>();
                 for (String c : xs) {
                     @SuppressWarnings("unchecked")
