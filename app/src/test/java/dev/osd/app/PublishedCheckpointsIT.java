@@ -153,5 +153,19 @@ class PublishedCheckpointsIT {
         }
         assertEquals(2, Osd.execute("make-model", "--shape", "llama-68m", "--out", out.toString()), "--out not empty");
         assertEquals(2, Osd.execute("make-model", "--shape", "llama-7b", "--out", dir.resolve("x").toString()));
+        // 768 does not split into 5 heads; 12 heads do not group over 5 key/value heads; no zero layers
+        assertEquals(2, Osd.execute("make-model", "--shape", "llama-68m", "--heads", "5", "--out",
+                dir.resolve("y").toString()));
+        assertEquals(2, Osd.execute("make-model", "--shape", "llama-68m", "--kv-heads", "5", "--out",
+                dir.resolve("y").toString()));
+        assertEquals(2, Osd.execute("make-model", "--shape", "llama-68m", "--layers", "0", "--out",
+                dir.resolve("y").toString()));
+        Path small = dir.resolve("small");
+        assertEquals(0, Osd.execute("make-model", "--shape", "llama-68m", "--layers", "1", "--hidden", "128",
+                "--intermediate", "256", "--heads", "2", "--out", small.toString()));
+        LlamaConfig smallConfig = LlamaConfig.read(small);
+        assertEquals(List.of(128, 256, 1, 2, 2, 32000), List.of(smallConfig.hiddenSize(),
+                smallConfig.intermediateSize(), smallConfig.numHiddenLayers(), smallConfig.numAttentionHeads(),
+                smallConfig.numKeyValueHeads(), smallConfig.vocabSize()), "the overrides, the real vocabulary");
     }
 }
