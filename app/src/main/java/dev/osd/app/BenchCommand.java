@@ -91,8 +91,9 @@ final class BenchCommand implements Runnable {
                 sizes.addAll(EngineBenchmark.defaultSizes(vocab));
             }
             List<EngineBenchmark.Figures> figures = new ArrayList<>();
-            System.out.println("threads: 1 (PyTorch intra-op " + System.getProperty("ai.djl.pytorch.num_threads",
-                    "default") + "); times in ms per forward call, medians of interleaved rounds");
+            System.out.println("threads: CPU forward " + System.getProperty("osd.engine.threads", "1")
+                    + " (OSD_THREADS), PyTorch intra-op " + System.getProperty("ai.djl.pytorch.num_threads", "default")
+                    + "; times in ms per forward call, medians of interleaved rounds");
             try (NDManager manager = NDManager.newBaseManager()) {
                 for (EngineBenchmark.Size size : sizes) {
                     System.out.println("timing " + size.name() + " ...");
