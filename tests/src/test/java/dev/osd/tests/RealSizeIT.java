@@ -20,10 +20,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -35,7 +32,6 @@ import org.junit.jupiter.api.io.TempDir;
  * at this vocabulary is what the embedded models' 2,048 tokens never showed. Skipped when npm can reach
  * neither the registry nor a cached copy of the tokenizer.
  */
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RealSizeIT {
 
     static final int TOKENS = 24;
@@ -86,13 +82,11 @@ class RealSizeIT {
         return body;
     }
 
-    /** Draft tokens each prompt's speculative request proposed on one node (filled by the first test). */
-    static final List<Long> ONE_NODE_DRAFTED = new ArrayList<>();
-
     /**
-     * Each prompt with speculation off, then on: the same text; returns the draft tokens each speculative
-     * request proposed. Proposals of a fixed length from one static draft, verified greedily, make the same
-     * rounds wherever they run, so these counts are the same on one node and across nodes.
+     * Each prompt with speculation off, then on: the same text, and each speculative request ran at least the
+     * rounds of {@link #K} proposals that full acceptance would take (a round whose proposal does not arrive,
+     * e.g. one Artery dropped as over its frame, goes on target-only: same text, fewer draft tokens). Returns
+     * the draft tokens each request proposed (how many also depends on proposals that miss their deadline).
      */
     static List<Long> sameWithAndWithoutSpeculation(HttpClientSupport api) throws Exception {
         String model = api.get("/v1/models").json().getAsJsonArray("data").get(0).getAsJsonObject().get("id")
@@ -118,14 +112,13 @@ class RealSizeIT {
     }
 
     @Test
-    @Order(1)
     void osdServeGivesTheSameGreedyTextWithSpeculationOnAndOff() throws Exception {
         ServeProcess server = ServeProcess.start("3g", List.of("--model", target.toString(), "--draft",
                 draft.toString(), "--no-training"));
         try {
             HttpClientSupport api = new HttpClientSupport(server.url());
             ClusterIT.awaitReady(api, 1);
-            ONE_NODE_DRAFTED.addAll(sameWithAndWithoutSpeculation(api));
+            sameWithAndWithoutSpeculation(api);
         } finally {
             server.process().toHandle().destroy();
             if (!server.process().waitFor(60, TimeUnit.SECONDS)) {
@@ -135,7 +128,6 @@ class RealSizeIT {
     }
 
     @Test
-    @Order(2)
     void threeNodesWithEveryMessageSerializedGiveTheSameGreedyText() throws Exception {
         System.setProperty("osd.home", EmbeddedModelsTest.repositoryRoot().toString());
         int seed = ClusterIT.freePort();
@@ -154,12 +146,7 @@ class RealSizeIT {
             HttpClientSupport api = new HttpClientSupport(http.url());
             ClusterIT.awaitReady(api, 1);
             ClusterIT.awaitUp(api, 3);
-            // fewer when proposals did not reach the request: Artery drops a message over its frame (logged as
-            // OversizedPayloadException) and that round goes on target-only, with the same text
-            List<Long> drafted = sameWithAndWithoutSpeculation(api);
-            if (!ONE_NODE_DRAFTED.isEmpty()) {
-                assertEquals(ONE_NODE_DRAFTED, drafted, "every round's proposals crossed the nodes, as on one node");
-            }
+            sameWithAndWithoutSpeculation(api);
         } finally {
             if (http != null) {
                 http.close();
