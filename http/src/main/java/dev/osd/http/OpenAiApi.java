@@ -77,7 +77,13 @@ final class OpenAiApi {
         this.maxDraftTokens = maxDraftTokens;
         this.maxGenerations = maxGenerations;
         this.materializer = materializer;
+        // a pre-materialized event stream that nobody subscribes to within the materializer's subscription
+        // timeout is cancelled: the response must go out well before it, however long the first token takes
+        this.openStreamBy = Duration.ofMillis(system.actorSystem().settings().config()
+                .getDuration("pekko.stream.materializer.subscription-timeout.timeout").toMillis() / 2);
     }
+
+    private final Duration openStreamBy;
 
     String model() {
         return model;
@@ -447,6 +453,9 @@ final class OpenAiApi {
         });
         HttpResponse streaming = Http.eventStream(body);
         Runnable open = () -> response.complete(streaming);
+        // the stream opens with its first token, or by openStreamBy at the latest (a long prompt's prefill can take
+        // longer): a request refused before then is answered with its error status, later trouble is an event
+        system.actorSystem().scheduler().scheduleOnce(openStreamBy, open, system.actorSystem().executionContext());
         AtomicInteger remaining = new AtomicInteger(choices.size());
         RequestActor.Finished[] finished = new RequestActor.Finished[choices.size()];
         List<ServingSystem.Submission> generations = new ArrayList<>();
