@@ -9,6 +9,7 @@ import dev.osd.engine.TextTokenizer;
 import dev.osd.engine.TokenLogprob;
 import dev.osd.engine.Verification;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -68,9 +69,16 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     public sealed interface Event extends CrossNode {
     }
 
-    /** @param logprobs each token's log-probability when the request asked for them, else null */
-    public record Tokens(String requestId, int[] tokens, List<TokenLogprob> logprobs)
-            implements Event {
+    /**
+     * @param logprobs each token's log-probability when the request asked for them, else null
+     * @param promptLogprobs on the first tokens of a request that asked for the prompt's log-probabilities
+     *     (echo): prompt token i + 1's at entry i; else null
+     */
+    public record Tokens(String requestId, int[] tokens, List<TokenLogprob> logprobs,
+            List<TokenLogprob> promptLogprobs) implements Event {
+        public Tokens(String requestId, int[] tokens, List<TokenLogprob> logprobs) {
+            this(requestId, tokens, logprobs, null);
+        }
     }
 
     /**
@@ -116,6 +124,19 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private int draftKnown;
     private int proposeK;
     private long proposeSeed;
+    // echo's prompt log-probabilities: the sequence being prefilled in parts and the entries so far (null: no
+    // prefill asks for them), and the entries the first Tokens carries to the client
+    private int[] prefillSequence;
+    private List<TokenLogprob> promptEntries;
+    private List<TokenLogprob> promptToStream;
+    private boolean promptLogprobsDone;
+
+    /**
+     * Prompt positions per prefill that asks for their log-probabilities: each answer carries this many entries
+     * at most (a few KB at the API's 5 alternatives) and the target keeps this many logits rows for it at once,
+     * whatever the prompt's length; a longer prompt goes in parts, one after the other.
+     */
+    static final int PROMPT_LOGPROBS_PART = 128;
 
     /**
      * Everything one request starts with.
@@ -193,7 +214,8 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         this.generation = new Generation(request, new GenerationListener() {
             @Override
             public void onTokens(int[] tokens, List<TokenLogprob> logprobs) {
-                client.tell(new Tokens(id, tokens, logprobs));
+                client.tell(new Tokens(id, tokens, logprobs, promptToStream));
+                promptToStream = null;
             }
         }, setup.eosTokenId(), setup.targetCapacity(), setup.tokenizer());
         this.scoredAdapter = ctx.messageAdapter(TargetActor.Scored.class, Scored::new);
@@ -227,15 +249,40 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         }
         // the sequence so far: the prompt, or everything generated before a lost target's replacement took over
         int[] sequence = generation.prefix(generation.length());
+        boolean withLogprobs = generation.request().promptLogprobs() && !promptLogprobsDone;
         if (sequence.length > 1) {
             // prefill: the cache holds every token but the last, whose logits the first round computes
             prefilled = sequence.length - 1;
-            target.tell(TargetActor.Score.prefill(id, 0, Arrays.copyOf(sequence, prefilled), scoredAdapter));
             targetCached = -1; // marks the prefill in flight
+            if (withLogprobs) {
+                prefillSequence = sequence;
+                promptEntries = new ArrayList<>(prefilled);
+                prefillPart(0);
+            } else {
+                target.tell(TargetActor.Score.prefill(id, 0, Arrays.copyOf(sequence, prefilled), scoredAdapter));
+            }
             return this;
+        }
+        if (withLogprobs) {
+            promptLogprobsDone(List.of());
         }
         targetCached = 0;
         return nextRound();
+    }
+
+    /** The prefill's part from {@code from}, asking for the log-probability of each prompt token after it. */
+    private void prefillPart(int from) {
+        int end = Math.min(from + PROMPT_LOGPROBS_PART, prefilled);
+        target.tell(TargetActor.Score.prefillWithLogprobs(id, from, Arrays.copyOfRange(prefillSequence, from, end),
+                prefillSequence[end], generation.request().logprobs(), scoredAdapter));
+    }
+
+    private void promptLogprobsDone(List<TokenLogprob> entries) {
+        generation.promptLogprobs(entries);
+        promptToStream = List.copyOf(entries);
+        promptLogprobsDone = true;
+        promptEntries = null;
+        prefillSequence = null;
     }
 
     private Behavior<Command> nextRound() {
@@ -342,6 +389,14 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
             return finish(new Problem.Internal("target: " + scored.problem()));
         }
         if (targetCached == -1) {
+            if (promptEntries != null) {
+                promptEntries.addAll(scored.logprobs());
+                if (promptEntries.size() < prefilled) {
+                    prefillPart(promptEntries.size());
+                    return this;
+                }
+                promptLogprobsDone(promptEntries);
+            }
             targetCached = prefilled;
             return nextRound();
         }

@@ -87,13 +87,37 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
      * @param sampling the request's sampling parameters, or null for a prefill
      * @param seed the round's draws (the request's random stream decides it)
      * @param logprobs -1: none; n >= 0: each emitted token's log-probability with its n most likely alternatives
+     *     (a prefill: each fed position's log-probability of the token that follows it, for echo)
+     * @param next a prefill with {@code logprobs >= 0}: the token after {@code tokens}, which the last fed
+     *     position's entry is of (the others are of {@code tokens[1..]}); else -1
      */
     public record Score(String requestId, int keep, int[] tokens, SparseDistribution[] q, SamplingParams sampling,
-            long seed, int logprobs, ActorRef<Scored> replyTo) implements Command, CrossNode {
+            long seed, int logprobs, ActorRef<Scored> replyTo, int next) implements Command, CrossNode {
+
+        public Score(String requestId, int keep, int[] tokens, SparseDistribution[] q, SamplingParams sampling,
+                long seed, int logprobs, ActorRef<Scored> replyTo) {
+            this(requestId, keep, tokens, q, sampling, seed, logprobs, replyTo, -1);
+        }
 
         /** Feeds a prompt (all but its last token); answered with no token. */
         public static Score prefill(String requestId, int keep, int[] tokens, ActorRef<Scored> replyTo) {
             return new Score(requestId, keep, tokens, null, null, 0, -1, replyTo);
+        }
+
+        /**
+         * Feeds part of a prompt, {@code tokens} then followed by {@code next}, and answers with no token but,
+         * per fed position, the log-probability of the prompt token that follows it and its {@code top} most
+         * likely alternatives (echo's prompt logprobs; computed here, next to the logits). The answer grows with
+         * {@code tokens}, so a caller sends a long prompt in parts.
+         */
+        public static Score prefillWithLogprobs(String requestId, int keep, int[] tokens, int next, int top,
+                ActorRef<Scored> replyTo) {
+            return new Score(requestId, keep, tokens, null, null, 0, top, replyTo, next);
+        }
+
+        /** Whether this is a prefill that asks for the prompt's log-probabilities. */
+        boolean promptLogprobs() {
+            return sampling == null && logprobs >= 0;
         }
 
         /** A plain decoding step: one token sampled after {@code tokens}. */
@@ -109,7 +133,7 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
 
         /** Positions whose logits the decision needs. */
         int keepLast() {
-            return sampling == null ? 1 : k() + 1;
+            return promptLogprobs() ? tokens.length : sampling == null ? 1 : k() + 1;
         }
     }
 
@@ -119,7 +143,8 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
      * @param tokens the tokens the round emits (a step: one; a verification: the accepted proposals and the
      *     correction or bonus token; a prefill: none); null with a problem
      * @param verification a proposal's verification (per-position acceptance, expected acceptance), else null
-     * @param logprobs per emitted token when the request asked for them, else null
+     * @param logprobs per emitted token when the request asked for them (a prefill with logprobs: per fed
+     *     position, the next prompt token's), else null
      * @param cacheFull set when the problem is that the key/value memory has too few free blocks for the
      *     work (then the request is refused as overloaded when this was its prompt, or ends as it is, with
      *     finish_reason "length", when it was growing); null otherwise
@@ -489,7 +514,11 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
             // each sequence decided on its own rows, as it would be alone: batching changes no outcome
             for (int i = 0; i < batch.size(); i++) {
                 Score s = batch.get(i);
-                s.replyTo().tell(decide(s, held.get(i), logits.get(i)));
+                if (s.promptLogprobs()) {
+                    answerPromptLogprobs(s, logits.get(i));
+                } else {
+                    s.replyTo().tell(decide(s, held.get(i), logits.get(i)));
+                }
                 answeredAt.put(s.requestId(), System.nanoTime());
             }
         }
@@ -525,6 +554,22 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
             return Scored.failed(s.requestId(), "verification failed: " + e.getMessage());
         }
         return new Scored(s.requestId(), d.tokens(), d.verification(), d.logprobs(), null, null);
+    }
+
+    /**
+     * A prefill's answer with each fed position's log-probability of the prompt token after it. The softmax and
+     * top N over the vocabulary per row run beside the actor, as a record's do; only the entries travel.
+     */
+    private void answerPromptLogprobs(Score s, float[][] rows) {
+        CompletableFuture.supplyAsync(() -> {
+            List<TokenLogprob> entries = new ArrayList<>(rows.length);
+            for (int i = 0; i < rows.length; i++) {
+                int following = i + 1 < s.tokens().length ? s.tokens()[i + 1] : s.next();
+                entries.add(TokenLogprob.of(rows[i], following, s.logprobs()));
+            }
+            return new Scored(s.requestId(), new int[0], null, List.copyOf(entries), null, null);
+        }, records).exceptionally(e -> Scored.failed(s.requestId(), "prompt log-probabilities failed: " + e))
+                .thenAccept(s.replyTo()::tell);
     }
 
     /**
@@ -568,6 +613,9 @@ public final class TargetActor extends AbstractBehavior<TargetActor.Command> {
                     return "proposal position " + i + " has no draft distribution";
                 }
             }
+        }
+        if (s.promptLogprobs() && (s.next() < 0 || s.next() >= target.config().vocabSize())) {
+            return "a prefill with log-probabilities needs the token after it in the vocabulary, got " + s.next();
         }
         for (int t : s.tokens()) {
             if (t < 0 || t >= target.config().vocabSize()) {

@@ -30,6 +30,7 @@ public final class Generation {
     private int stopCut = -1;
     private long draftVersion = Long.MIN_VALUE;
     private final List<TokenLogprob> logprobs;
+    private List<TokenLogprob> promptLogprobs;
 
     /**
      * @param eosTokenId the target's end-of-sequence token (-1: none)
@@ -137,6 +138,21 @@ public final class Generation {
         }
     }
 
+    /**
+     * The prompt's log-probabilities the target computed (prompt token i + 1's at entry i), for a request that
+     * asked for them; the result carries them.
+     */
+    public void promptLogprobs(List<TokenLogprob> entries) {
+        if (!request.promptLogprobs()) {
+            throw new IllegalStateException("the request did not ask for the prompt's log-probabilities");
+        }
+        if (entries.size() != promptLength - 1) {
+            throw new IllegalArgumentException("a prompt of " + promptLength + " tokens has " + (promptLength - 1)
+                    + " log-probabilities, got " + entries.size());
+        }
+        promptLogprobs = List.copyOf(entries);
+    }
+
     /** The draft failed; the rest of the request is target-only. */
     public void draftFailed() {
         stats.recordDraftFailure();
@@ -211,6 +227,6 @@ public final class Generation {
         }
         return new GenerationResult(out, text, finish, stats, promptLength,
                 firstTokenNanos < 0 ? totalNanos : firstTokenNanos, totalNanos,
-                logprobs == null ? null : List.copyOf(logprobs));
+                logprobs == null ? null : List.copyOf(logprobs), promptLogprobs);
     }
 }

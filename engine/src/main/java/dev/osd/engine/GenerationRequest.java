@@ -14,9 +14,16 @@ import java.util.List;
  * @param ignoreEos keep generating past the end-of-sequence token
  * @param numDraftTokens k, the proposal length per round; 0 means target-only decoding
  * @param logprobs -1: no log-probabilities; n >= 0: each token's, with its n most likely alternatives
+ * @param promptLogprobs with {@code logprobs >= 0}: the prompt's tokens' too (echo), each after the first under
+ *     the target's logits at the position before it, with as many alternatives
  */
 public record GenerationRequest(int[] prompt, int maxTokens, SamplingParams sampling, List<String> stop,
-        boolean ignoreEos, int numDraftTokens, int logprobs) {
+        boolean ignoreEos, int numDraftTokens, int logprobs, boolean promptLogprobs) {
+
+    public GenerationRequest(int[] prompt, int maxTokens, SamplingParams sampling, List<String> stop,
+            boolean ignoreEos, int numDraftTokens, int logprobs) {
+        this(prompt, maxTokens, sampling, stop, ignoreEos, numDraftTokens, logprobs, false);
+    }
 
     public GenerationRequest(int[] prompt, int maxTokens, SamplingParams sampling, List<String> stop,
             boolean ignoreEos, int numDraftTokens) {
@@ -32,6 +39,9 @@ public record GenerationRequest(int[] prompt, int maxTokens, SamplingParams samp
         }
         if (logprobs < -1) {
             throw new IllegalArgumentException("logprobs must be -1 (none) or >= 0, got " + logprobs);
+        }
+        if (promptLogprobs && logprobs < 0) {
+            throw new IllegalArgumentException("the prompt's log-probabilities need logprobs >= 0");
         }
         if (numDraftTokens < 0) {
             throw new IllegalArgumentException("num_draft_tokens must be >= 0, got " + numDraftTokens);
@@ -61,7 +71,7 @@ public record GenerationRequest(int[] prompt, int maxTokens, SamplingParams samp
             end[stops.length] = eosTokenId;
         }
         return new GenerationRequest(prompt, maxTokens, sampling.withShaping(s.bind(prompt.length, end)), stop,
-                ignoreEos, numDraftTokens, logprobs);
+                ignoreEos, numDraftTokens, logprobs, promptLogprobs);
     }
 
     /** Whether {@code token} ends generation: EOS (unless ignored) or one of the stop token ids. */

@@ -13,9 +13,18 @@ import java.util.List;
  * @param firstTokenNanos time from start to the first generated token
  * @param totalNanos time from start to the end
  * @param logprobs each generated token's log-probability, when the request asked for them; else null
+ * @param promptLogprobs when the request asked for the prompt's (echo): prompt token i + 1's log-probability at
+ *     entry i (promptTokens − 1 entries: nothing predicts the first token, which OpenAI's answer shows as null);
+ *     else null
  */
 public record GenerationResult(int[] tokens, String text, FinishReason finishReason, SpeculationStats stats,
-        int promptTokens, long firstTokenNanos, long totalNanos, List<TokenLogprob> logprobs) {
+        int promptTokens, long firstTokenNanos, long totalNanos, List<TokenLogprob> logprobs,
+        List<TokenLogprob> promptLogprobs) {
+
+    public GenerationResult(int[] tokens, String text, FinishReason finishReason, SpeculationStats stats,
+            int promptTokens, long firstTokenNanos, long totalNanos, List<TokenLogprob> logprobs) {
+        this(tokens, text, finishReason, stats, promptTokens, firstTokenNanos, totalNanos, logprobs, null);
+    }
 
     public GenerationResult(int[] tokens, String text, FinishReason finishReason, SpeculationStats stats,
             int promptTokens, long firstTokenNanos, long totalNanos) {

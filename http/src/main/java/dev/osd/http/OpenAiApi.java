@@ -245,12 +245,6 @@ final class OpenAiApi {
                     promptCount + " prompt(s) × " + (p.bestOf() > p.n() ? "best_of " : "n ") + p.bestOf() + " = "
                     + generations + " generations; one request may start at most " + maxGenerations);
         }
-        if (p.echo() && p.logprobs() != null) {
-            // the prompt's logprobs need the target's logits at every prompt position, which serving does not
-            // keep yet (TokenLogprob.promptLogprobs computes them from those rows)
-            throw ApiError.unsupported("echo", "echo with logprobs is not supported yet: send echo without "
-                    + "logprobs, or logprobs without echo");
-        }
         LlamaConfig config = system.targetConfig();
         int context = config.maxPositionEmbeddings();
         checkVocabulary("logit_bias", p.shaping().biasTokens(), config.vocabSize());
@@ -313,8 +307,9 @@ final class OpenAiApi {
                 long seed = p.seed() != null ? p.seed() + j : ThreadLocalRandom.current().nextLong();
                 SamplingParams sampling = new SamplingParams(p.temperature(), p.topK(), p.topP(), seed, p.shaping(),
                         p.seed() != null);
+                // echo with logprobs: the prompt's tokens get theirs too, from the target's prefill
                 out.add(new Choice(index++, i, new GenerationRequest(ids, maxTokens, sampling, p.stop(), p.ignoreEos(),
-                        k, logprobs), queries.get(i), echo));
+                        k, logprobs, p.echo() && p.logprobs() != null), queries.get(i), echo));
             }
         }
         return out;
@@ -392,8 +387,10 @@ final class OpenAiApi {
             }
             List<RequestActor.Finished> done = best(ran, p.bestOf(), p.n());
             List<String> echoes = new ArrayList<>();
+            List<int[]> promptIds = new ArrayList<>();
             for (int i = 0; i < choices.size(); i += p.bestOf()) {
                 echoes.addAll(Collections.nCopies(p.n(), choices.get(i).echo()));
+                promptIds.addAll(Collections.nCopies(p.n(), choices.get(i).request().prompt()));
             }
             JsonObject o = new JsonObject();
             o.addProperty("id", id);
@@ -415,7 +412,8 @@ final class OpenAiApi {
                     String echo = echoes.get(i) == null ? "" : echoes.get(i);
                     choice.addProperty("text", echo + r.text());
                     choice.add("logprobs", r.logprobs() == null || p.logprobs() == null ? JsonNull.INSTANCE
-                            : completionLogprobs(r.logprobs(), echo.length()));
+                            : completionLogprobs(promptIds.get(i), r.promptLogprobs(), r.logprobs(),
+                                    new int[] {echo.length()}));
                 }
                 choice.addProperty("finish_reason", finishReason(r));
                 array.add(choice);
@@ -471,6 +469,8 @@ final class OpenAiApi {
             generations.add(submission(p, c));
             String[] lead = {c.echo()};
             leads.add(lead);
+            // where the next token's text starts in the choice's whole text (text_offset), echo included
+            int[] offset = {c.echo() == null ? 0 : c.echo().length()};
             listeners.add(t -> {
                 open.run();
                 String delta = text.append(t.tokens());
@@ -482,7 +482,8 @@ final class OpenAiApi {
                     JsonObject chunk = chunk(p, id, createdAt, c.index(), delta, first[0], null);
                     if (t.logprobs() != null) {
                         chunk.getAsJsonArray("choices").get(0).getAsJsonObject().add("logprobs", p.chat()
-                                ? chatLogprobs(t.logprobs()) : completionLogprobs(t.logprobs(), 0));
+                                ? chatLogprobs(t.logprobs())
+                                : completionLogprobs(c.request().prompt(), t.promptLogprobs(), t.logprobs(), offset));
                     }
                     first[0] = false;
                     send(events, chunk);
@@ -703,31 +704,59 @@ final class OpenAiApi {
         return tokenizer.decode(new int[] {token});
     }
 
-    /** The completions API's logprobs object. */
-    private JsonObject completionLogprobs(List<TokenLogprob> lps, int offset) {
+    /**
+     * The completions API's logprobs object: with {@code promptLps} (echo), the prompt's tokens first, from
+     * text offset 0, the first one's logprob and top_logprobs null (nothing predicts it), as OpenAI answers;
+     * then the completion's tokens from {@code offset[0]}, which is left where the next token's text starts.
+     *
+     * @param promptLps prompt token i + 1's entry at i, or null: no prompt entries
+     */
+    private JsonObject completionLogprobs(int[] prompt, List<TokenLogprob> promptLps, List<TokenLogprob> lps,
+            int[] offset) {
         JsonArray tokens = new JsonArray();
         JsonArray logprobs = new JsonArray();
         JsonArray tops = new JsonArray();
         JsonArray offsets = new JsonArray();
-        int at = offset;
+        if (promptLps != null) {
+            int at = 0;
+            for (int i = 0; i < prompt.length; i++) {
+                String t = tokenText(prompt[i]);
+                tokens.add(t);
+                if (i == 0) {
+                    logprobs.add(JsonNull.INSTANCE);
+                    tops.add(JsonNull.INSTANCE);
+                } else {
+                    logprobs.add(promptLps.get(i - 1).logprob());
+                    tops.add(topLogprobs(promptLps.get(i - 1)));
+                }
+                offsets.add(at);
+                at += t.length();
+            }
+        }
+        int at = offset[0];
         for (TokenLogprob lp : lps) {
             String t = tokenText(lp.token());
             tokens.add(t);
             logprobs.add(lp.logprob());
-            JsonObject top = new JsonObject();
-            for (int i = 0; i < lp.topTokens().length; i++) {
-                top.addProperty(tokenText(lp.topTokens()[i]), lp.topLogprobs()[i]);
-            }
-            tops.add(top);
+            tops.add(topLogprobs(lp));
             offsets.add(at);
             at += t.length();
         }
+        offset[0] = at;
         JsonObject o = new JsonObject();
         o.add("tokens", tokens);
         o.add("token_logprobs", logprobs);
         o.add("top_logprobs", tops);
         o.add("text_offset", offsets);
         return o;
+    }
+
+    private JsonObject topLogprobs(TokenLogprob lp) {
+        JsonObject top = new JsonObject();
+        for (int i = 0; i < lp.topTokens().length; i++) {
+            top.addProperty(tokenText(lp.topTokens()[i]), lp.topLogprobs()[i]);
+        }
+        return top;
     }
 
     /** The chat API's logprobs object. */
