@@ -70,9 +70,10 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     }
 
     /**
+     * @param tokens the tokens accepted; none in an event that carries a part of the prompt's log-probabilities
      * @param logprobs each token's log-probability when the request asked for them, else null
-     * @param promptLogprobs on the first tokens of a request that asked for the prompt's log-probabilities
-     *     (echo): prompt token i + 1's at entry i; else null
+     * @param promptLogprobs for a request that asked for the prompt's log-probabilities (echo), before any
+     *     token: the next part of them (in order, prompt token i + 1's at entry i overall), else null
      */
     public record Tokens(String requestId, int[] tokens, List<TokenLogprob> logprobs,
             List<TokenLogprob> promptLogprobs) implements Event {
@@ -125,16 +126,16 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
     private int proposeK;
     private long proposeSeed;
     // echo's prompt log-probabilities: the sequence being prefilled in parts and the entries so far (null: no
-    // prefill asks for them), and the entries the first Tokens carries to the client
+    // prefill asks for them)
     private int[] prefillSequence;
     private List<TokenLogprob> promptEntries;
-    private List<TokenLogprob> promptToStream;
     private boolean promptLogprobsDone;
 
     /**
      * Prompt positions per prefill that asks for their log-probabilities: each answer carries this many entries
      * at most (a few KB at the API's 5 alternatives) and the target keeps this many logits rows for it at once,
-     * whatever the prompt's length; a longer prompt goes in parts, one after the other.
+     * whatever the prompt's length; a longer prompt goes in parts, one after the other, and each part's entries
+     * go on to the client as they come (a Tokens event with no tokens).
      */
     static final int PROMPT_LOGPROBS_PART = 128;
 
@@ -214,8 +215,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         this.generation = new Generation(request, new GenerationListener() {
             @Override
             public void onTokens(int[] tokens, List<TokenLogprob> logprobs) {
-                client.tell(new Tokens(id, tokens, logprobs, promptToStream));
-                promptToStream = null;
+                client.tell(new Tokens(id, tokens, logprobs));
             }
         }, setup.eosTokenId(), setup.targetCapacity(), setup.tokenizer());
         this.scoredAdapter = ctx.messageAdapter(TargetActor.Scored.class, Scored::new);
@@ -279,7 +279,6 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
 
     private void promptLogprobsDone(List<TokenLogprob> entries) {
         generation.promptLogprobs(entries);
-        promptToStream = List.copyOf(entries);
         promptLogprobsDone = true;
         promptEntries = null;
         prefillSequence = null;
@@ -391,6 +390,7 @@ public final class RequestActor extends AbstractBehavior<RequestActor.Command> {
         if (targetCached == -1) {
             if (promptEntries != null) {
                 promptEntries.addAll(scored.logprobs());
+                client.tell(new Tokens(id, new int[0], null, scored.logprobs()));
                 if (promptEntries.size() < prefilled) {
                     prefillPart(promptEntries.size());
                     return this;

@@ -27,12 +27,15 @@ final class RequestClient {
             return Behaviors.receive(RequestActor.Event.class)
                     .onMessage(RequestActor.Tokens.class, t -> {
                         long at = System.nanoTime();
-                        if (firstToken[0] < 0) {
-                            firstToken[0] = at;
-                        } else {
-                            metrics.interToken(speculating, (at - lastTokens[0]) / 1e9);
+                        // a part of echo's prompt logprobs carries no token: it times nothing
+                        if (t.tokens().length > 0) {
+                            if (firstToken[0] < 0) {
+                                firstToken[0] = at;
+                            } else {
+                                metrics.interToken(speculating, (at - lastTokens[0]) / 1e9);
+                            }
+                            lastTokens[0] = at;
                         }
-                        lastTokens[0] = at;
                         if (s.onTokens() != null) {
                             s.onTokens().accept(t);
                         }

@@ -194,7 +194,12 @@ public final class ServingSystem implements AutoCloseable {
      * the stage completes with the result, or exceptionally when the request names an unknown draft.
      */
     public CompletionStage<RequestActor.Finished> submit(Submission s, Consumer<int[]> onTokens) {
-        return send(s, onTokens == null ? null : t -> onTokens.accept(t.tokens())).result();
+        // an event with no tokens carries a part of echo's prompt logprobs, which this caller does not read
+        return send(s, onTokens == null ? null : t -> {
+            if (t.tokens().length > 0) {
+                onTokens.accept(t.tokens());
+            }
+        }).result();
     }
 
     /**

@@ -37,7 +37,8 @@ import org.junit.jupiter.api.Test;
  * the actors build it at Llama 3's 128,256-token vocabulary (k = 8 proposals, q and the distillation record
  * at their configured top N, a 2,048-token context, top-20 log-probabilities), serialised with the project's
  * Kryo serializer, is far below Artery's frame limit; and a verification round's bytes are the same at a
- * 32,000-token vocabulary.
+ * 32,000-token vocabulary. Echo's prompt log-probabilities come from the target in parts
+ * ({@link RequestActor#PROMPT_LOGPROBS_PART} positions an answer), so no target message grows with the prompt.
  */
 class MessageBoundsTest {
 
@@ -45,6 +46,8 @@ class MessageBoundsTest {
     static final int K = 8;
     static final int CONTEXT = 2048;
     static final int TOP_LOGPROBS = 20;
+    /** The most alternatives the completions API, the one with echo, asks for. */
+    static final int ECHO_TOP = 5;
 
     @AfterAll
     static void close() {
@@ -110,6 +113,20 @@ class MessageBoundsTest {
         for (int i = 0; i < completion; i++) {
             completionLogprobs.add(d.logprobs().get(i % d.logprobs().size()));
         }
+        // echo with logprobs: a prefill part's answer, and the whole prompt's entries the client gets
+        int part = RequestActor.PROMPT_LOGPROBS_PART;
+        List<TokenLogprob> partEntries = new ArrayList<>();
+        for (int i = 0; i < part; i++) {
+            partEntries.add(TokenLogprob.of(rows[i % rows.length], context[i + 1], ECHO_TOP));
+        }
+        List<TokenLogprob> promptEntries = new ArrayList<>();
+        for (int i = 0; i < CONTEXT - 1; i++) {
+            promptEntries.add(partEntries.get(i % part));
+        }
+        // echo is the completions API's, whose logprobs stop at 5: the completion's at 5 too
+        List<TokenLogprob> echoedLogprobs = List.copyOf(promptEntries.subList(0, completion));
+        GenerationResult echoed = new GenerationResult(Arrays.copyOf(context, completion), "x".repeat(4 * completion),
+                FinishReason.LENGTH, new SpeculationStats(), CONTEXT, 10, 20, echoedLogprobs, promptEntries);
         GenerationResult result = new GenerationResult(Arrays.copyOf(context, completion), "x".repeat(4 * completion),
                 FinishReason.LENGTH, new SpeculationStats(), CONTEXT, 10, 20, completionLogprobs);
         Map<String, Integer> sizes = new LinkedHashMap<>();
@@ -117,6 +134,11 @@ class MessageBoundsTest {
         sizes.put("Opened", bytes(s, new TargetActor.Opened("req-1", true, null)));
         sizes.put("Score (prefill of the context)", bytes(s, TargetActor.Score.prefill("req-1", 0,
                 Arrays.copyOf(context, CONTEXT - 1), ref.unsafeUpcast())));
+        sizes.put("Score (prefill part with prompt logprobs)", bytes(s, TargetActor.Score.prefillWithLogprobs("req-1",
+                CONTEXT - 1 - part, Arrays.copyOfRange(context, CONTEXT - 1 - part, CONTEXT - 1), context[CONTEXT - 1],
+                ECHO_TOP, ref.unsafeUpcast())));
+        sizes.put("Scored (prefill part: " + part + " prompt logprobs)", bytes(s, new TargetActor.Scored("req-1",
+                new int[0], null, partEntries, null, null)));
         sizes.put("Propose (first: the whole context)", bytes(s, new DraftActor.Propose("req-1", 0, context, K,
                 sampling, 7L, ref, ref.unsafeUpcast())));
         sizes.put("Propose", bytes(s, new DraftActor.Propose("req-1", CONTEXT - K - 1, Arrays.copyOfRange(context,
@@ -137,6 +159,10 @@ class MessageBoundsTest {
         sizes.put("Tokens", bytes(s, new RequestActor.Tokens("req-1", d.tokens(), d.logprobs())));
         sizes.put("Finished (256 tokens with top-20 logprobs)", bytes(s, new RequestActor.Finished("req-1", result,
                 "sql", null, "sql")));
+        sizes.put("Tokens (echo: a part of the prompt's logprobs)", bytes(s, new RequestActor.Tokens("req-1",
+                new int[0], null, partEntries)));
+        sizes.put("Finished (echo: 256 tokens and the prompt's 2,047, top 5)", bytes(s, new RequestActor.Finished("req-1",
+                echoed, "sql", null, "sql")));
         sizes.put("Close", bytes(s, new TargetActor.Close("req-1")));
         sizes.put("Release", bytes(s, new DraftActor.Release("req-1")));
         return sizes;
@@ -155,8 +181,12 @@ class MessageBoundsTest {
         for (Map.Entry<String, Integer> m : large.entrySet()) {
             System.out.printf(Locale.ROOT, "%-45s %,9d bytes at 128,256 tokens, %,9d at 32,000%n", m.getKey(),
                     m.getValue(), small.get(m.getKey()));
-            // the result grows with the completion's length (and its log-probabilities), never with the vocabulary
-            long bound = m.getKey().startsWith("Finished") ? frame / 4 : frame / 16;
+            // the result grows with the completion's length (and its log-probabilities; with echo, the prompt's:
+            // about 45 bytes a prompt token at top 5), never with the vocabulary; it goes from the request actor
+            // to its client, both on the gateway's node. Echo's prompt logprobs come from the target, and go on
+            // to the client, in parts
+            long bound = m.getKey().startsWith("Finished (echo") ? frame / 2
+                    : m.getKey().startsWith("Finished") ? frame / 4 : frame / 16;
             assertTrue(m.getValue() < bound, m.getKey() + ": " + m.getValue() + " bytes against a frame of " + frame);
             assertTrue(m.getValue() < 1.1 * small.get(m.getKey()) + 8, m.getKey() + " grows with the vocabulary");
         }
@@ -195,7 +225,8 @@ class MessageBoundsTest {
         for (Map.Entry<String, Integer> m : sizes.entrySet()) {
             System.out.printf(Locale.ROOT, "%-45s %,9d bytes shaped and seeded at 128,256 tokens%n", m.getKey(),
                     m.getValue());
-            assertTrue(m.getValue() < frame / 4, m.getKey() + ": " + m.getValue() + " bytes against " + frame);
+            assertTrue(m.getValue() < (m.getKey().startsWith("Finished (echo") ? frame / 2 : frame / 4), m.getKey()
+                    + ": " + m.getValue() + " bytes against " + frame);
         }
         System.out.printf(Locale.ROOT, "one verification round, shaped at the list limits: %,d bytes%n",
                 round(sizes));

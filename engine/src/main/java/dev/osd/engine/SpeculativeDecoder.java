@@ -1,6 +1,7 @@
 package dev.osd.engine;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -119,7 +120,15 @@ public final class SpeculativeDecoder {
                     }
                 }
                 if (prompt.length > 1) {
-                    target.forward(targetCache, Arrays.copyOf(prompt, prompt.length - 1), 1);
+                    // echo's prompt logprobs need every prefilled position's row, else only the last is computed
+                    float[][] rows = target.forward(targetCache, Arrays.copyOf(prompt, prompt.length - 1),
+                            request.promptLogprobs() ? prompt.length - 1 : 1);
+                    if (request.promptLogprobs()) {
+                        List<TokenLogprob> entries = TokenLogprob.promptLogprobs(rows, prompt, request.logprobs());
+                        seq.promptLogprobs(entries.subList(1, entries.size()));
+                    }
+                } else if (request.promptLogprobs()) {
+                    seq.promptLogprobs(List.of());
                 }
                 while (!seq.finished()) {
                     int k = speculate ? seq.nextProposalLength(draftPool.positions()) : 0;

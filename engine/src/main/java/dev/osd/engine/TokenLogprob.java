@@ -18,11 +18,13 @@ public record TokenLogprob(int token, float logprob, int[] topTokens, float[] to
         for (float l : logits) {
             max = Math.max(max, l);
         }
+        // StrictMath: Math.exp may round differently once the JIT compiles it, and a log-probability must not
+        // depend on which thread computed it, or when
         double sum = 0;
         for (float l : logits) {
-            sum += Math.exp(l - max);
+            sum += StrictMath.exp(l - max);
         }
-        float logZ = (float) (max + Math.log(sum));
+        float logZ = (float) (max + StrictMath.log(sum));
         int n = Math.min(top, logits.length);
         int[] topTokens = new int[n];
         float[] topLogprobs = new float[n];

@@ -471,7 +471,18 @@ final class OpenAiApi {
             leads.add(lead);
             // where the next token's text starts in the choice's whole text (text_offset), echo included
             int[] offset = {c.echo() == null ? 0 : c.echo().length()};
+            // echo's prompt logprobs come in parts before the first tokens, which they go out with
+            List<TokenLogprob> promptLps = c.request().promptLogprobs() ? new ArrayList<>() : null;
+            boolean[] promptSent = {false};
             listeners.add(t -> {
+                if (t.promptLogprobs() != null) {
+                    promptLps.addAll(t.promptLogprobs());
+                }
+                if (t.tokens().length == 0) {
+                    return;
+                }
+                List<TokenLogprob> prompt = promptSent[0] ? null : promptLps;
+                promptSent[0] = true;
                 open.run();
                 String delta = text.append(t.tokens());
                 if (lead[0] != null) {
@@ -483,7 +494,7 @@ final class OpenAiApi {
                     if (t.logprobs() != null) {
                         chunk.getAsJsonArray("choices").get(0).getAsJsonObject().add("logprobs", p.chat()
                                 ? chatLogprobs(t.logprobs())
-                                : completionLogprobs(c.request().prompt(), t.promptLogprobs(), t.logprobs(), offset));
+                                : completionLogprobs(c.request().prompt(), prompt, t.logprobs(), offset));
                     }
                     first[0] = false;
                     send(events, chunk);
