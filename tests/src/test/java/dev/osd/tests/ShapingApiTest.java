@@ -202,6 +202,76 @@ class ShapingApiTest {
         assertEquals(PROMPT + plain, streamed.toString());
     }
 
+    /**
+     * echo with logprobs, OpenAI's legacy shape: the prompt's tokens first (the first one's logprob and
+     * top_logprobs null, nothing predicts it), then the completion's, each with top_logprobs of the size asked,
+     * text_offset through the whole text; the text is prompt + completion, the completion's entries those the
+     * same request without echo gets, and the stream says the same.
+     */
+    @Test
+    void echoWithLogprobsPutsThePromptsTokensAndLogprobsFirstWholeAndStreamed() {
+        int top = 3;
+        String fields = "\"max_tokens\": 8, \"temperature\": 0, \"logprobs\": " + top;
+        JsonObject plain = complete(fields);
+        JsonObject echoed = complete(fields + ", \"echo\": true");
+        assertEquals(PROMPT + text(plain), text(echoed));
+        int promptTokens = echoed.getAsJsonObject("usage").get("prompt_tokens").getAsInt();
+        JsonObject lp = echoed.getAsJsonArray("choices").get(0).getAsJsonObject().getAsJsonObject("logprobs");
+        JsonObject completionLp = plain.getAsJsonArray("choices").get(0).getAsJsonObject().getAsJsonObject("logprobs");
+        JsonArray tokens = lp.getAsJsonArray("tokens");
+        JsonArray logprobs = lp.getAsJsonArray("token_logprobs");
+        JsonArray tops = lp.getAsJsonArray("top_logprobs");
+        JsonArray offsets = lp.getAsJsonArray("text_offset");
+        int completionTokens = completionLp.getAsJsonArray("tokens").size();
+        assertTrue(promptTokens > 3, "a prompt of " + promptTokens + " tokens");
+        assertEquals(promptTokens + completionTokens, tokens.size(), lp.toString());
+        assertEquals(tokens.size(), logprobs.size());
+        assertEquals(tokens.size(), tops.size());
+        assertEquals(tokens.size(), offsets.size());
+        assertTrue(logprobs.get(0).isJsonNull(), "the first prompt token has no logprob: " + logprobs.get(0));
+        assertTrue(tops.get(0).isJsonNull(), "nor alternatives: " + tops.get(0));
+        for (int i = 1; i < tokens.size(); i++) {
+            double v = logprobs.get(i).getAsDouble();
+            assertTrue(Double.isFinite(v) && v <= 0, "token " + i + ": " + v);
+            assertEquals(top, tops.get(i).getAsJsonObject().size(), "token " + i + ": " + tops.get(i));
+        }
+        assertEquals(0, offsets.get(0).getAsInt());
+        for (int i = 1; i < offsets.size(); i++) {
+            assertTrue(offsets.get(i).getAsInt() >= offsets.get(i - 1).getAsInt(), "text_offset " + offsets);
+        }
+        assertEquals(PROMPT.length(), offsets.get(promptTokens).getAsInt(), "the completion starts after the prompt");
+        // the completion's part is what the same request without echo reports (greedy: the same tokens)
+        for (String field : new String[] {"tokens", "token_logprobs", "top_logprobs"}) {
+            JsonArray whole = lp.getAsJsonArray(field);
+            JsonArray tail = new JsonArray();
+            for (int i = promptTokens; i < whole.size(); i++) {
+                tail.add(whole.get(i));
+            }
+            assertEquals(completionLp.getAsJsonArray(field), tail, field);
+        }
+        // streamed: the same text, and the chunks' logprobs add up to the whole answer's
+        HttpClientSupport.Stream s = api.stream("/v1/completions", body("{\"prompt\": \"" + PROMPT + "\", " + fields
+                + ", \"echo\": true, \"stream\": true}"));
+        StringBuilder streamed = new StringBuilder();
+        JsonObject joined = new JsonObject();
+        for (String field : new String[] {"tokens", "token_logprobs", "top_logprobs", "text_offset"}) {
+            joined.add(field, new JsonArray());
+        }
+        for (JsonObject e : s.events()) {
+            for (JsonElement c : e.getAsJsonArray("choices")) {
+                JsonObject choice = c.getAsJsonObject();
+                streamed.append(choice.get("text").getAsString());
+                if (choice.has("logprobs") && !choice.get("logprobs").isJsonNull()) {
+                    for (String field : joined.keySet()) {
+                        joined.getAsJsonArray(field).addAll(choice.getAsJsonObject("logprobs").getAsJsonArray(field));
+                    }
+                }
+            }
+        }
+        assertEquals(text(echoed), streamed.toString());
+        assertEquals(lp, joined, "the stream's logprobs are the whole answer's");
+    }
+
     @Test
     void badValuesAreRefusedNamingTheField() {
         List<String[]> cases = new ArrayList<>();
@@ -209,7 +279,6 @@ class ShapingApiTest {
         cases.add(new String[] {"\"stop_token_ids\": [99999]", "stop_token_ids"});
         cases.add(new String[] {"\"min_tokens\": 20, \"max_tokens\": 10", "min_tokens"});
         cases.add(new String[] {"\"best_of\": 2, \"n\": 3", "best_of"});
-        cases.add(new String[] {"\"echo\": true, \"logprobs\": 1", "echo"});
         cases.add(new String[] {"\"suffix\": \"end\"", "suffix"});
         cases.add(new String[] {"\"presence_penalty\": 3", "presence_penalty"});
         for (String[] c : cases) {
