@@ -409,13 +409,13 @@ final class CpuForward implements ServingForward {
         FloatVector sv = FloatVector.zero(F);
         t = 0;
         for (; t < bound; t += L) {
-            FloatVector e = FloatVector.fromArray(F, scores, at + t).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = FloatExp.exp(FloatVector.fromArray(F, scores, at + t).sub(max));
             e.intoArray(scores, at + t);
             sv = sv.add(e);
         }
         float sum = sv.reduceLanes(VectorOperators.ADD);
         for (; t < span; t++) {
-            float e = (float) Math.exp(scores[at + t] - max);
+            float e = FloatExp.exp(scores[at + t] - max);
             scores[at + t] = e;
             sum += e;
         }
@@ -490,12 +490,12 @@ final class CpuForward implements ServingForward {
             int i = 0;
             for (; i < bound; i += L) {
                 FloatVector gate = FloatVector.fromArray(F, gu, g + i);
-                FloatVector sig = gate.neg().lanewise(VectorOperators.EXP).add(1f);
+                FloatVector sig = FloatExp.exp(gate.neg()).add(1f);
                 gate.div(sig).mul(FloatVector.fromArray(F, gu, u + i)).intoArray(act, a + i);
             }
             for (; i < inter; i++) {
                 float gate = gu[g + i];
-                act[a + i] = (float) (gate / (1.0 + Math.exp(-gate))) * gu[u + i];
+                act[a + i] = gate / (FloatExp.exp(-gate) + 1f) * gu[u + i];
             }
         }
     }
