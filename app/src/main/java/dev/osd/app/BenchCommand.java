@@ -346,6 +346,15 @@ final class BenchCommand implements Runnable {
                 + "run, target_only among them (default ${DEFAULT-VALUE}; online trains drafts first, --warmup requests).")
         List<String> modes;
 
+        @Option(names = "--traffic", description = "Serve the requests of this JSON Lines file (prompt or messages; "
+                + "one line a request) instead of the held-out prompts: the warm-up its first --warmup lines, every "
+                + "mode the lines after them, in order, wrapping.")
+        Path traffic;
+
+        @Option(names = "--proposer", description = "The servers' osd.draft.suffix.proposer: draft (the model alone), "
+                + "suffix or both (default: as configured).")
+        String proposer;
+
         @Override
         public Integer call() throws Exception {
             if (requests < 1 || warmup < 0 || maxTokens < 1 || concurrency.stream().anyMatch(c -> c < 1)) {
@@ -353,10 +362,22 @@ final class BenchCommand implements Runnable {
             }
             // the warm-up runs at concurrency 4
             int slots = 2 * Math.max(4, concurrency.stream().mapToInt(Integer::intValue).max().orElse(1));
+            SuffixProposer.Mode mode = proposer == null ? null : SuffixProposer.Mode.parse(proposer);
+            List<Example> file = null;
+            if (traffic != null) {
+                if (!Files.isRegularFile(traffic)) {
+                    throw new IllegalArgumentException("--traffic " + traffic + ": no such file");
+                }
+                file = TrafficFile.read(traffic);
+                if (file.isEmpty()) {
+                    throw new IllegalArgumentException("--traffic " + traffic + " has no requests");
+                }
+            }
             ServingSystem.Settings settings = new ServingSystem.Settings(slots, 16,
                     Duration.ofSeconds(5), costRatio, 1, maxDraftTokens);
             try (ModelPair models = ModelPair.open(model, draft, TargetDevice.resolve(device))) {
-                new ServeBenchmark(models, concurrency, requests, warmup, maxTokens, settings, modes).run(out);
+                new ServeBenchmark(models, concurrency, requests, warmup, maxTokens, settings, modes, file, mode)
+                        .run(out);
             }
             System.out.println("wrote " + out.resolve("summary.json") + ", serve.csv, tpot.png, throughput.png, ttft.png");
             return 0;

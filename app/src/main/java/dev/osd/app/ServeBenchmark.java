@@ -3,11 +3,15 @@ package dev.osd.app;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import dev.osd.actors.ServingSystem;
 import dev.osd.engine.KvCache;
 import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaModel;
+import dev.osd.engine.SuffixProposer;
 import dev.osd.http.HttpServer;
+import dev.osd.workload.Example;
 import dev.osd.workload.Workload;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -40,7 +44,8 @@ import org.knowm.xchart.CategoryChartBuilder;
  * {@code ./osd bench serve}: starts the server for each mode in turn (target-only, the static base draft,
  * online drafts warmed up on traffic first), replays held-out workload prompts over HTTP as streamed
  * completions at each concurrency, and measures what a client sees: time to first token, time per output
- * token, end-to-end latency, output tokens per second, acceptance.
+ * token, end-to-end latency, output tokens per second, acceptance. With a traffic file, its requests instead, in
+ * order: the warm-up serves its first lines and every mode measures the same lines after them.
  */
 final class ServeBenchmark {
 
@@ -63,6 +68,10 @@ final class ServeBenchmark {
     private final int maxTokens;
     private final ServingSystem.Settings settings;
     private final List<String> modes;
+    // null: the held-out workload prompts
+    private final List<Example> traffic;
+    // null: as configured
+    private final SuffixProposer.Mode proposer;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     ServeBenchmark(ModelPair models, List<Integer> concurrency, int requests, int warmup, int maxTokens,
@@ -73,6 +82,20 @@ final class ServeBenchmark {
     /** @param modes some of {@link #MODES}, target_only among them (the speedups are against it) */
     ServeBenchmark(ModelPair models, List<Integer> concurrency, int requests, int warmup, int maxTokens,
             ServingSystem.Settings settings, List<String> modes) {
+        this(models, concurrency, requests, warmup, maxTokens, settings, modes, null, null);
+    }
+
+    /**
+     * @param traffic requests to serve in order (null: the held-out workload prompts)
+     * @param proposer the servers' {@code osd.draft.suffix.proposer} (null: as configured)
+     */
+    ServeBenchmark(ModelPair models, List<Integer> concurrency, int requests, int warmup, int maxTokens,
+            ServingSystem.Settings settings, List<String> modes, List<Example> traffic, SuffixProposer.Mode proposer) {
+        if (traffic != null && traffic.isEmpty()) {
+            throw new IllegalArgumentException("--traffic has no requests");
+        }
+        this.traffic = traffic;
+        this.proposer = proposer;
         if (!modes.contains("target_only") || !MODES.containsAll(modes)) {
             throw new IllegalArgumentException("--modes " + String.join(",", modes) + ": some of "
                     + String.join(",", MODES) + ", target_only among them");
@@ -143,11 +166,14 @@ final class ServeBenchmark {
         Map<String, Object> training = new LinkedHashMap<>();
         boolean online = modes.contains("online");
         int total = modes.size() * concurrency.size() * requests + (online ? warmup + 2 * requests : 0);
+        Config config = proposer == null ? ConfigFactory.load() : ConfigFactory.parseString(
+                "osd.draft.suffix.proposer = " + proposer.name().toLowerCase(Locale.ROOT))
+                .withFallback(ConfigFactory.load());
         try (ProgressBar bar = Progress.bar("bench serve", total, System.err).continuousUpdate()
                 .build()) {
             for (String mode : modes) {
                 ServingStack.Options options = new ServingStack.Options(mode.equals("online"),
-                        !mode.equals("target_only"), null, settings, null);
+                        !mode.equals("target_only"), null, settings, config);
                 try (ServingStack stack = new ServingStack("bench-" + mode, models, options);
                         HttpServer server = HttpServer.start(stack.system(), models.tokenizer(),
                                 HttpServer.Settings.defaults().withPort(0))) {
@@ -156,7 +182,7 @@ final class ServeBenchmark {
                     String url = server.url();
                     if (mode.equals("online")) {
                         bar.setExtraMessage(" warming up the online drafts");
-                        phase(url, 4, warmup, 100_000, bar);
+                        phase(url, 4, warmup, traffic != null ? -warmup : 100_000, bar);
                     }
                     int offset = 0;
                     for (int c : concurrency) {
@@ -193,9 +219,16 @@ final class ServeBenchmark {
         setup.put("warmup_requests", warmup);
         setup.put("max_tokens", maxTokens);
         setup.put("modes", modes);
+        setup.put("proposer", config.getString("osd.draft.suffix.proposer"));
+        if (traffic != null) {
+            setup.put("traffic_requests", traffic.size());
+            setup.put("measured_lines_from", warmup % traffic.size());
+        }
         setup.put("target", models.targetConfig().parameterCount());
         setup.put("temperature", 0);
-        setup.put("classes", CLASSES);
+        if (traffic == null) {
+            setup.put("classes", CLASSES);
+        }
         setup.put("max_draft_tokens", settings.maxK());
         setup.put("cost_ratio_start", settings.costRatio());
         setup.put("verify_ms_by_rows", costs.verify());
@@ -210,7 +243,10 @@ final class ServeBenchmark {
         return summary;
     }
 
-    /** Sends {@code n} requests, {@code c} at a time, prompts from {@code offset} on; their outcomes in order. */
+    /**
+     * Sends {@code n} requests, {@code c} at a time, prompts from {@code offset} on; their outcomes in order. With
+     * a traffic file, request i is its line warmup + offset + i (wrapping): the warm-up passes -warmup.
+     */
     Phase phase(String url, int c, int n, int offset, ProgressBar bar) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(c);
         AtomicInteger next = new AtomicInteger();
@@ -220,9 +256,7 @@ final class ServeBenchmark {
             workers.add(clients.submit(() -> {
                 List<Outcome> mine = new ArrayList<>();
                 for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
-                    String queryClass = CLASSES.get(i % CLASSES.size());
-                    String prompt = Workload.example(Workload.get(queryClass), Workload.Split.HELD_OUT,
-                            offset / CLASSES.size() + i / CLASSES.size(), 23).prompt();
+                    String prompt = prompt(offset, i);
                     mine.add(stream(url, prompt));
                     bar.step();
                 }
@@ -235,6 +269,15 @@ final class ServeBenchmark {
         }
         clients.shutdown();
         return new Phase(all, (System.nanoTime() - start) / 1e9);
+    }
+
+    private String prompt(int offset, int i) {
+        if (traffic != null) {
+            return traffic.get(Math.floorMod(warmup + offset + i, traffic.size())).prompt();
+        }
+        String queryClass = CLASSES.get(i % CLASSES.size());
+        return Workload.example(Workload.get(queryClass), Workload.Split.HELD_OUT,
+                offset / CLASSES.size() + i / CLASSES.size(), 23).prompt();
     }
 
     /** One streamed completion, timed as the client sees it. */
