@@ -282,7 +282,7 @@ public final class ServingMetrics {
         outputTokens.labelValues(speculation).inc(n);
         if (f.draft() != null) {
             SpeculationStats s = r.stats();
-            drafts.labelValues(model, draft).inc(s.steps());
+            drafts.labelValues(model, draft).inc(s.rounds());
             draftTokens.labelValues(model, draft).inc(s.draftTokens());
             acceptedTokens.labelValues(model, draft).inc(s.acceptedTokens());
             long[] perPosition = s.acceptedPerPosition();

@@ -93,7 +93,7 @@ class KryoSerializerTest {
             assertEquals(p.flags(), ((com.google.re2j.Pattern) actual).flags());
         } else if (expected instanceof SpeculationStats st) {
             SpeculationStats other = (SpeculationStats) actual;
-            assertEquals(st.steps(), other.steps());
+            assertEquals(st.rounds(), other.rounds());
             assertEquals(st.acceptedTokens(), other.acceptedTokens());
             assertArrayEquals(st.acceptedPerPosition(), other.acceptedPerPosition());
             assertEquals(st.lastDraftVersion(), other.lastDraftVersion());

@@ -100,7 +100,7 @@ class ServingSystemTest {
             RequestActor.Finished plain = system.submit(new ServingSystem.Submission(ServingModels.greedy(3, 4),
                     "alpha", null, true, false), null).toCompletableFuture().get(30, TimeUnit.SECONDS);
             assertNull(plain.draft());
-            assertEquals(0, plain.result().stats().steps());
+            assertEquals(0, plain.result().stats().rounds());
             CompletionException e = assertThrows(CompletionException.class, () -> system.submit(
                     new ServingSystem.Submission(ServingModels.greedy(3, 4), "x", "gamma", true, true), null)
                     .toCompletableFuture().join());

@@ -120,11 +120,11 @@ final class GenerateCommand implements Callable<Integer> {
         b.append(String.format(Locale.ROOT, "tokens=%d finish=%s ttft_ms=%.2f tpot_ms=%.3f tokens_per_s=%.1f",
                 r.tokens().length, r.finishReason().apiName(), r.firstTokenNanos() / 1e6,
                 r.timePerOutputToken() * 1e3, r.tokens().length / (r.totalNanos() / 1e9)));
-        if (speculative && s.steps() > 0) {
+        if (speculative && s.rounds() > 0) {
             b.append(String.format(Locale.ROOT,
-                    " spec_steps=%d draft_tokens=%d accepted=%d acceptance=%.3f mean_acceptance_length=%.2f"
+                    " rounds=%d draft_tokens=%d accepted=%d acceptance=%.3f mean_acceptance_length=%.2f"
                             + " expected_acceptance=%.3f per_position=",
-                    s.steps(), s.draftTokens(), s.acceptedTokens(), s.acceptanceRate(), s.meanAcceptanceLength(),
+                    s.rounds(), s.draftTokens(), s.acceptedTokens(), s.acceptanceRate(), s.meanAcceptanceLength(),
                     s.expectedAcceptance()));
             long[] acc = s.acceptedPerPosition();
             long[] prop = s.proposedPerPosition();

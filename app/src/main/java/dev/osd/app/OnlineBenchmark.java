@@ -226,8 +226,8 @@ final class OnlineBenchmark {
             staticTpot = s.timePerOutputToken() * 1e3;
         }
         SpeculationStats st = online.stats();
-        rounds += st.steps();
-        emitted += st.steps() + st.acceptedTokens();
+        rounds += st.rounds();
+        emitted += st.rounds() + st.acceptedTokens();
         st.byProposer().forEach((name, f) -> {
             long[] sum = byProposer.computeIfAbsent(name, x -> new long[3]);
             sum[0] += f.rounds();

@@ -53,7 +53,7 @@ final class ServeBenchmark {
     static final List<String> CLASSES = List.of("sql", "math", "code", "finance");
 
     /** What a client saw of one streamed request. */
-    record Outcome(double ttftMs, double tpotMs, double e2eMs, int tokens, long steps, long draftTokens,
+    record Outcome(double ttftMs, double tpotMs, double e2eMs, int tokens, long rounds, long draftTokens,
             long accepted) {
     }
 
@@ -353,7 +353,7 @@ final class ServeBenchmark {
         double[] tpot = outcomes.stream().mapToDouble(Outcome::tpotMs).filter(d -> !Double.isNaN(d)).sorted().toArray();
         double[] e2e = outcomes.stream().mapToDouble(Outcome::e2eMs).sorted().toArray();
         long tokens = outcomes.stream().mapToLong(Outcome::tokens).sum();
-        long steps = outcomes.stream().mapToLong(Outcome::steps).sum();
+        long rounds = outcomes.stream().mapToLong(Outcome::rounds).sum();
         long drafted = outcomes.stream().mapToLong(Outcome::draftTokens).sum();
         long accepted = outcomes.stream().mapToLong(Outcome::accepted).sum();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -363,7 +363,7 @@ final class ServeBenchmark {
         m.put("e2e_ms_p50", percentile(e2e, 0.5));
         m.put("output_tokens_per_s", tokens / seconds);
         m.put("acceptance_rate", drafted == 0 ? 0.0 : (double) accepted / drafted);
-        m.put("mean_acceptance_length", steps == 0 ? 1.0 : 1.0 + (double) accepted / steps);
+        m.put("mean_acceptance_length", rounds == 0 ? 1.0 : 1.0 + (double) accepted / rounds);
         m.put("requests", outcomes.size());
         m.put("requests_per_s", outcomes.size() / seconds);
         m.put("output_tokens", tokens);

@@ -89,8 +89,8 @@ public final class SpeculationStats {
         draftFailures++;
     }
 
-    /** Rounds: proposals and their verifications (vLLM calls them steps: num_spec_steps). */
-    public int steps() {
+    /** Rounds: proposals and their verifications (vLLM's per-request figure calls them num_spec_steps). */
+    public int rounds() {
         return rounds;
     }
 

@@ -60,7 +60,7 @@ class SuffixLosslessTest {
             }
             int rounds = r.stats().byProposer().values().stream().mapToInt(SpeculationStats.ProposerFigures::rounds)
                     .sum();
-            assertEquals(r.stats().steps(), rounds, "every round has its proposer");
+            assertEquals(r.stats().rounds(), rounds, "every round has its proposer");
         }
         // the repeated prompts' answers were served before: the suffix proposes them in long runs
         assertTrue(suffixRounds > 0 && suffixAccepted >= 4 * suffixRounds,

@@ -657,7 +657,7 @@ final class OpenAiApi {
 
     /** vLLM's per-request speculation figures, summed over the choices, with the draft and its version. */
     static JsonObject metrics(List<RequestActor.Finished> done) {
-        long steps = 0;
+        long rounds = 0;
         long draftTokens = 0;
         long accepted = 0;
         String draft = null;
@@ -672,7 +672,7 @@ final class OpenAiApi {
                 sum[1] += p.proposed();
                 sum[2] += p.accepted();
             });
-            steps += s.steps();
+            rounds += s.rounds();
             draftTokens += s.draftTokens();
             accepted += s.acceptedTokens();
             if (f.draft() != null) {
@@ -684,11 +684,11 @@ final class OpenAiApi {
             }
         }
         JsonObject sd = new JsonObject();
-        sd.addProperty("num_spec_steps", steps);
+        sd.addProperty("num_spec_steps", rounds);
         sd.addProperty("num_draft_tokens", draftTokens);
         sd.addProperty("num_accepted_draft_tokens", accepted);
         sd.addProperty("draft_acceptance_rate", draftTokens == 0 ? 0.0 : (double) accepted / draftTokens);
-        sd.addProperty("mean_acceptance_length", steps == 0 ? 1.0 : 1.0 + (double) accepted / steps);
+        sd.addProperty("mean_acceptance_length", rounds == 0 ? 1.0 : 1.0 + (double) accepted / rounds);
         sd.addProperty("draft", draft);
         if (version < 0) {
             sd.add("draft_version", JsonNull.INSTANCE);
