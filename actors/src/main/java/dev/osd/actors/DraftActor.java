@@ -383,7 +383,7 @@ public final class DraftActor extends AbstractBehavior<DraftActor.Command> {
         flushPending = false;
         List<Propose> batch = List.of();
         try (DraftSource.Lease lease = source.acquire()) {
-            long version = lease.number();
+            long version = lease.version();
             batch = nextBatch(queue, maxBatch, shortWork, p -> feedLength(p, version));
             LlamaConfig shape = lease.model().config();
             if (!shape.equals(pool.config())) {

@@ -62,7 +62,7 @@ final class DraftProposers {
             case SUFFIX -> {
                 long version;
                 try (DraftSource.Lease lease = source.acquire()) {
-                    version = lease.number();
+                    version = lease.version();
                 }
                 proposer.proposed(p.requestId(), new int[0], 0, 0, System.nanoTime());
                 p.replyTo().tell(new DraftActor.Proposed(p.requestId(), c.suffix(),

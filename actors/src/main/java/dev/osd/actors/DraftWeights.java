@@ -50,12 +50,12 @@ public final class DraftWeights {
     }
 
     /** One chunk of one version; {@code publishedAtMillis}: when the trainer published it (wall clock). */
-    public record VersionChunk(String draft, long number, long parent, String sha256, int index, int total,
+    public record VersionChunk(String draft, long version, long parent, String sha256, int index, int total,
             long publishedAtMillis, byte[] data) implements Receiver, CrossNode {
     }
 
     /** A version a receiver published, and how long after the trainer did. */
-    public record Received(String draft, long number, long delayMillis) {
+    public record Received(String draft, long version, long delayMillis) {
     }
 
     public static Behavior<Receiver> receiver(String draft, LiveDraft live, LlamaConfig config, NDManager manager,
@@ -64,12 +64,12 @@ public final class DraftWeights {
             ctx.getSystem().receptionist().tell(Receptionist.register(receiverKey(draft), ctx.getSelf()));
             Map<Long, byte[][]> parts = new HashMap<>();
             return Behaviors.receive(Receiver.class).onMessage(VersionChunk.class, c -> {
-                if (c.number() <= live.versionNumber()) {
+                if (c.version() <= live.version()) {
                     return Behaviors.same(); // old news
                 }
-                byte[][] got = parts.computeIfAbsent(c.number(), n -> new byte[c.total()][]);
+                byte[][] got = parts.computeIfAbsent(c.version(), n -> new byte[c.total()][]);
                 if (c.index() < 0 || c.index() >= got.length) {
-                    ctx.getLog().warn("draft {} version {}: chunk {} of {} refused", draft, c.number(), c.index(),
+                    ctx.getLog().warn("draft {} version {}: chunk {} of {} refused", draft, c.version(), c.index(),
                             got.length);
                     return Behaviors.same();
                 }
@@ -77,8 +77,8 @@ public final class DraftWeights {
                 if (Arrays.stream(got).anyMatch(p -> p == null)) {
                     return Behaviors.same();
                 }
-                parts.remove(c.number());
-                parts.keySet().removeIf(n -> n < c.number());
+                parts.remove(c.version());
+                parts.keySet().removeIf(n -> n < c.version());
                 int size = Arrays.stream(got).mapToInt(p -> p.length).sum();
                 byte[] bytes = new byte[size];
                 int at = 0;
@@ -92,29 +92,29 @@ public final class DraftWeights {
                     if (!sha.equals(c.sha256())) {
                         throw new IllegalStateException("checksum " + sha + " is not the announced " + c.sha256());
                     }
-                    return WeightsWire.version(draft, c.number(), c.parent(), bytes, config, manager);
+                    return WeightsWire.version(draft, c.version(), c.parent(), bytes, config, manager);
                 }, ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking())),
                         (v, failure) -> new Built(c, v, failure));
                 return Behaviors.same();
             }).onMessage(Built.class, b -> {
                 VersionChunk c = b.last();
                 if (b.failure() != null) {
-                    ctx.getLog().warn("draft {} version {} refused: {}", draft, c.number(),
+                    ctx.getLog().warn("draft {} version {} refused: {}", draft, c.version(),
                             (b.failure() instanceof CompletionException e ? e.getCause() : b.failure()).getMessage());
                     return Behaviors.same();
                 }
-                if (c.number() <= live.versionNumber()) {
+                if (c.version() <= live.version()) {
                     b.version().close(); // a newer one was published while this one was built
                     return Behaviors.same();
                 }
                 try {
                     live.publish(b.version());
                 } catch (RuntimeException e) {
-                    ctx.getLog().warn("draft {} version {} refused: {}", draft, c.number(), e.getMessage());
+                    ctx.getLog().warn("draft {} version {} refused: {}", draft, c.version(), e.getMessage());
                     return Behaviors.same();
                 }
                 if (onReceived != null) {
-                    onReceived.accept(new Received(draft, c.number(),
+                    onReceived.accept(new Received(draft, c.version(),
                             System.currentTimeMillis() - c.publishedAtMillis()));
                 }
                 return Behaviors.same();
@@ -147,7 +147,7 @@ public final class DraftWeights {
             AtomicReference<List<ActorRef<Receiver>>> receivers =
                     new AtomicReference<>(List.of());
             long[] publishedAt = {System.currentTimeMillis()};
-            long[] seen = {live.versionNumber()};
+            long[] seen = {live.version()};
             boolean[] encoding = {false};
             return Behaviors.receive(Publisher.class)
                     .onMessage(Listed.class, l -> {
@@ -156,8 +156,8 @@ public final class DraftWeights {
                         return Behaviors.same();
                     })
                     .onMessageEquals(Tick.INSTANCE, () -> {
-                        if (live.versionNumber() != seen[0]) {
-                            seen[0] = live.versionNumber();
+                        if (live.version() != seen[0]) {
+                            seen[0] = live.version();
                             publishedAt[0] = System.currentTimeMillis();
                         }
                         List<ActorRef<Receiver>> behind = receivers.get().stream()
@@ -171,7 +171,7 @@ public final class DraftWeights {
                         ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> {
                             try (DraftVersion v = live.acquire()) {
                                 byte[] bytes = WeightsWire.encode(v.model().weights());
-                                return new Encoded(v.number(), v.parent(), bytes, WeightsWire.sha256(bytes), behind,
+                                return new Encoded(v.version(), v.parent(), bytes, WeightsWire.sha256(bytes), behind,
                                         null);
                             }
                         }, ctx.getSystem().dispatchers().lookup(DispatcherSelector.blocking())),

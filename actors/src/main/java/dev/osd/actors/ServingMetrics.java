@@ -141,7 +141,7 @@ public final class ServingMetrics {
         GaugeWithCallback.builder().name("osd_draft_version").help("The version each draft serves now")
                 .labelNames("draft").callback(cb -> {
                     for (ServingSystem.Draft d : liveDrafts.get()) {
-                        cb.call(d.live().versionNumber(), d.name());
+                        cb.call(d.live().version(), d.name());
                     }
                 }).register(registry);
         CounterWithCallback.builder().name("osd_trainer_updates_total").help("Distillation updates of each draft")

@@ -41,11 +41,11 @@ class DraftWeightsTest {
     /** The receiver takes any chunk size; small ones make this tiny draft travel in many pieces. */
     static final int SIZE = 2048;
 
-    static List<DraftWeights.VersionChunk> chunks(long number, byte[] bytes, String sha) {
+    static List<DraftWeights.VersionChunk> chunks(long version, byte[] bytes, String sha) {
         int total = (bytes.length + SIZE - 1) / SIZE;
         List<DraftWeights.VersionChunk> out = new ArrayList<>();
         for (int i = 0; i < total; i++) {
-            out.add(new DraftWeights.VersionChunk("d", number, number - 1, sha, i, total, System.currentTimeMillis(),
+            out.add(new DraftWeights.VersionChunk("d", version, version - 1, sha, i, total, System.currentTimeMillis(),
                     Arrays.copyOfRange(bytes, i * SIZE, Math.min(bytes.length, (i + 1) * SIZE))));
         }
         return out;
@@ -78,9 +78,9 @@ class DraftWeightsTest {
             receiver.tell(c);
         }
         receiver.tell(shuffled.get(shuffled.size() - 1));
-        assertEquals(3, published.expectMessageClass(DraftWeights.Received.class, Duration.ofSeconds(10)).number(),
+        assertEquals(3, published.expectMessageClass(DraftWeights.Received.class, Duration.ofSeconds(10)).version(),
                 "neither the damaged version nor a partial one came first");
-        assertEquals(3, live.versionNumber());
+        assertEquals(3, live.version());
         try (DraftVersion v = live.acquire()) {
             assertArrayEquals(trained.hostValues("model.embed_tokens.weight"),
                     v.model().weights().hostValues("model.embed_tokens.weight"));
@@ -89,9 +89,9 @@ class DraftWeightsTest {
         // an older version arriving late is ignored: the next one told of is the newer version sent after it
         chunks(2, bytes, sha).forEach(receiver::tell);
         chunks(4, bytes, sha).forEach(receiver::tell);
-        assertEquals(4, published.expectMessageClass(DraftWeights.Received.class, Duration.ofSeconds(10)).number(),
+        assertEquals(4, published.expectMessageClass(DraftWeights.Received.class, Duration.ofSeconds(10)).version(),
                 "version 2 after version 3 was not served");
-        assertEquals(4, live.versionNumber());
+        assertEquals(4, live.version());
         KIT.stop(receiver, Duration.ofSeconds(5));
         live.close();
         trained.close();

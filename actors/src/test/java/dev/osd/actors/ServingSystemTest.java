@@ -83,7 +83,7 @@ class ServingSystemTest {
             TestProbe<Void> probe = TestProbe.create(system.actorSystem());
             probe.awaitAssert(Duration.ofSeconds(20), () -> {
                 assertTrue(trainerA.stats().records() > 0 && trainerB.stats().records() > 0, "both trainers were fed");
-                assertTrue(a.versionNumber() > 0, "draft a learned: version " + a.versionNumber());
+                assertTrue(a.version() > 0, "draft a learned: version " + a.version());
                 return null;
             });
 

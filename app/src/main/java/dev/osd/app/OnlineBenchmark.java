@@ -203,7 +203,7 @@ final class OnlineBenchmark {
         GenerationResult online;
         long version;
         try (DraftVersion v = live.acquire()) {
-            version = v.number();
+            version = v.version();
             SpeculativeDecoder decoder = new SpeculativeDecoder(target, targetPool, v.model(), draftPool, tokenizer);
             if (plan.proposer() != SuffixProposer.Mode.DRAFT) {
                 decoder.withSuffix(suffixes.computeIfAbsent(live.name(), x -> new SuffixProposer(plan.proposer(),

@@ -200,7 +200,7 @@ public final class ServingStack implements AutoCloseable {
                 Optional<DraftCheckpointStore.Stored> stored = store.loadNewest(models.manager());
                 if (stored.isPresent()) {
                     start = store.toVersion(stored.get());
-                    LOG.info("draft {} resumes at version {} from {}", name, start.number(), store.dir());
+                    LOG.info("draft {} resumes at version {} from {}", name, start.version(), store.dir());
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read the checkpoint store " + store.dir(), e);

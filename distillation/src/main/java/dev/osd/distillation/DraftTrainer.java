@@ -191,7 +191,7 @@ public final class DraftTrainer implements AutoCloseable {
         } catch (RuntimeException | IOException e) {
             failures++;
             LOG.error("draft '{}': update failed, serving continues with version {}", live.name(),
-                    live.versionNumber(), e);
+                    live.version(), e);
         } finally {
             trainingNanos += System.nanoTime() - t0;
         }
@@ -206,10 +206,10 @@ public final class DraftTrainer implements AutoCloseable {
             return false;
         }
         LOG.warn("draft '{}': version {} expects acceptance {} on recent traffic, version {} {}: rolling back",
-                live.name(), live.versionNumber(), String.format("%.3f", verdict.current()),
-                verdict.good().number(), String.format("%.3f", verdict.reference()));
+                live.name(), live.version(), String.format("%.3f", verdict.current()),
+                verdict.good().version(), String.format("%.3f", verdict.reference()));
         distiller.restore(verdict.good().model().weights());
-        publish("rollback to v" + verdict.good().number());
+        publish("rollback to v" + verdict.good().version());
         try (DraftVersion restored = live.acquire()) {
             guard.restart(restored);
         }
@@ -218,7 +218,7 @@ public final class DraftTrainer implements AutoCloseable {
     }
 
     private void publish(String note) throws IOException {
-        DraftVersion next = new DraftVersion(live.name(), live.nextNumber(), live.versionNumber(),
+        DraftVersion next = new DraftVersion(live.name(), live.nextVersion(), live.version(),
                 LlamaModel.of(distiller.snapshot(manager)));
         live.publish(next);
         versionsSinceSave++;
@@ -270,7 +270,7 @@ public final class DraftTrainer implements AutoCloseable {
     }
 
     public Stats stats() {
-        return new Stats(live.name(), live.versionNumber(), updates, rollbacks, failures, refused, lastLoss,
+        return new Stats(live.name(), live.version(), updates, rollbacks, failures, refused, lastLoss,
                 trainingNanos / 1e9, buffer.added(), buffer.droppedUntrained(), buffer.size(), paused);
     }
 

@@ -128,9 +128,9 @@ class DraftTrainerTest {
                         new TargetDistribution[] {new TargetDistribution(new int[] {3}, new float[] {1f}, 0)}));
                 assertEquals(2, trainer.stats().refused());
                 assertEquals(0, trainer.buffer().size());
-                assertEquals(0, live.versionNumber());
+                assertEquals(0, live.version());
                 serve(live, trainer, SamplingParams.GREEDY, 2);
-                assertTrue(live.versionNumber() >= 1, "training goes on");
+                assertTrue(live.version() >= 1, "training goes on");
                 assertEquals(0, trainer.stats().failures());
             }
         }
@@ -144,10 +144,10 @@ class DraftTrainerTest {
             try (DraftTrainer trainer = new DraftTrainer(live, s, Runnable::run, null, TinyPair.manager())) {
                 trainer.pause();
                 serve(live, trainer, SamplingParams.GREEDY, 6);
-                assertEquals(0, live.versionNumber());
+                assertEquals(0, live.version());
                 assertTrue(trainer.buffer().freshCount() >= 8);
                 trainer.resume();
-                assertTrue(live.versionNumber() >= 1);
+                assertTrue(live.version() >= 1);
             }
         }
     }

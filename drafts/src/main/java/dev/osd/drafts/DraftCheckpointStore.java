@@ -100,11 +100,11 @@ public final class DraftCheckpointStore {
             Files.move(staging.resolve(LlamaConfig.FILE_NAME), config, StandardCopyOption.ATOMIC_MOVE);
             Files.delete(staging);
         }
-        Path file = weightsFile(version.number());
+        Path file = weightsFile(version.version());
         SafeTensors.write(file, weights.toHost(), SafeTensors.DType.F32);
-        Manifest m = new Manifest(draft, version.number(), version.parent(), sha256(file), Files.size(file),
+        Manifest m = new Manifest(draft, version.version(), version.parent(), sha256(file), Files.size(file),
                 Instant.now().toString(), note);
-        writeAtomically(manifestFile(version.number()), GSON.toJson(m).getBytes(StandardCharsets.UTF_8));
+        writeAtomically(manifestFile(version.version()), GSON.toJson(m).getBytes(StandardCharsets.UTF_8));
         prune();
         return m;
     }
@@ -122,7 +122,7 @@ public final class DraftCheckpointStore {
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
-    /** Version numbers that have a manifest, newest first. */
+    /** Versions that have a manifest, newest first. */
     public List<Long> versions() throws IOException {
         List<Long> out = new ArrayList<>();
         if (!Files.isDirectory(dir)) {

@@ -23,20 +23,20 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class DraftVersion implements DraftSource.Lease {
 
     private final String draft;
-    private final long number;
+    private final long version;
     private final long parent;
     private final LlamaModel model;
     private final AtomicInteger holders = new AtomicInteger(1);
     private volatile String checksum;
 
     /**
-     * @param number this version's number, larger than every earlier version of the draft
+     * @param version this version, larger than every earlier version of the draft
      * @param parent the version it was trained from (or rolled back to), -1 for a base version
      * @param model its weights; the version owns them from now on
      */
-    public DraftVersion(String draft, long number, long parent, LlamaModel model) {
+    public DraftVersion(String draft, long version, long parent, LlamaModel model) {
         this.draft = draft;
-        this.number = number;
+        this.version = version;
         this.parent = parent;
         this.model = model;
     }
@@ -46,8 +46,8 @@ public final class DraftVersion implements DraftSource.Lease {
     }
 
     @Override
-    public long number() {
-        return number;
+    public long version() {
+        return version;
     }
 
     public long parent() {
@@ -110,7 +110,7 @@ public final class DraftVersion implements DraftSource.Lease {
         if (left == 0) {
             model.close();
         } else if (left < 0) {
-            throw new IllegalStateException("draft " + draft + " version " + number + " closed more often than held");
+            throw new IllegalStateException("draft " + draft + " version " + version + " closed more often than held");
         }
     }
 
@@ -121,6 +121,6 @@ public final class DraftVersion implements DraftSource.Lease {
 
     @Override
     public String toString() {
-        return draft + " v" + number;
+        return draft + " v" + version;
     }
 }

@@ -15,13 +15,13 @@ public final class LiveDraft implements DraftSource, AutoCloseable {
 
     private final String name;
     private final AtomicReference<DraftVersion> current;
-    private final AtomicLong lastNumber;
+    private final AtomicLong lastVersion;
 
     /** @param base the first version; the live draft takes over the caller's hold on it */
     public LiveDraft(DraftVersion base) {
         this.name = base.draft();
         this.current = new AtomicReference<>(base);
-        this.lastNumber = new AtomicLong(base.number());
+        this.lastVersion = new AtomicLong(base.version());
     }
 
     public String name() {
@@ -43,15 +43,15 @@ public final class LiveDraft implements DraftSource, AutoCloseable {
         }
     }
 
-    /** The current version's number (no hold taken). */
-    public long versionNumber() {
+    /** The current version (no hold taken). */
+    public long version() {
         DraftVersion v = current.get();
-        return v == null ? -1 : v.number();
+        return v == null ? -1 : v.version();
     }
 
-    /** The number the next published version must carry. */
-    public long nextNumber() {
-        return lastNumber.get() + 1;
+    /** The version the next published one must carry. */
+    public long nextVersion() {
+        return lastVersion.get() + 1;
     }
 
     /**
@@ -62,9 +62,9 @@ public final class LiveDraft implements DraftSource, AutoCloseable {
         if (!next.draft().equals(name)) {
             throw new IllegalArgumentException("version of draft " + next.draft() + " published to " + name);
         }
-        long last = lastNumber.get();
-        if (next.number() <= last || !lastNumber.compareAndSet(last, next.number())) {
-            throw new IllegalArgumentException("draft " + name + " version " + next.number()
+        long last = lastVersion.get();
+        if (next.version() <= last || !lastVersion.compareAndSet(last, next.version())) {
+            throw new IllegalArgumentException("draft " + name + " version " + next.version()
                     + " is not newer than version " + last);
         }
         DraftVersion previous = current.getAndSet(next);

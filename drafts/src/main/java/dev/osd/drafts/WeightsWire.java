@@ -89,8 +89,8 @@ public final class WeightsWire {
     }
 
     /** A version of {@code draft} from received bytes. */
-    public static DraftVersion version(String draft, long number, long parent, byte[] bytes, LlamaConfig config,
+    public static DraftVersion version(String draft, long version, long parent, byte[] bytes, LlamaConfig config,
             NDManager manager) {
-        return new DraftVersion(draft, number, parent, LlamaModel.of(decode(bytes, config, manager)));
+        return new DraftVersion(draft, version, parent, LlamaModel.of(decode(bytes, config, manager)));
     }
 }

@@ -48,10 +48,10 @@ class DraftCheckpointStoreTest {
     private static long loadedNumber(DraftCheckpointStore store) throws IOException {
         DraftCheckpointStore.Stored s = store.loadNewest(manager).orElseThrow();
         try (DraftVersion v = store.toVersion(s)) {
-            assertEquals(v.number(), s.manifest().version());
+            assertEquals(v.version(), s.manifest().version());
             float first = v.model().weights().get("model.norm.weight").toFloatArray()[0];
-            assertEquals(v.number(), first, "the weights of the version the manifest names");
-            return v.number();
+            assertEquals(v.version(), first, "the weights of the version the manifest names");
+            return v.version();
         }
     }
 

@@ -30,18 +30,18 @@ class LiveDraftTest {
         MANAGER.close();
     }
 
-    /** A version whose every weight equals its number, so a mixture of two versions shows. */
-    static DraftVersion constantVersion(String draft, long number) {
-        return constantVersion(MANAGER, draft, number);
+    /** A version whose every weight equals its version, so a mixture of two versions shows. */
+    static DraftVersion constantVersion(String draft, long version) {
+        return constantVersion(MANAGER, draft, version);
     }
 
-    static DraftVersion constantVersion(NDManager manager, String draft, long number) {
+    static DraftVersion constantVersion(NDManager manager, String draft, long version) {
         LlamaWeights w = LlamaWeights.random(CONFIG, 1, 0.1, manager);
         for (NDArray a : w.tensors().values()) {
             a.set(new float[(int) a.size()]);
-            a.addi(number);
+            a.addi(version);
         }
-        return new DraftVersion(draft, number, number - 1, LlamaModel.of(w));
+        return new DraftVersion(draft, version, version - 1, LlamaModel.of(w));
     }
 
     @Test
@@ -56,13 +56,13 @@ class LiveDraftTest {
                 long lastSeen = -1;
                 while (!done.get()) {
                     try (DraftVersion v = live.acquire()) {
-                        if (v.number() < lastSeen) {
-                            problems.add("version went back from " + lastSeen + " to " + v.number());
+                        if (v.version() < lastSeen) {
+                            problems.add("version went back from " + lastSeen + " to " + v.version());
                         }
-                        lastSeen = v.number();
+                        lastSeen = v.version();
                         for (NDArray a : v.model().weights().tensors().values()) {
                             for (float x : a.toFloatArray()) {
-                                if (x != v.number()) {
+                                if (x != v.version()) {
                                     problems.add(v + " holds " + x);
                                     break;
                                 }
@@ -89,7 +89,7 @@ class LiveDraftTest {
         }
         assertTrue(problems.isEmpty(), problems.toString());
         assertTrue(reads.get() > 100, "reads " + reads.get());
-        assertEquals(300, live.versionNumber());
+        assertEquals(300, live.version());
         // every replaced version was freed once its readers let go; the current one is alive
         for (int i = 0; i < published.size() - 1; i++) {
             assertTrue(published.get(i).freed(), published.get(i) + " still held");
@@ -108,7 +108,7 @@ class LiveDraftTest {
             DraftVersion other = constantVersion("e", 4);
             assertThrows(IllegalArgumentException.class, () -> live.publish(other));
             other.close();
-            assertEquals(4, live.nextNumber());
+            assertEquals(4, live.nextVersion());
         }
     }
 

@@ -16,8 +16,8 @@ public interface DraftSource {
     interface Lease extends AutoCloseable {
         LlamaModel model();
 
-        /** Identifies the weights: equal numbers, equal weights. */
-        long number();
+        /** Identifies the weights: equal versions, equal weights. */
+        long version();
 
         @Override
         void close();
@@ -32,7 +32,7 @@ public interface DraftSource {
             }
 
             @Override
-            public long number() {
+            public long version() {
                 return 0;
             }
 

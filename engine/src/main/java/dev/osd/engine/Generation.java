@@ -119,12 +119,12 @@ public final class Generation {
     }
 
     /** Notes the draft version of a proposal; true when it differs from the previous one (the cache is stale). */
-    public boolean switchDraftVersion(long number) {
-        if (number == draftVersion) {
+    public boolean switchDraftVersion(long version) {
+        if (version == draftVersion) {
             return false;
         }
-        draftVersion = number;
-        stats.recordDraftVersion(number);
+        draftVersion = version;
+        stats.recordDraftVersion(version);
         return true;
     }
 

@@ -62,11 +62,11 @@ public final class SpeculationStats {
         }
     }
 
-    void recordDraftVersion(long number) {
+    void recordDraftVersion(long version) {
         if (firstDraftVersion < 0) {
-            firstDraftVersion = number;
+            firstDraftVersion = version;
         }
-        lastDraftVersion = number;
+        lastDraftVersion = version;
         draftVersionChanges++;
     }
 

@@ -176,9 +176,9 @@ public final class SpeculativeDecoder {
         try (DraftSource.Lease lease = draft.acquire()) {
             LlamaModel model = lease.model();
             if (!draftPool.config().equals(model.config())) {
-                throw new IllegalStateException("draft version " + lease.number() + " has another shape than its pool");
+                throw new IllegalStateException("draft version " + lease.version() + " has another shape than its pool");
             }
-            if (seq.switchDraftVersion(lease.number())) {
+            if (seq.switchDraftVersion(lease.version())) {
                 // keys and values of another version: read the whole sequence again with these weights
                 draftCache.truncate(0);
             }
@@ -217,7 +217,7 @@ public final class SpeculativeDecoder {
     private Proposal proposeAfter(KvCache draftCache, Generation seq, int[] given, int k) {
         try (DraftSource.Lease lease = draft.acquire()) {
             LlamaModel model = lease.model();
-            if (seq.switchDraftVersion(lease.number())) {
+            if (seq.switchDraftVersion(lease.version())) {
                 draftCache.truncate(0);
             }
             int[] tail = seq.tail(draftCache.length());

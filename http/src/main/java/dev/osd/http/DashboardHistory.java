@@ -59,7 +59,7 @@ final class DashboardHistory {
             acceptance.put(name, judged == 0 ? null : (double) (t[0] - before[0]) / judged);
             acceptanceNow.put(name, t);
             // a replica here knows its version; a gateway without one, the newest its requests were served by
-            long version = local.containsKey(name) ? local.get(name).live().versionNumber() : w.lastVersion();
+            long version = local.containsKey(name) ? local.get(name).live().version() : w.lastVersion();
             versions.put(name, version < 0 ? null : (double) version);
         }
         lastAcceptance = acceptanceNow;

@@ -53,7 +53,7 @@ final class DraftsAdmin {
         o.addProperty("name", name);
         o.addProperty("object", "draft");
         o.addProperty("query_class", name);
-        o.addProperty("version", d != null ? d.live().versionNumber() : w.lastVersion());
+        o.addProperty("version", d != null ? d.live().version() : w.lastVersion());
         o.addProperty("requests", w.total());
         o.addProperty("traffic_share", servedByDrafts == 0 ? 0.0 : (double) w.total() / servedByDrafts);
         JsonObject acceptance = new JsonObject();

@@ -68,7 +68,7 @@ class ClusterIT {
         // the first new math version a receiver publishes, told by the receiver itself
         CompletableFuture<Received> mathArrived = new CompletableFuture<>();
         Consumer<Received> received = r -> {
-            if (r.draft().equals("math") && r.number() > 0) {
+            if (r.draft().equals("math") && r.version() > 0) {
                 mathArrived.complete(r);
             }
         };
@@ -118,7 +118,7 @@ class ClusterIT {
             }
             assertTrue(drafted > 50, "speculation ran across nodes: " + drafted);
             Received math = mathArrived.get(30, TimeUnit.SECONDS);
-            assertTrue(math.number() > 0, "a new math version reached the other replica: " + math);
+            assertTrue(math.version() > 0, "a new math version reached the other replica: " + math);
 
             // the gateway node holds no draft, yet knows them all and what its requests were served by
             JsonObject drafts = api.get("/v1/drafts").json();
