@@ -129,64 +129,144 @@ public final class ServingSystem implements AutoCloseable {
     private final LlamaConfig targetConfig;
     private volatile boolean draining;
 
-    private ServingSystem(String name, LlamaModel target, LlamaConfig targetConfig,
-            TextTokenizer tokenizer, List<Draft> drafts, List<String> draftNames, Router router, Settings settings,
-            NDManager manager, DraftFactory factory, Config config, Set<String> roles,
-            Consumer<DraftWeights.Received> onVersionReceived) {
-        this.canAddDrafts = factory != null;
-        this.target = target;
-        this.targetConfig = targetConfig;
-        Config resolved = config == null ? ConfigFactory.load() : config;
+    private ServingSystem(Builder b) {
+        this.canAddDrafts = b.factory != null;
+        this.target = b.target;
+        this.targetConfig = b.targetConfig != null ? b.targetConfig : b.target.config();
+        Config resolved = b.config == null ? ConfigFactory.load() : b.config;
+        Settings settings = b.settings != null ? b.settings : Settings.of(resolved);
+        List<String> draftNames = b.draftNames != null ? b.draftNames : b.drafts.stream().map(Draft::name).toList();
         boolean cluster = resolved.getString("pekko.actor.provider").equals("cluster");
         CompletableFuture<NodeGuardian.Node> started = new CompletableFuture<>();
-        this.system = ActorSystem.create(NodeGuardian.create(new Parts(target, targetConfig, tokenizer, drafts,
-                draftNames, router, settings, manager, null, roles, cluster, onVersionReceived, factory), started),
-                name, resolved);
+        this.system = ActorSystem.create(NodeGuardian.create(new Parts(target, targetConfig, b.tokenizer, b.drafts,
+                draftNames, b.router, settings, b.manager, null, b.roles, cluster, b.onVersionReceived, b.factory),
+                started), b.name, resolved);
         this.node = started.orTimeout(30, TimeUnit.SECONDS).join();
     }
 
-    /** Starts the actors; the models stay the caller's. */
-    public static ServingSystem start(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts,
-            Router router, Settings settings, NDManager manager) {
-        return start(name, target, tokenizer, drafts, router, settings, manager, null);
-    }
-
-    /** @param factory makes drafts for classes added at run time; null: drafts cannot be added */
-    public static ServingSystem start(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts,
-            Router router, Settings settings, NDManager manager, DraftFactory factory) {
-        return start(name, target, tokenizer, drafts, router, settings, manager, factory, null);
-    }
-
-    /** @param config the actor system's configuration (null: the default, application.conf over reference.conf) */
-    public static ServingSystem start(String name, LlamaModel target, TextTokenizer tokenizer, List<Draft> drafts,
-            Router router, Settings settings, NDManager manager, DraftFactory factory, Config config) {
-        return new ServingSystem(name, target, target.config(), tokenizer, drafts,
-                drafts.stream().map(Draft::name).toList(), router, settings, manager, factory, config, ALL_ROLES, null);
+    /** The one way to start a serving system: a builder in DJL's habit ({@code set} required, {@code opt} not). */
+    public static Builder builder() {
+        return new Builder();
     }
 
     /**
-     * One node of a cluster (or of one machine) with some of the roles: gateway (requests, router, HTTP is
-     * the caller's), target, draft (replicas), trainer (one per draft in the cluster).
-     *
-     * @param target the target model for the target role, else null
-     * @param drafts the drafts whose replicas (draft role) or trainers (trainer role) this node runs
-     * @param draftNames every draft the system serves
-     * @param onVersionReceived told of every version a replica here received from another node; may be null
+     * What one node runs: one node of a cluster (or of one machine) with some of the roles — gateway (requests,
+     * router; HTTP is the caller's), target, draft (replicas), trainer (one per draft in the cluster) — or, by
+     * default, all of them. The models stay the caller's.
      */
-    public static ServingSystem startNode(String name, Set<String> roles, LlamaModel target,
-            LlamaConfig targetConfig, TextTokenizer tokenizer, List<Draft> drafts,
-            List<String> draftNames, Router router, Settings settings, NDManager manager, DraftFactory factory,
-            Config config, Consumer<DraftWeights.Received> onVersionReceived) {
-        for (String r : roles) {
-            if (!ALL_ROLES.contains(r)) {
-                throw new IllegalArgumentException("unknown role '" + r + "' (gateway, target, draft, trainer)");
+    public static final class Builder {
+        private String name;
+        private LlamaModel target;
+        private LlamaConfig targetConfig;
+        private TextTokenizer tokenizer;
+        private List<Draft> drafts = List.of();
+        private List<String> draftNames;
+        private Router router;
+        private Settings settings;
+        private NDManager manager;
+        private Set<String> roles = ALL_ROLES;
+        private DraftFactory factory;
+        private Config config;
+        private Consumer<DraftWeights.Received> onVersionReceived;
+
+        private Builder() {
+        }
+
+        /** The actor system's name. */
+        public Builder setName(String name) {
+            this.name = name;
+            return this;
+        }
+
+        public Builder setRouter(Router router) {
+            this.router = router;
+            return this;
+        }
+
+        /** Where the drafts' caches and the models' arrays live. */
+        public Builder setManager(NDManager manager) {
+            this.manager = manager;
+            return this;
+        }
+
+        /** The target model (the target role needs it); its configuration is the target's configuration. */
+        public Builder optTarget(LlamaModel target) {
+            this.target = target;
+            return this;
+        }
+
+        /** The target's configuration (every role: context, EOS); default: the target model's. */
+        public Builder optTargetConfig(LlamaConfig targetConfig) {
+            this.targetConfig = targetConfig;
+            return this;
+        }
+
+        /** Default: none; a node that spawns drafts for traffic clusters needs it to pick their recorded rounds. */
+        public Builder optTokenizer(TextTokenizer tokenizer) {
+            this.tokenizer = tokenizer;
+            return this;
+        }
+
+        /** The drafts whose replicas (draft role) or trainers (trainer role) this node runs; default: none. */
+        public Builder optDrafts(List<Draft> drafts) {
+            this.drafts = drafts;
+            return this;
+        }
+
+        /** Every draft the system serves (the gateway follows where they run); default: the drafts' names. */
+        public Builder optDraftNames(List<String> draftNames) {
+            this.draftNames = draftNames;
+            return this;
+        }
+
+        /** Default: {@link Settings#of} the actor system's configuration. */
+        public Builder optSettings(Settings settings) {
+            this.settings = settings;
+            return this;
+        }
+
+        /** Some of {@link #ALL_ROLES}; default: all of them. */
+        public Builder optRoles(Set<String> roles) {
+            this.roles = roles;
+            return this;
+        }
+
+        /** Makes drafts for classes added at run time; default: none, drafts cannot be added. */
+        public Builder optDraftFactory(DraftFactory factory) {
+            this.factory = factory;
+            return this;
+        }
+
+        /** The actor system's configuration; default: application.conf over the reference.conf files. */
+        public Builder optConfig(Config config) {
+            this.config = config;
+            return this;
+        }
+
+        /** Told of every version a replica here received from another node; default: nobody. */
+        public Builder optOnVersionReceived(Consumer<DraftWeights.Received> onVersionReceived) {
+            this.onVersionReceived = onVersionReceived;
+            return this;
+        }
+
+        /** Starts the actors; returns once the node's guardian has spawned them. */
+        public ServingSystem start() {
+            if (name == null || router == null || manager == null) {
+                throw new IllegalArgumentException("a serving system needs a name, a router and a manager");
             }
+            for (String r : roles) {
+                if (!ALL_ROLES.contains(r)) {
+                    throw new IllegalArgumentException("unknown role '" + r + "' (gateway, target, draft, trainer)");
+                }
+            }
+            if (roles.contains("target") && target == null) {
+                throw new IllegalArgumentException("the target role needs the target model");
+            }
+            if (target == null && targetConfig == null) {
+                throw new IllegalArgumentException("a node without the target model needs the target's configuration");
+            }
+            return new ServingSystem(this);
         }
-        if (roles.contains("target") && target == null) {
-            throw new IllegalArgumentException("the target role needs the target model");
-        }
-        return new ServingSystem(name, target, targetConfig, tokenizer, drafts, draftNames, router, settings, manager,
-                factory, config, roles, onVersionReceived);
     }
 
     /**

@@ -40,8 +40,9 @@ class AdmissionTest {
     }
 
     static ServingSystem start(String name) {
-        return ServingSystem.start(name, models.target, null, List.of(), new Router(List.of(), null, null, 0),
-                new ServingSystem.Settings(2, 16, Duration.ofSeconds(2), 0.1, 1, 8), models.manager);
+        return ServingSystem.builder().setName(name).setRouter(new Router(List.of(), null, null, 0))
+                .setManager(models.manager).optTarget(models.target)
+                .optSettings(new ServingSystem.Settings(2, 16, Duration.ofSeconds(2), 0.1, 1, 8)).start();
     }
 
     @AfterAll

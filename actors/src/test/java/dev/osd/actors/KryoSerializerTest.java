@@ -169,9 +169,10 @@ class KryoSerializerTest {
         DraftTrainer trainer = new DraftTrainer(live, settings, training, null, models.manager);
         var config = ConfigFactory.parseMap(Map.of("pekko.actor.serialize-messages", "on"))
                 .withFallback(ConfigFactory.load());
-        try (ServingSystem system = ServingSystem.start("serialized", models.target, null,
-                List.of(new ServingSystem.Draft("d", live, trainer)), new Router(List.of(), "d", null, 0),
-                ServingSystem.Settings.defaults(), models.manager, null, config)) {
+        try (ServingSystem system = ServingSystem.builder().setName("serialized")
+                .setRouter(new Router(List.of(), "d", null, 0)).setManager(models.manager).optTarget(models.target)
+                .optDrafts(List.of(new ServingSystem.Draft("d", live, trainer)))
+                .optSettings(ServingSystem.Settings.defaults()).optConfig(config).start()) {
             assertTrue(system.actorSystem().settings().config().getBoolean("pekko.actor.serialize-messages"));
             List<CompletableFuture<RequestActor.Finished>> results = new ArrayList<>();
             for (int i = 0; i < 6; i++) {

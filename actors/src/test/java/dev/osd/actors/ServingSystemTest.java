@@ -54,9 +54,10 @@ class ServingSystemTest {
         DraftTrainer trainerB = new DraftTrainer(b, settings, training, null, models.manager);
         Router router = new Router(List.of(RoutingRule.of("a", List.of("alpha"), List.of()),
                 RoutingRule.of("b", List.of("beta"), List.of())), "b", null, 0);
-        try (ServingSystem system = ServingSystem.start("serving-api", models.target, null,
-                List.of(new ServingSystem.Draft("a", a, trainerA), new ServingSystem.Draft("b", b, trainerB)), router,
-                ServingSystem.Settings.defaults(), models.manager)) {
+        try (ServingSystem system = ServingSystem.builder().setName("serving-api").setRouter(router)
+                .setManager(models.manager).optTarget(models.target)
+                .optDrafts(List.of(new ServingSystem.Draft("a", a, trainerA), new ServingSystem.Draft("b", b, trainerB)))
+                .optSettings(ServingSystem.Settings.defaults()).start()) {
             List<CompletableFuture<RequestActor.Finished>> results = new ArrayList<>();
             // a permit per streamed token
             Semaphore streamed = new Semaphore(0);

@@ -80,9 +80,11 @@ class SpawnedDraftTest {
         };
         LiveDraft sql = models.live("sql");
         LiveDraft general = models.live("general");
-        try (ServingSystem system = ServingSystem.start("spawned-draft", models.target, null,
-                List.of(new ServingSystem.Draft("sql", sql, null), new ServingSystem.Draft("general", general, null)),
-                router, ServingSystem.Settings.defaults(), models.manager, factory)) {
+        try (ServingSystem system = ServingSystem.builder().setName("spawned-draft").setRouter(router)
+                .setManager(models.manager).optTarget(models.target)
+                .optDrafts(List.of(new ServingSystem.Draft("sql", sql, null),
+                        new ServingSystem.Draft("general", general, null)))
+                .optSettings(ServingSystem.Settings.defaults()).optDraftFactory(factory).start()) {
             TestProbe<Void> probe = TestProbe.create(system.actorSystem());
             // the replicas register once warmed up; a request before that would go target-only
             probe.awaitAssert(Duration.ofSeconds(30), () -> {

@@ -125,10 +125,12 @@ public final class ServingStack implements AutoCloseable {
         Router router = new Router(Router.rules(config), options.speculate() ? Router.general(config) : null, null, 0,
                 Router.clusters(config), Router.spawning(config));
         boolean everything = roles.containsAll(ServingSystem.ALL_ROLES);
-        system = ServingSystem.startNode(name, roles, roles.contains("target") ? models.target() : null,
-                models.targetConfig(), models.tokenizer(), drafts, names, router,
-                options.settings(), models.manager(), options.speculate() && everything ? new Factory() : null,
-                options.config(), options.onReceived());
+        system = ServingSystem.builder().setName(name).setRouter(router).setManager(models.manager())
+                .optRoles(roles).optTarget(roles.contains("target") ? models.target() : null)
+                .optTargetConfig(models.targetConfig()).optTokenizer(models.tokenizer())
+                .optDrafts(drafts).optDraftNames(names).optSettings(options.settings())
+                .optDraftFactory(options.speculate() && everything ? new Factory() : null)
+                .optConfig(options.config()).optOnVersionReceived(options.onReceived()).start();
     }
 
     public TextTokenizer tokenizer() {
