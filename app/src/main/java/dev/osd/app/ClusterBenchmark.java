@@ -77,7 +77,7 @@ final class ClusterBenchmark {
             try (ServingStack one = new ServingStack("osd", models, new ServingStack.Options(true, true, null,
                     settings, null));
                     HttpServer http = HttpServer.start(one.system(), models.tokenizer(),
-                            HttpServer.Settings.defaults().withPort(0))) {
+                            HttpServer.Settings.builder().optPort(0).build())) {
                 one.awaitReady(Duration.ofMinutes(2));
                 summary.put("one_node", measure(http.url(), bar));
             }
@@ -94,7 +94,7 @@ final class ClusterBenchmark {
                         received)));
                 replica = new ServingStack("osd", models, options(freePort(), seed, Set.of("draft"), true, received));
                 try (HttpServer http = HttpServer.start(nodes.get(0).system(), models.tokenizer(),
-                        HttpServer.Settings.defaults().withPort(0))) {
+                        HttpServer.Settings.builder().optPort(0).build())) {
                     awaitReplicas(nodes.get(0).system(), 2);
                     summary.put("cluster", measure(http.url(), bar));
                     summary.put("version_transfer", transfers(received));

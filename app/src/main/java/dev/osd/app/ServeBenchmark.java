@@ -176,7 +176,7 @@ final class ServeBenchmark {
                         !mode.equals("target_only"), null, settings, config);
                 try (ServingStack stack = new ServingStack("bench-" + mode, models, options);
                         HttpServer server = HttpServer.start(stack.system(), models.tokenizer(),
-                                HttpServer.Settings.defaults().withPort(0))) {
+                                HttpServer.Settings.builder().optPort(0).build())) {
                     // nothing is timed before the model actors have warmed up
                     stack.awaitReady(Duration.ofMinutes(2));
                     String url = server.url();

@@ -30,11 +30,14 @@ final class ServeConfig {
      */
     static HttpServer.Settings http(Config c, String host, int port, Path model) {
         Config s = c.getConfig("osd.serve");
-        return new HttpServer.Settings(host != null ? host : s.getString("host"), port, modelName(c, model),
-                s.getBytes("max-body-bytes"), key(s, "api-key", "OSD_API_KEY"), key(s, "admin-key", "OSD_ADMIN_KEY"),
-                s.getInt("max-draft-tokens"), s.getInt("max-generations-per-request"), s.getDuration("body-timeout"),
-                s.getStringList("cors-allowed-origins"), c.getBoolean("osd.metrics.vllm-names"),
-                s.getDuration("request-timeout"));
+        return HttpServer.Settings.builder().optHost(host != null ? host : s.getString("host")).optPort(port)
+                .optModel(modelName(c, model)).optMaxBodyBytes(s.getBytes("max-body-bytes"))
+                .optApiKey(key(s, "api-key", "OSD_API_KEY")).optAdminKey(key(s, "admin-key", "OSD_ADMIN_KEY"))
+                .optMaxDraftTokens(s.getInt("max-draft-tokens"))
+                .optMaxGenerationsPerRequest(s.getInt("max-generations-per-request"))
+                .optBodyTimeout(s.getDuration("body-timeout")).optCorsAllowedOrigins(s.getStringList("cors-allowed-origins"))
+                .optVllmNames(c.getBoolean("osd.metrics.vllm-names")).optRequestTimeout(s.getDuration("request-timeout"))
+                .build();
     }
 
     /** The id the API serves: osd.serve.model-name, else the target directory's name, else "osd-embedded". */

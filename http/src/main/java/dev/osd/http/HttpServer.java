@@ -73,54 +73,98 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
             corsAllowedOrigins = List.copyOf(corsAllowedOrigins);
         }
 
+        /** The built-in defaults (the served ones come from osd.serve: {@code ServeConfig}). */
         public static Settings defaults() {
-            return new Settings("127.0.0.1", 8080, "osd-embedded", 1 << 20, null, null, 5, 128,
-                    Duration.ofSeconds(10), List.of(), false, Duration.ofMinutes(10));
+            return builder().build();
         }
 
-        public Settings withPort(int p) {
-            return new Settings(host, p, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames, requestTimeout);
+        /** A builder holding {@link #defaults}; every field is optional. */
+        public static Builder builder() {
+            return new Builder();
         }
 
-        public Settings withModel(String m) {
-            return new Settings(host, port, m, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames, requestTimeout);
-        }
+        /** Settings in DJL's builder habit: the defaults, with {@code opt} for what differs. */
+        public static final class Builder {
+            private String host = "127.0.0.1";
+            private int port = 8080;
+            private String model = "osd-embedded";
+            private long maxBodyBytes = 1 << 20;
+            private String apiKey;
+            private String adminKey;
+            private int maxDraftTokens = 5;
+            private int maxGenerationsPerRequest = 128;
+            private Duration bodyTimeout = Duration.ofSeconds(10);
+            private List<String> corsAllowedOrigins = List.of();
+            private boolean vllmNames;
+            private Duration requestTimeout = Duration.ofMinutes(10);
 
-        public Settings withKeys(String api, String admin) {
-            return new Settings(host, port, model, maxBodyBytes, api, admin, maxDraftTokens, maxGenerationsPerRequest,
-                    bodyTimeout, corsAllowedOrigins, vllmNames, requestTimeout);
-        }
+            private Builder() {
+            }
 
-        public Settings withMaxBodyBytes(long b) {
-            return new Settings(host, port, model, b, apiKey, adminKey, maxDraftTokens, maxGenerationsPerRequest,
-                    bodyTimeout, corsAllowedOrigins, vllmNames, requestTimeout);
-        }
+            public Builder optHost(String host) {
+                this.host = host;
+                return this;
+            }
 
-        public Settings withBodyTimeout(Duration t) {
-            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, t, corsAllowedOrigins, vllmNames, requestTimeout);
-        }
+            public Builder optPort(int port) {
+                this.port = port;
+                return this;
+            }
 
-        public Settings withMaxGenerationsPerRequest(int n) {
-            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens, n, bodyTimeout,
-                    corsAllowedOrigins, vllmNames, requestTimeout);
-        }
+            public Builder optModel(String model) {
+                this.model = model;
+                return this;
+            }
 
-        public Settings withVllmNames(boolean on) {
-            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, on, requestTimeout);
-        }
+            public Builder optMaxBodyBytes(long maxBodyBytes) {
+                this.maxBodyBytes = maxBodyBytes;
+                return this;
+            }
 
-        public Settings withCorsAllowedOrigins(List<String> origins) {
-            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, origins, vllmNames, requestTimeout);
-        }
-    
-        public Settings withRequestTimeout(Duration t) {
-            return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
-                    maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames, t);
+            public Builder optApiKey(String apiKey) {
+                this.apiKey = apiKey;
+                return this;
+            }
+
+            public Builder optAdminKey(String adminKey) {
+                this.adminKey = adminKey;
+                return this;
+            }
+
+            public Builder optMaxDraftTokens(int maxDraftTokens) {
+                this.maxDraftTokens = maxDraftTokens;
+                return this;
+            }
+
+            public Builder optMaxGenerationsPerRequest(int maxGenerationsPerRequest) {
+                this.maxGenerationsPerRequest = maxGenerationsPerRequest;
+                return this;
+            }
+
+            public Builder optBodyTimeout(Duration bodyTimeout) {
+                this.bodyTimeout = bodyTimeout;
+                return this;
+            }
+
+            public Builder optCorsAllowedOrigins(List<String> corsAllowedOrigins) {
+                this.corsAllowedOrigins = corsAllowedOrigins;
+                return this;
+            }
+
+            public Builder optVllmNames(boolean vllmNames) {
+                this.vllmNames = vllmNames;
+                return this;
+            }
+
+            public Builder optRequestTimeout(Duration requestTimeout) {
+                this.requestTimeout = requestTimeout;
+                return this;
+            }
+
+            public Settings build() {
+                return new Settings(host, port, model, maxBodyBytes, apiKey, adminKey, maxDraftTokens,
+                        maxGenerationsPerRequest, bodyTimeout, corsAllowedOrigins, vllmNames, requestTimeout);
+            }
         }
     }
 

@@ -68,7 +68,7 @@ class ChatTemplateServingTest {
                 new ServingSystem.Settings(4, 8, Duration.ofSeconds(2), 0.1, 1, 4), null));
         stack.awaitReady(Duration.ofMinutes(1));
         server = HttpServer.start(stack.system(), stack.tokenizer(), stack.tokenizerConfig(),
-                HttpServer.Settings.defaults().withPort(0).withModel("zephyr-tiny"));
+                HttpServer.Settings.builder().optPort(0).optModel("zephyr-tiny").build());
         api = new HttpClientSupport(server.url());
     }
 
@@ -173,7 +173,7 @@ class ChatTemplateServingTest {
         try (ServingStack embedded = ServingStack.embedded("no-template", new ServingStack.Options(false, false,
                 null, new ServingSystem.Settings(2, 4, Duration.ofSeconds(2), 0.1, 1, 4), null));
                 HttpServer plain = HttpServer.start(embedded.system(), embedded.tokenizer(),
-                        embedded.tokenizerConfig(), HttpServer.Settings.defaults().withPort(0))) {
+                        embedded.tokenizerConfig(), HttpServer.Settings.builder().optPort(0).build())) {
             HttpClientSupport client = new HttpClientSupport(plain.url());
             HttpClientSupport.Reply r = client.post("/v1/chat/completions", body("{\"messages\": [{\"role\": \"user\", "
                     + "\"content\": \"hi\"}, {\"role\": \"tool\", \"tool_call_id\": \"c1\", \"content\": \"x\"}]}"));

@@ -81,7 +81,8 @@ class ClusterIT {
             nodes.add(start(targetPort, seed, Set.of("target"), received));
             trainerNode = start(trainerPort, seed, Set.of("draft", "trainer"), received);
             nodes.add(start(replicaPort, seed, Set.of("draft"), received));
-            http = HttpServer.start(gateway.system(), gateway.tokenizer(), HttpServer.Settings.defaults().withPort(0));
+            http = HttpServer.start(gateway.system(), gateway.tokenizer(),
+                    HttpServer.Settings.builder().optPort(0).build());
             HttpClientSupport api = new HttpClientSupport(http.url());
             awaitReady(api, 2);
             awaitUp(api, 4);

@@ -37,8 +37,8 @@ class HardeningTest {
         System.setProperty("osd.home", EmbeddedModelsTest.repositoryRoot().toString());
         stack = ServingStack.embedded("hardening", new ServingStack.Options(false, true, null,
                 new ServingSystem.Settings(4, 16, Duration.ofSeconds(2), 0.1, 1, 8), null));
-        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.defaults().withPort(0)
-                .withBodyTimeout(Duration.ofSeconds(1)).withMaxGenerationsPerRequest(8));
+        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.builder().optPort(0)
+                .optBodyTimeout(Duration.ofSeconds(1)).optMaxGenerationsPerRequest(8).build());
         api = new HttpClientSupport(server.url());
     }
 
@@ -323,8 +323,8 @@ class HardeningTest {
     // object, not Pekko's plain-text 503, and frees its caches
     @Test
     void aCompletionPastTheRequestTimeoutAnswers504AndFreesItsCaches() throws Exception {
-        try (HttpServer hurried = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.defaults()
-                .withPort(0).withRequestTimeout(Duration.ofMillis(1)))) {
+        try (HttpServer hurried = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.builder()
+                .optPort(0).optRequestTimeout(Duration.ofMillis(1)).build())) {
             HttpClientSupport.Reply r = new HttpClientSupport(hurried.url()).post("/v1/completions",
                     "{\"prompt\": \"Hello\", \"max_tokens\": 200, \"ignore_eos\": true}");
             assertError(r, 504, null, "past the deadline");

@@ -47,7 +47,7 @@ class HttpApiTest {
         // the model actors are listed once warmed up: /health/ready answers 200 from then on
         stack.awaitReady(Duration.ofMinutes(1));
         server = HttpServer.start(stack.system(), stack.tokenizer(),
-                HttpServer.Settings.defaults().withPort(0).withMaxBodyBytes(64 * 1024));
+                HttpServer.Settings.builder().optPort(0).optMaxBodyBytes(64 * 1024).build());
         api = new HttpClientSupport(server.url());
     }
 
@@ -392,7 +392,7 @@ class HttpApiTest {
     @Test
     void apiKeysGuardTheApiAndTheAdministrationSeparately() {
         try (HttpServer guarded = HttpServer.start(stack.system(), stack.tokenizer(),
-                HttpServer.Settings.defaults().withPort(0).withKeys("k1", "a1"))) {
+                HttpServer.Settings.builder().optPort(0).optApiKey("k1").optAdminKey("a1").build())) {
             HttpClientSupport none = new HttpClientSupport(guarded.url());
             HttpClientSupport user = new HttpClientSupport(guarded.url(), "k1");
             HttpClientSupport admin = new HttpClientSupport(guarded.url(), "a1");

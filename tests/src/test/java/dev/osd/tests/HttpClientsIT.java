@@ -49,7 +49,7 @@ class HttpClientsIT {
         System.setProperty("osd.home", EmbeddedModelsTest.repositoryRoot().toString());
         stack = ServingStack.embedded("http-clients", new ServingStack.Options(true, true, null,
                 new ServingSystem.Settings(32, 16, Duration.ofSeconds(2), 0.1, 1, 8), null));
-        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.defaults().withPort(0));
+        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.builder().optPort(0).build());
         api = new HttpClientSupport(server.url());
     }
 

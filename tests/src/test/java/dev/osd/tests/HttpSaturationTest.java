@@ -26,7 +26,7 @@ class HttpSaturationTest {
         try (ServingStack stack = ServingStack.embedded("saturation", new ServingStack.Options(false, true, null,
                 new ServingSystem.Settings(2, 16, Duration.ofSeconds(2), 0.1, 1, 8), null));
                 HttpServer server = HttpServer.start(stack.system(), stack.tokenizer(),
-                        HttpServer.Settings.defaults().withPort(0))) {
+                        HttpServer.Settings.builder().optPort(0).build())) {
             HttpClientSupport api = new HttpClientSupport(server.url());
             JsonObject body = HttpApiTest.completion("How many apples", 200);
             body.addProperty("ignore_eos", true);

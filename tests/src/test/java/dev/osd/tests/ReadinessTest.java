@@ -27,7 +27,7 @@ class ReadinessTest {
                 new ServingSystem.Settings(4, 16, Duration.ofSeconds(2), 0.1, 1, 8), null,
                 Set.of("gateway", "target"), null));
                 HttpServer server = HttpServer.start(stack.system(), stack.tokenizer(),
-                        HttpServer.Settings.defaults().withPort(0))) {
+                        HttpServer.Settings.builder().optPort(0).build())) {
             HttpClientSupport api = new HttpClientSupport(server.url());
             HttpClientSupport.Reply ready = api.get("/health/ready");
             assertEquals(200, ready.status(), ready.body());

@@ -39,7 +39,7 @@ class ShapingApiTest {
         stack = ServingStack.embedded("shaping-api", new ServingStack.Options(true, true, null,
                 new ServingSystem.Settings(16, 8, Duration.ofSeconds(2), 0.1, 1, 4), null));
         stack.awaitReady(Duration.ofMinutes(1));
-        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.defaults().withPort(0));
+        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.builder().optPort(0).build());
         api = new HttpClientSupport(server.url());
     }
 

@@ -37,8 +37,8 @@ class VllmEndpointsTest {
         stack = ServingStack.embedded("vllm-endpoints", new ServingStack.Options(false, true, null,
                 new ServingSystem.Settings(8, 8, Duration.ofSeconds(2), 0.1, 1, 4), null));
         stack.awaitReady(Duration.ofMinutes(1));
-        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.defaults().withPort(0)
-                .withModel(MODEL).withCorsAllowedOrigins(List.of(ALLOWED)));
+        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.builder().optPort(0)
+                .optModel(MODEL).optCorsAllowedOrigins(List.of(ALLOWED)).build());
         api = new HttpClientSupport(server.url());
     }
 
@@ -193,7 +193,7 @@ class VllmEndpointsTest {
     @Test
     void corsIsOffByDefault() {
         try (HttpServer plain = HttpServer.start(stack.system(), stack.tokenizer(),
-                HttpServer.Settings.defaults().withPort(0))) {
+                HttpServer.Settings.builder().optPort(0).build())) {
             HttpClientSupport.Reply p = preflight(plain.url(), ALLOWED);
             assertEquals(403, p.status(), p.body());
             assertTrue(p.error().get("message").getAsString().contains("cors-allowed-origins"), p.body());

@@ -54,8 +54,8 @@ class VllmMetricsTest {
         stack = ServingStack.embedded("vllm-metrics", new ServingStack.Options(true, true, null,
                 new ServingSystem.Settings(8, 8, Duration.ofSeconds(2), 0.1, 1, 4), null));
         stack.awaitReady(Duration.ofMinutes(1));
-        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.defaults().withPort(0)
-                .withModel(MODEL).withVllmNames(true));
+        server = HttpServer.start(stack.system(), stack.tokenizer(), HttpServer.Settings.builder().optPort(0)
+                .optModel(MODEL).optVllmNames(true).build());
         api = new HttpClientSupport(server.url());
     }
 
