@@ -30,9 +30,9 @@ import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.typed.Cluster;
 
 /**
- * The Java API in front of the actors (what the HTTP layer and benchmarks use): start a one-node serving
- * system over a target, its drafts and a router; submit requests; receive their tokens as they are accepted
- * and a final result with its speculation figures.
+ * The Java API in front of the actors (what the HTTP layer and benchmarks use): start a node with some or all
+ * of the roles ({@link #builder}); submit requests; receive their tokens as they are accepted and a final result
+ * with its speculation figures.
  */
 public final class ServingSystem implements AutoCloseable {
 
@@ -107,8 +107,11 @@ public final class ServingSystem implements AutoCloseable {
     public record Submitted(String id, CompletionStage<RequestActor.Finished> result) {
     }
 
-    /** One request as the API takes it. */
-    /** @param deadline how long the request may take before it ends with what it has; null: no limit */
+    /**
+     * One request as the API takes it.
+     *
+     * @param deadline how long the request may take before it ends with what it has; null: no limit
+     */
     public record Submission(GenerationRequest request, String query, String draft, boolean fixedK, boolean speculate,
             Duration deadline) {
         public Submission(GenerationRequest request, String query, String draft, boolean fixedK, boolean speculate) {

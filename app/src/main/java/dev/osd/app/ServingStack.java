@@ -169,7 +169,6 @@ public final class ServingStack implements AutoCloseable {
         }
     }
 
-    /** A draft named {@code name}: its store's newest valid version, else a clone of the base draft (osd.training). */
     /** Drafts added at run time: clones of the base draft, or of another draft's weights for a spawned one. */
     private final class Factory implements ServingSystem.DraftFactory {
         @Override
@@ -188,6 +187,7 @@ public final class ServingStack implements AutoCloseable {
         }
     }
 
+    /** A draft named {@code name}: its store's newest valid version, else a clone of the base draft (osd.training). */
     private ServingSystem.Draft draft(String name) {
         return draft(name, null);
     }

@@ -27,7 +27,6 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.Cancellable;
-import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -192,8 +191,9 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         this.history = new DashboardHistory(system, 600);
         this.sampling = system.actorSystem().scheduler().scheduleAtFixedRate(Duration.ofSeconds(1),
                 Duration.ofSeconds(1), history::sample, system.actorSystem().executionContext());
-        this.binding = Http.get(system.actorSystem()).newServerAt(settings.host(), settings.port()).bind(routes())
-                .toCompletableFuture().join();
+        // Pekko's Http shares its simple name with this package's responses (Http)
+        this.binding = org.apache.pekko.http.javadsl.Http.get(system.actorSystem())
+                .newServerAt(settings.host(), settings.port()).bind(routes()).toCompletableFuture().join();
     }
 
     /** Binds the routes ({@code port} 0: a free port) and starts sampling for the dashboard. */
@@ -239,7 +239,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     }
 
     private HttpResponse timedOut(HttpRequest request) {
-        return dev.osd.http.Http.error(new ApiError(504, "server_error", null, "deadline_exceeded",
+        return Http.error(new ApiError(504, "server_error", null, "deadline_exceeded",
                 "the request did not finish within osd.serve.request-timeout (" + settings.requestTimeout().toSeconds()
                         + " s)", 0));
     }
@@ -305,7 +305,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
     }
 
     private static HttpResponse json(int status, JsonElement body) {
-        return dev.osd.http.Http.json(status, body);
+        return Http.json(status, body);
     }
 
     /** GET /cluster: members with roles and status, and which node runs which target, drafts and trainers. */
@@ -360,14 +360,14 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         return extractRequestEntity(entity -> {
             OptionalLong length = entity.getContentLengthOption();
             if (length.isPresent() && length.getAsLong() > settings.maxBodyBytes()) {
-                return complete(dev.osd.http.Http.error(ApiError.tooLarge(settings.maxBodyBytes())));
+                return complete(Http.error(ApiError.tooLarge(settings.maxBodyBytes())));
             }
             CompletionStage<HttpResponse> response = entity.withSizeLimit(settings.maxBodyBytes())
                     .toStrict(settings.bodyTimeout().toMillis(), materializer)
                     .handle((strict, fault) -> fault != null ? CompletableFuture.<HttpResponse>failedFuture(
                             bodyFault(fault)) : handler.apply(StrictJson.object(strict.getData().utf8String())))
                     .thenCompose(Function.identity())
-                    .exceptionally(t -> dev.osd.http.Http.error(asApiError(t)));
+                    .exceptionally(t -> Http.error(asApiError(t)));
             return completeWithFuture(response);
         });
     }
@@ -395,7 +395,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         } catch (RuntimeException e) {
             r = CompletableFuture.failedFuture(e);
         }
-        return completeWithFuture(r.exceptionally(t -> dev.osd.http.Http.error(asApiError(t))));
+        return completeWithFuture(r.exceptionally(t -> Http.error(asApiError(t))));
     }
 
     /** What a failure the routes did not expect answers: problems as they map, anything else a logged 500. */
@@ -437,7 +437,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
             if (h.isPresent() && MessageDigest.isEqual(expected, h.get().getBytes(StandardCharsets.UTF_8))) {
                 return inner.get();
             }
-            return complete(dev.osd.http.Http.error(ApiError.unauthorized(h.isPresent()
+            return complete(Http.error(ApiError.unauthorized(h.isPresent()
                     ? "the API key is not valid" : "this endpoint needs an API key: Authorization: Bearer <key>")));
         });
     }
@@ -512,8 +512,8 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
 
     private ExceptionHandler exceptions() {
         return ExceptionHandler.newBuilder()
-                .match(ApiError.class, e -> complete(dev.osd.http.Http.error(e)))
-                .match(RuntimeException.class, e -> complete(dev.osd.http.Http.error(asApiError(e))))
+                .match(ApiError.class, e -> complete(Http.error(e)))
+                .match(RuntimeException.class, e -> complete(Http.error(asApiError(e))))
                 .build();
     }
 
@@ -524,7 +524,7 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
             String message = entity instanceof HttpEntity.Strict s ? s.getData().utf8String()
                     : response.status().reason();
             int status = response.status().intValue();
-            return dev.osd.http.Http.error(new ApiError(status, status == 404 ? "invalid_request_error"
+            return Http.error(new ApiError(status, status == 404 ? "invalid_request_error"
                     : status >= 500 ? "server_error" : "invalid_request_error", null, null, message, 0))
                     .withHeaders(response.getHeaders());
         });
