@@ -15,6 +15,7 @@ import dev.osd.routing.RoutingRule;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -58,6 +59,12 @@ class ServingSystemTest {
                 .setManager(models.manager).optTarget(models.target)
                 .optDrafts(List.of(new ServingSystem.Draft("a", a, trainerA), new ServingSystem.Draft("b", b, trainerB)))
                 .optSettings(ServingSystem.Settings.defaults()).start()) {
+            TestProbe<Void> probe = TestProbe.create(system.actorSystem());
+            // the replicas register once warmed up; a request before that would go target-only
+            probe.awaitAssert(Duration.ofSeconds(30), () -> {
+                assertEquals(Map.of("a", 1, "b", 1), system.readiness().draftReplicas());
+                return null;
+            });
             List<CompletableFuture<RequestActor.Finished>> results = new ArrayList<>();
             // a permit per streamed token
             Semaphore streamed = new Semaphore(0);
@@ -81,7 +88,6 @@ class ServingSystemTest {
             assertEquals(0, streamed.availablePermits(), "no token streamed twice");
             // rounds reach the trainers through their actors, and updates run on the training thread: both
             // happen after the responses
-            TestProbe<Void> probe = TestProbe.create(system.actorSystem());
             probe.awaitAssert(Duration.ofSeconds(20), () -> {
                 assertTrue(trainerA.stats().records() > 0 && trainerB.stats().records() > 0, "both trainers were fed");
                 assertTrue(a.version() > 0, "draft a learned: version " + a.version());
