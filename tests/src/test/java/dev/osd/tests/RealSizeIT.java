@@ -142,7 +142,7 @@ class RealSizeIT {
             nodes.add(start(targetPort, seed, Set.of("target"), settings));
             nodes.add(start(draftPort, seed, Set.of("draft"), settings));
             http = HttpServer.start(gateway.system(), gateway.tokenizer(), gateway.tokenizerConfig(),
-                    HttpServer.Settings.defaults().withPort(0));
+                    HttpServer.Settings.builder().optPort(0).build());
             HttpClientSupport api = new HttpClientSupport(http.url());
             ClusterIT.awaitReady(api, 1);
             ClusterIT.awaitUp(api, 3);

@@ -31,7 +31,7 @@ class SlowFirstTokenStreamTest {
         try (ServingStack stack = ServingStack.embedded("slow-first-token", new ServingStack.Options(false, false,
                 null, new ServingSystem.Settings(8, 16, Duration.ofSeconds(2), 0.1, 1, 5), config));
                 HttpServer server = HttpServer.start(stack.system(), stack.tokenizer(),
-                        HttpServer.Settings.defaults().withPort(0))) {
+                        HttpServer.Settings.builder().optPort(0).build())) {
             HttpClientSupport api = new HttpClientSupport(server.url());
             // ~180 tokens of text per prompt, eight of them: their prefill is one forward of ~1,400 rows
             String text = IntStream.range(0, 30).mapToObj(i -> "the account " + i + " was paid")
