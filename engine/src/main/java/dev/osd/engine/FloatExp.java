@@ -37,7 +37,8 @@ final class FloatExp {
 
     static float exp(float x) {
         x = Math.min(Math.max(x, LO), HI);
-        float n = Math.fma(x, LOG2E, ROUND) - ROUND;
+        float t = Math.fma(x, LOG2E, ROUND);
+        float n = t - ROUND;
         float r = Math.fma(n, -LN2_HI, x);
         r = Math.fma(n, -LN2_LO, r);
         float p = Math.fma(P0, r, P1);
@@ -46,12 +47,14 @@ final class FloatExp {
         p = Math.fma(p, r, P4);
         p = Math.fma(p, r, P5);
         float y = Math.fma(p, r * r, r) + 1f;
-        return y * Float.intBitsToFloat(((int) n + 127) << 23);
+        // t's low mantissa bits hold n (ROUND's are zero there): (bits(t) + 127) << 23 are 2^n's bits
+        return y * Float.intBitsToFloat((Float.floatToRawIntBits(t) + 127) << 23);
     }
 
     static FloatVector exp(FloatVector x) {
         x = x.max(LO).min(HI);
-        FloatVector n = x.fma(LOG2E, ROUND).sub(ROUND);
+        FloatVector t = x.fma(LOG2E, ROUND);
+        FloatVector n = t.sub(ROUND);
         FloatVector r = n.fma(broadcast(x, -LN2_HI), x);
         r = n.fma(broadcast(x, -LN2_LO), r);
         FloatVector p = r.fma(P0, P1);
@@ -60,7 +63,7 @@ final class FloatExp {
         p = p.fma(r, broadcast(x, P4));
         p = p.fma(r, broadcast(x, P5));
         FloatVector y = p.fma(r.mul(r), r).add(1f);
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        IntVector bits = ((IntVector) t.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23);
         return y.mul(bits.reinterpretAsFloats());
     }
 
