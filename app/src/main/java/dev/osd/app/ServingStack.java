@@ -30,8 +30,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A one-node serving system over a target and a base draft, as {@code ./osd serve} runs it: one draft per query
- * class of the embedded workload plus a general one, each a clone of the base draft that (when online) learns
- * from the traffic routed to it; with a state directory, each draft resumes from the newest valid version in
+ * class of the embedded workload plus a general one, each starting as the base draft (served from the one copy
+ * of its weights until the draft's trainer publishes a version of its own) and (when online) learning from the
+ * traffic routed to it; with a state directory, each draft resumes from the newest valid version in
  * its checkpoint store and its trainer keeps saving there. Drafts added at run time are made the same way.
  */
 public final class ServingStack implements AutoCloseable {
@@ -209,8 +210,11 @@ public final class ServingStack implements AutoCloseable {
             }
         }
         if (start == null) {
-            LlamaModel from = startFrom != null ? startFrom : models.draft();
-            start = new DraftVersion(name, 0, -1, LlamaModel.of(from.weights().copy(models.manager())));
+            // every draft serves the base draft itself until its trainer publishes (the stack closes the base
+            // after all drafts); another draft's weights may be freed once the spawn is made: copied
+            start = startFrom == null || startFrom == models.draft()
+                    ? DraftVersion.sharing(name, 0, -1, models.draft())
+                    : new DraftVersion(name, 0, -1, LlamaModel.of(startFrom.weights().copy(models.manager())));
         }
         LiveDraft live = new LiveDraft(start);
         DraftTrainer trainer = options.online() ? new DraftTrainer(live,

@@ -18,7 +18,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * One immutable set of weights of a draft, numbered. Nothing mutates it after construction: training works
  * on its own copy and publishes a new version. Reference counted, because a request keeps serving the
  * version it started with while newer ones are published: whoever holds a version {@link #close}s it once,
- * and the weights are freed when the last holder lets go.
+ * and the weights are freed when the last holder lets go. A {@linkplain #sharing sharing} version serves a model
+ * it does not own (the base draft, which every draft starts from until its trainer publishes): its last holder
+ * leaves the model open, for the model's owner to close after every version over it.
  */
 public final class DraftVersion implements DraftSource.Lease {
 
@@ -26,6 +28,7 @@ public final class DraftVersion implements DraftSource.Lease {
     private final long version;
     private final long parent;
     private final LlamaModel model;
+    private final boolean ownsModel;
     private final AtomicInteger holders = new AtomicInteger(1);
     private volatile String checksum;
 
@@ -35,10 +38,28 @@ public final class DraftVersion implements DraftSource.Lease {
      * @param model its weights; the version owns them from now on
      */
     public DraftVersion(String draft, long version, long parent, LlamaModel model) {
+        this(draft, version, parent, model, true);
+    }
+
+    private DraftVersion(String draft, long version, long parent, LlamaModel model, boolean ownsModel) {
         this.draft = draft;
         this.version = version;
         this.parent = parent;
         this.model = model;
+        this.ownsModel = ownsModel;
+    }
+
+    /**
+     * A version over a model it does not own: the caller keeps {@code model} open while any holder serves this
+     * version and closes it itself, after the version is freed. Several drafts can serve one model this way.
+     */
+    public static DraftVersion sharing(String draft, long version, long parent, LlamaModel model) {
+        return new DraftVersion(draft, version, parent, model, false);
+    }
+
+    /** Whether freeing this version closes its model (false for a {@linkplain #sharing sharing} version). */
+    public boolean ownsModel() {
+        return ownsModel;
     }
 
     public String draft() {
@@ -103,18 +124,20 @@ public final class DraftVersion implements DraftSource.Lease {
         }
     }
 
-    /** Lets go of one hold; the last one frees the weights. */
+    /** Lets go of one hold; the last one frees the weights (a sharing version's stay with their owner). */
     @Override
     public void close() {
         int left = holders.decrementAndGet();
         if (left == 0) {
-            model.close();
+            if (ownsModel) {
+                model.close();
+            }
         } else if (left < 0) {
             throw new IllegalStateException("draft " + draft + " version " + version + " closed more often than held");
         }
     }
 
-    /** Whether the weights have been freed. */
+    /** Whether the last holder has let go (a sharing version's model may still serve other versions). */
     public boolean freed() {
         return holders.get() == 0;
     }

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.osd.engine.KvCache;
+import dev.osd.engine.KvCachePool;
 import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.LlamaWeights;
@@ -36,12 +38,25 @@ class LiveDraftTest {
     }
 
     static DraftVersion constantVersion(NDManager manager, String draft, long version) {
+        return new DraftVersion(draft, version, version - 1, constantModel(manager, version));
+    }
+
+    static LlamaModel constantModel(NDManager manager, float value) {
         LlamaWeights w = LlamaWeights.random(CONFIG, 1, 0.1, manager);
         for (NDArray a : w.tensors().values()) {
             a.set(new float[(int) a.size()]);
-            a.addi(version);
+            a.addi(value);
         }
-        return new DraftVersion(draft, version, version - 1, LlamaModel.of(w));
+        return LlamaModel.of(w);
+    }
+
+    /** Whether {@code model} is open and still has weights equal to {@code value}; a closed one throws. */
+    static void assertServes(LlamaModel model, float value) {
+        for (NDArray a : model.weights().tensors().values()) {
+            for (float x : a.toFloatArray()) {
+                assertEquals(value, x, model + " holds " + x);
+            }
+        }
     }
 
     @Test
@@ -97,6 +112,45 @@ class LiveDraftTest {
         assertTrue(!published.get(published.size() - 1).freed());
         live.close();
         assertTrue(published.get(published.size() - 1).freed());
+    }
+
+    @Test
+    void draftsSharingTheBaseKeepServingItWhileOneMovesOnAndCloses() {
+        LlamaModel base = constantModel(MANAGER, 0.5f);
+        LiveDraft a = new LiveDraft(DraftVersion.sharing("a", 0, -1, base));
+        LiveDraft b = new LiveDraft(DraftVersion.sharing("b", 0, -1, base));
+        LiveDraft c = new LiveDraft(DraftVersion.sharing("c", 0, -1, base));
+        DraftVersion aBase = a.acquire();
+        aBase.close();
+        DraftVersion inFlight = b.acquire(); // a request of b's, served from the base throughout
+        DraftVersion aOwn = constantVersion("a", 1);
+        a.publish(aOwn);
+        // a's base version is freed, the base model is not: b and c still serve it
+        assertTrue(aBase.freed());
+        assertEquals(1, a.version());
+        assertEquals(0, b.version());
+        assertEquals(0, c.version());
+        assertServes(base, 0.5f);
+        try (DraftVersion v = c.acquire()) {
+            assertTrue(v.model() == base);
+            assertTrue(!v.ownsModel());
+        }
+        a.close();
+        // a's own version was its to free, with its model
+        assertTrue(aOwn.freed());
+        assertThrows(RuntimeException.class, () -> assertServes(aOwn.model(), 1));
+        assertServes(inFlight.model(), 0.5f);
+        try (KvCachePool pool = base.newCachePool(1); KvCache cache = pool.acquire()) {
+            float[][] logits = base.forward(cache, new int[] {1, 2, 3}, 1);
+            assertEquals(CONFIG.vocabSize(), logits[0].length);
+        }
+        inFlight.close();
+        b.close();
+        c.close();
+        // every sharing version is freed; the base is its owner's to close
+        assertServes(base, 0.5f);
+        base.close();
+        assertThrows(RuntimeException.class, () -> assertServes(base, 0.5f));
     }
 
     @Test
