@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import dev.osd.drafts.DraftCheckpointStore;
 import dev.osd.drafts.DraftVersion;
 import dev.osd.drafts.LiveDraft;
+import dev.osd.engine.LlamaConfig;
 import dev.osd.engine.LlamaModel;
 import dev.osd.engine.SpeculationRound;
 import java.io.IOException;
@@ -46,7 +47,8 @@ public final class DraftTrainer implements AutoCloseable {
     private final DraftCheckpointStore store;
     private final NDManager manager;
     private final ReplayBuffer buffer;
-    private final OnlineDistiller distiller;
+    private final LlamaConfig config;
+    private OnlineDistiller distiller; // made by the first update: a trainer without traffic holds no copy
     private final AcceptanceGuard guard;
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private volatile boolean paused;
@@ -75,8 +77,7 @@ public final class DraftTrainer implements AutoCloseable {
         this.buffer = new ReplayBuffer(settings.freshCapacity(), settings.recentCapacity(),
                 settings.reservoirCapacity(), settings.seed());
         try (DraftVersion start = live.acquire()) {
-            this.distiller = new OnlineDistiller(start.model().weights(), settings.divergence(),
-                    settings.learningRate(), settings.clipNorm(), settings.weightDecay());
+            this.config = start.model().config();
         }
         this.guard = new AcceptanceGuard(Math.max(1, settings.guardWindow()), settings.guardTolerance());
     }
@@ -130,9 +131,10 @@ public final class DraftTrainer implements AutoCloseable {
     }
 
     private String misfit(DistillationRecord record) {
-        int vocab = distiller.vocabSize();
-        if (record.tokens().length > distiller.maxPositions()) {
-            return record.tokens().length + " tokens exceed the draft's " + distiller.maxPositions() + " positions";
+        int vocab = config.vocabSize();
+        int positions = config.maxPositionEmbeddings();
+        if (record.tokens().length > positions) {
+            return record.tokens().length + " tokens exceed the draft's " + positions + " positions";
         }
         for (int t : record.tokens()) {
             if (t < 0 || t >= vocab) {
@@ -182,9 +184,9 @@ public final class DraftTrainer implements AutoCloseable {
             }
             List<DistillationRecord> batch = new ArrayList<>(fresh);
             batch.addAll(replayed);
-            lastLoss = distiller.update(batch);
+            lastLoss = distiller().update(batch);
             for (int step = 1; step < settings.steps(); step++) {
-                distiller.update(buffer.sample(batch.size()));
+                distiller().update(buffer.sample(batch.size()));
             }
             publish(null);
             updates++;
@@ -208,7 +210,7 @@ public final class DraftTrainer implements AutoCloseable {
         LOG.warn("draft '{}': version {} expects acceptance {} on recent traffic, version {} {}: rolling back",
                 live.name(), live.version(), String.format("%.3f", verdict.current()),
                 verdict.good().version(), String.format("%.3f", verdict.reference()));
-        distiller.restore(verdict.good().model().weights());
+        distiller().restore(verdict.good().model().weights());
         publish("rollback to v" + verdict.good().version());
         try (DraftVersion restored = live.acquire()) {
             guard.restart(restored);
@@ -219,7 +221,7 @@ public final class DraftTrainer implements AutoCloseable {
 
     private void publish(String note) throws IOException {
         DraftVersion next = new DraftVersion(live.name(), live.nextVersion(), live.version(),
-                LlamaModel.of(distiller.snapshot(manager)));
+                LlamaModel.of(distiller().snapshot(manager)));
         live.publish(next);
         versionsSinceSave++;
         if (store != null && (note != null || settings.saveEvery() > 0 && versionsSinceSave >= settings.saveEvery())) {
@@ -245,7 +247,12 @@ public final class DraftTrainer implements AutoCloseable {
                 return;
             }
             try (DraftVersion current = live.acquire()) {
-                distiller.restore(current.model().weights());
+                synchronized (this) {
+                    // one not made yet starts from the version current at the first update
+                    if (distiller != null) {
+                        distiller.restore(current.model().weights());
+                    }
+                }
                 guard.restart(current);
             }
         });
@@ -293,7 +300,29 @@ public final class DraftTrainer implements AutoCloseable {
             LOG.error("draft '{}': saving the last version failed", live.name(), e);
         } finally {
             guard.close();
-            distiller.close();
+            synchronized (this) {
+                if (distiller != null) {
+                    distiller.close();
+                }
+            }
         }
+    }
+
+    /**
+     * The trainable copy of the draft's weights (and the optimizer's state), made from the current version on
+     * the first update: drafts start out serving the one base model, and a draft that is never trained holds
+     * no copy of its own.
+     */
+    private synchronized OnlineDistiller distiller() {
+        if (distiller == null) {
+            if (closed) {
+                throw new IllegalStateException("trainer of draft " + live.name() + " is closed");
+            }
+            try (DraftVersion current = live.acquire()) {
+                distiller = new OnlineDistiller(current.model().weights(), settings.divergence(),
+                        settings.learningRate(), settings.clipNorm(), settings.weightDecay());
+            }
+        }
+        return distiller;
     }
 }
