@@ -3,6 +3,8 @@ package dev.osd.http;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import dev.osd.actors.ProblemException;
 import dev.osd.actors.ServingSystem;
 import dev.osd.engine.TextTokenizer;
@@ -40,6 +42,7 @@ import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.apache.pekko.http.javadsl.settings.ServerSettings;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.stream.Materializer;
@@ -192,8 +195,16 @@ public final class HttpServer extends AllDirectives implements AutoCloseable {
         this.sampling = system.actorSystem().scheduler().scheduleAtFixedRate(Duration.ofSeconds(1),
                 Duration.ofSeconds(1), history::sample, system.actorSystem().executionContext());
         // Pekko's Http shares its simple name with this package's responses (Http)
+        // a connection with nothing on it for pekko.http.server.idle-timeout (60 s by default) is closed, also while
+        // a non-streamed completion is still being generated: idle may not end a request its deadline allows
+        Config config = system.actorSystem().settings().config();
+        long idle = Math.max(config.getDuration("pekko.http.server.idle-timeout").toMillis(),
+                backstop().plusSeconds(30).toMillis());
+        ServerSettings server = ServerSettings.create(ConfigFactory.parseString(
+                "pekko.http.server.idle-timeout = " + idle + "ms").withFallback(config));
         this.binding = org.apache.pekko.http.javadsl.Http.get(system.actorSystem())
-                .newServerAt(settings.host(), settings.port()).bind(routes()).toCompletableFuture().join();
+                .newServerAt(settings.host(), settings.port()).withSettings(server).bind(routes())
+                .toCompletableFuture().join();
     }
 
     /** Binds the routes ({@code port} 0: a free port) and starts sampling for the dashboard. */
