@@ -3,6 +3,7 @@ package dev.osd.routing;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
@@ -166,7 +167,9 @@ public final class TrafficClusters {
             Map<String, Double> acceptance = new LinkedHashMap<>();
             c.acceptance.forEach((d, w) -> acceptance.put(d, w.stream().mapToDouble(Double::doubleValue)
                     .average().orElse(Double.NaN)));
-            out.add(new Stats(c.id, c.requests, acceptance, Map.copyOf(c.observed), c.owner, seen - c.lastSeen));
+            // insertion order (first served first), so a tie in mostlyServedBy is broken the same way every time
+            out.add(new Stats(c.id, c.requests, acceptance, Collections.unmodifiableMap(new LinkedHashMap<>(c.observed)),
+                    c.owner, seen - c.lastSeen));
         }
         return out;
     }
