@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class ReadinessTest {
 
     @Test
-    void readyMeansCanAnswerDegradedDraftsAreNamedAndDrainingIsNotReady() {
+    void readyMeansCanAnswerDegradedDraftsAreNamedAndDrainingIsNotReady() throws Exception {
         System.setProperty("osd.home", EmbeddedModelsTest.repositoryRoot().toString());
         // gateway and target only: every draft is known by name, none has a replica here
         try (ServingStack stack = ServingStack.embedded("readiness", new ServingStack.Options(false, true, null,
@@ -29,8 +29,12 @@ class ReadinessTest {
                 HttpServer server = HttpServer.start(stack.system(), stack.tokenizer(),
                         HttpServer.Settings.builder().optPort(0).build())) {
             HttpClientSupport api = new HttpClientSupport(server.url());
-            HttpClientSupport.Reply ready = api.get("/health/ready");
-            assertEquals(200, ready.status(), ready.body());
+            // the target registers once warmed up: until then the node is rightly not ready
+            HttpClientSupport.Reply ready = Eventually.awaitAssert(Duration.ofSeconds(30), () -> {
+                HttpClientSupport.Reply r = api.get("/health/ready");
+                assertEquals(200, r.status(), r.body());
+                return r;
+            });
             JsonObject body = ready.json();
             assertEquals("ready", body.get("status").getAsString());
             // vLLM's probe: an empty 200 while ready
